@@ -1,0 +1,114 @@
+"""In-distribution metrics and the equivariance report of one trained model."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from symzoo.errors import SymzooError
+from symzoo.paths import atomic_write_text
+from symzoo.task import Task, cast_batch
+
+__all__ = ["evaluate_dataset", "equivariance_report", "evaluate_run"]
+
+log = logging.getLogger(__name__)
+
+
+def evaluate_dataset(model: torch.nn.Module, task: Task, dataset, *, batch_size: int = 200,
+                     transform=None, seed: int = 0, validate: bool = True) -> dict[str, float]:
+    """Mean of every task metric over ``dataset`` (weighted by graphs per batch).
+
+    ``transform``: ``None``, or ``"group"`` to apply a fresh random group element to every test
+    sample (the out-of-orbit test of the orbit study).
+    """
+    model.eval()
+    dtype = next(model.parameters()).dtype if any(True for _ in model.parameters()) else torch.float32
+    totals: dict[str, float] = {}
+    count = 0
+    gen = torch.Generator().manual_seed(seed)
+    needs_grad = bool(getattr(task, "needs_grad", False))
+    for batch in task.loader(dataset, batch_size):
+        batch = cast_batch(batch, dtype)
+        if validate:
+            task.validate_batch(batch)
+        if transform == "group":
+            batch = task.act(task.sample_group(batch, generator=gen), batch)
+        with torch.set_grad_enabled(needs_grad):
+            out = model(batch)
+            m = task.metrics(out, batch)
+        n = int(batch.num_graphs)
+        for k, v in m.items():
+            totals[k] = totals.get(k, 0.0) + float(v.detach()) * n
+        count += n
+    if count == 0:
+        raise SymzooError(f"{task.name}: the evaluation set is empty")
+    return {k: v / count for k, v in totals.items()}
+
+
+def equivariance_report(model: torch.nn.Module, task: Task, *, dtype=torch.float64, trials: int = 3) -> dict:
+    """Equivariance error per group factor (float64, random elements) and what the model claims."""
+    from symzoo.testing import equivariance_errors
+
+    errs = equivariance_errors(model, task, dtype=dtype, trials=trials)
+    return {"dtype": str(dtype).replace("torch.", ""), "errors": errs,
+            "claimed": sorted(getattr(model, "symmetry", ())), "group": repr(task.group)}
+
+
+def evaluate_run(path: str | Path, *, task_name: str | None = None, preset: str | None = None,
+                 out: str | Path | None = None, batch_size: int = 200) -> dict[str, Any]:
+    """Evaluate a run folder (or any folder with ``model.safetensors`` + ``model.json``) on its
+    task's test split: metrics with units and the equivariance report.  Writes ``eval.json``."""
+    from symzoo.modelio import load_model
+    from symzoo.registry import get_task
+
+    path = Path(path)
+    if not path.exists():
+        raise SymzooError(f"{path} does not exist")
+    model = load_model(path)
+    meta = model.meta
+    task_name = task_name or meta.get("task")
+    if not task_name:
+        raise SymzooError(f"{path}: model.json names no task; pass --task")
+    preset = preset or meta.get("preset") or "tiny"
+    task = get_task(task_name, preset=preset, **(meta.get("task_args") or {}))
+    t0 = time.perf_counter()
+    _, _, test = task.splits(preset, seed=0)
+    metrics = evaluate_dataset(model, task, test, batch_size=batch_size)
+    report = {
+        "model": meta.get("builder"),
+        "task": task_name,
+        "preset": preset,
+        "split": "test",
+        "n_test": len(test),
+        "metrics": metrics,
+        "units": {k: task.units.get(k, "") for k in metrics},
+        "primary_metric": task.primary_metric,
+        "equivariance": equivariance_report(model, task),
+        "seconds": round(time.perf_counter() - t0, 3),
+    }
+    dest = Path(out) if out else (path / "eval.json" if path.is_dir() else None)
+    if dest is not None:
+        if dest.suffix != ".json":
+            dest = dest / "eval.json"
+        atomic_write_text(dest, json.dumps(report, indent=2))
+        report["written_to"] = str(dest)
+    return report
+
+
+def format_eval(report: dict) -> str:
+    """A plain-text table of an ``eval.json`` report."""
+    lines = [f"{report['model']} on {report['task']} ({report['preset']}, {report['split']}, n={report['n_test']})",
+             f"{'metric':<28}{'value':>14}  unit"]
+    for k, v in report["metrics"].items():
+        lines.append(f"{k:<28}{v:>14.6g}  {report['units'].get(k, '')}")
+    eq = report["equivariance"]
+    lines.append(f"equivariance error ({eq['dtype']}, relative; group {eq['group']}; claimed: "
+                 f"{', '.join(eq['claimed']) or 'none'})")
+    for k, v in eq["errors"].items():
+        lines.append(f"  {k:<26}{v:>14.3g}")
+    return "\n".join(lines)

@@ -1,0 +1,110 @@
+"""Non-equivariant and trivial baselines for particle dynamics: ``gnn``, ``mlp``, ``linear``.
+
+* ``gnn`` -- message passing on raw coordinates (the GNN of the EGNN paper): permutation
+  equivariant, not rotation/translation equivariant.
+* ``mlp`` -- an MLP on the flattened coordinates of a fixed-size system: no symmetry at all
+  (its ``+aug`` variant in comparisons learns symmetry from augmentation).
+* ``linear`` -- constant-velocity extrapolation ``x + tau v`` with one learned ``tau``
+  (EGNN's "Linear" baseline); exactly E(3) x S_n equivariant, and a floor for the others.
+
+All three predict a displacement added to the input positions.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from symzoo.errors import InputError
+from symzoo.registry import register_model
+
+from .base import SymmetryContract, mlp, segment_sum
+
+__all__ = ["GNN", "FlatMLP", "LinearDynamics"]
+
+
+class GNN(SymmetryContract, nn.Module):
+    """Message passing on raw coordinates: node input ``[pos, vel, |vel|]``, edge input attr product."""
+
+    symmetry = frozenset({"permutation"})
+    irreps_in = {"pos": "3x0e", "vel": "3x0e", "attr": "0e"}
+    irreps_out = {"pos": "1o"}
+
+    def __init__(self, hidden: int = 64, layers: int = 4, act: str = "silu", attr_dim: int = 1, dim: int = 3):
+        super().__init__()
+        self.embed = nn.Linear(2 * dim + 1, hidden)
+        self.edge_mlps = nn.ModuleList(mlp([2 * hidden + attr_dim, hidden, hidden], act, last_act=True)
+                                       for _ in range(layers))
+        self.node_mlps = nn.ModuleList(mlp([2 * hidden, hidden, hidden], act) for _ in range(layers))
+        self.decoder = mlp([hidden, hidden, dim], act)
+
+    def forward(self, batch) -> dict[str, Tensor]:
+        """``pos, vel [N, d]``, ``attr [N, k]``, ``edge_index [2, E]`` -> ``{"pos": [N, d]}``."""
+        x, v, attr, (row, col) = batch.pos, batch.vel, batch.attr, batch.edge_index
+        h = self.embed(torch.cat([x, v, v.norm(dim=-1, keepdim=True)], -1))
+        ea = attr[row] * attr[col]
+        for em, nm in zip(self.edge_mlps, self.node_mlps):
+            m = em(torch.cat([h[row], h[col], ea], -1))
+            h = h + nm(torch.cat([h, segment_sum(m, row, h.shape[0])], -1))
+        return {"pos": x + self.decoder(h)}
+
+
+class FlatMLP(SymmetryContract, nn.Module):
+    """MLP on the flattened ``[pos, vel, attr]`` of a fixed-size system."""
+
+    symmetry: frozenset[str] = frozenset()
+    irreps_in = {"pos": "nx3x0e", "vel": "nx3x0e", "attr": "0e"}
+    irreps_out = {"pos": "1o"}
+
+    def __init__(self, n_particles: int = 5, hidden: int = 256, layers: int = 3, act: str = "silu",
+                 attr_dim: int = 1, dim: int = 3):
+        super().__init__()
+        if n_particles < 1:
+            raise ValueError(f"n_particles must be >= 1, got {n_particles}")
+        self.n, self.dim = n_particles, dim
+        self.net = mlp([n_particles * (2 * dim + attr_dim)] + [hidden] * layers + [n_particles * dim], act)
+
+    def forward(self, batch) -> dict[str, Tensor]:
+        """``pos, vel [B*n, d]``, ``attr [B*n, k]`` with exactly ``n`` nodes per graph -> ``{"pos"}``."""
+        x, v, attr = batch.pos, batch.vel, batch.attr
+        b = x.shape[0] // self.n
+        if b * self.n != x.shape[0] or (hasattr(batch, "num_graphs") and int(batch.num_graphs) != b):
+            raise InputError(f"mlp was built for systems of {self.n} particles; the batch has "
+                             f"{x.shape[0]} nodes in {getattr(batch, 'num_graphs', '?')} graphs")
+        z = torch.cat([x, v, attr], -1).reshape(b, -1)
+        return {"pos": x + self.net(z).reshape(b * self.n, self.dim)}
+
+
+class LinearDynamics(SymmetryContract, nn.Module):
+    """Constant-velocity extrapolation ``x + tau * v`` with a learned time ``tau``."""
+
+    symmetry = frozenset({"rotation", "reflection", "translation", "permutation"})
+    irreps_in = {"pos": "1o", "vel": "1o"}
+    irreps_out = {"pos": "1o"}
+
+    def __init__(self, tau: float = 1.0):
+        super().__init__()
+        self.tau = nn.Parameter(torch.tensor(float(tau)))
+
+    def forward(self, batch) -> dict[str, Tensor]:
+        """``pos, vel [N, d]`` -> ``{"pos": pos + tau * vel}``."""
+        return {"pos": batch.pos + self.tau.to(batch.pos.dtype) * batch.vel}
+
+
+@register_model("gnn", domain="nbody")
+def gnn(hidden: int = 64, layers: int = 4, act: str = "silu", attr_dim: int = 1, dim: int = 3) -> GNN:
+    """Message-passing GNN on raw coordinates (EGNN paper's GNN baseline); permutation equivariant only."""
+    return GNN(hidden, layers, act, attr_dim, dim)
+
+
+@register_model("mlp", domain="nbody")
+def flat_mlp(n_particles: int = 5, hidden: int = 256, layers: int = 3, act: str = "silu", attr_dim: int = 1,
+             dim: int = 3) -> FlatMLP:
+    """MLP on flattened coordinates of a fixed-size particle system; no built-in symmetry."""
+    return FlatMLP(n_particles, hidden, layers, act, attr_dim, dim)
+
+
+@register_model("linear", domain="nbody")
+def linear(tau: float = 1.0) -> LinearDynamics:
+    """Constant-velocity extrapolation x + tau v (EGNN's linear baseline); E(3) x S_n equivariant."""
+    return LinearDynamics(tau)

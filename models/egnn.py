@@ -1,0 +1,90 @@
+"""E(n)-equivariant graph neural network (Satorras, Hoogeboom & Welling, ICML 2021).
+
+The N-body variant with velocity input (``EGNN_vel``): scalar node features ``h`` are updated from
+invariant edge messages; coordinates move along relative position vectors weighted by learned
+scalars, plus a learned scalar times the input velocity.  Rotations, reflections, translations
+and permutations of particles act exactly equivariantly (no per-axis clamping; an optional
+``tanh`` bounds coordinate updates isotropically).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from symzoo.registry import register_model
+
+from .base import ACTIVATIONS, SymmetryContract, mlp, segment_mean, segment_sum
+
+__all__ = ["EGNNLayer", "EGNN"]
+
+
+class EGNNLayer(nn.Module):
+    """One E_GCL layer with velocity: ``(h, x, v) -> (h', x')``."""
+
+    def __init__(self, hidden: int, edge_dim: int, act: str = "silu", *, recurrent: bool = True,
+                 tanh: bool = False, coords_agg: str = "mean", coords_range: float = 1.0):
+        super().__init__()
+        self.edge_mlp = mlp([2 * hidden + 1 + edge_dim, hidden, hidden], act, last_act=True)
+        self.node_mlp = mlp([2 * hidden, hidden, hidden], act)
+        coord = [nn.Linear(hidden, hidden), ACTIVATIONS[act](), nn.Linear(hidden, 1, bias=False)]
+        nn.init.xavier_uniform_(coord[-1].weight, gain=0.001)
+        if tanh:
+            coord.append(nn.Tanh())
+        self.coord_mlp = nn.Sequential(*coord)
+        self.vel_mlp = mlp([hidden, hidden, 1], act)
+        self.recurrent, self.tanh, self.coords_agg, self.coords_range = recurrent, tanh, coords_agg, coords_range
+
+    def forward(self, h: Tensor, x: Tensor, v: Tensor, edge_index: Tensor, edge_attr: Tensor):
+        """``h [N, hidden]``, ``x, v [N, d]``, ``edge_index [2, E]``, ``edge_attr [E, edge_dim]``."""
+        row, col = edge_index
+        diff = x[row] - x[col]
+        radial = (diff**2).sum(-1, keepdim=True)
+        m = self.edge_mlp(torch.cat([h[row], h[col], radial, edge_attr], dim=-1))
+        w = self.coord_mlp(m)
+        if self.tanh:
+            w = w * self.coords_range
+        agg = segment_mean if self.coords_agg == "mean" else segment_sum
+        x = x + agg(diff * w, row, x.shape[0]) + self.vel_mlp(h) * v
+        dh = self.node_mlp(torch.cat([h, segment_sum(m, row, h.shape[0])], dim=-1))
+        h = h + dh if self.recurrent else dh
+        return h, x
+
+
+class EGNN(SymmetryContract, nn.Module):
+    """EGNN for particle dynamics: ``pos, vel, attr -> {"pos"}`` (positions after the horizon)."""
+
+    symmetry = frozenset({"rotation", "reflection", "translation", "permutation"})
+    irreps_in = {"pos": "1o", "vel": "1o", "attr": "0e"}
+    irreps_out = {"pos": "1o"}
+
+    def __init__(self, hidden: int = 64, layers: int = 4, act: str = "silu", attr_dim: int = 1,
+                 recurrent: bool = True, tanh: bool = False, coords_agg: str = "mean"):
+        super().__init__()
+        if hidden < 1 or layers < 1:
+            raise ValueError(f"EGNN needs hidden >= 1 and layers >= 1, got hidden={hidden}, layers={layers}")
+        if coords_agg not in ("mean", "sum"):
+            raise ValueError(f"coords_agg must be 'mean' or 'sum', got {coords_agg!r}")
+        self.embed = nn.Linear(1, hidden)
+        edge_dim = attr_dim + 1
+        self.layers = nn.ModuleList(
+            EGNNLayer(hidden, edge_dim, act, recurrent=recurrent, tanh=tanh, coords_agg=coords_agg)
+            for _ in range(layers))
+
+    def forward(self, batch) -> dict[str, Tensor]:
+        """``batch.pos, batch.vel [N, d]``, ``batch.attr [N, attr_dim]``, ``batch.edge_index [2, E]``
+        -> ``{"pos": [N, d]}``."""
+        x, v, attr, ei = batch.pos, batch.vel, batch.attr, batch.edge_index
+        row, col = ei
+        edge_attr = torch.cat([attr[row] * attr[col], ((x[row] - x[col]) ** 2).sum(-1, keepdim=True)], -1)
+        h = self.embed(v.norm(dim=-1, keepdim=True))
+        for layer in self.layers:
+            h, x = layer(h, x, v, ei, edge_attr)
+        return {"pos": x}
+
+
+@register_model("egnn", domain="nbody")
+def egnn(hidden: int = 64, layers: int = 4, act: str = "silu", attr_dim: int = 1, recurrent: bool = True,
+         tanh: bool = False, coords_agg: str = "mean") -> EGNN:
+    """E(n)-equivariant GNN with velocity input (Satorras et al. 2021); E(3) x S_n equivariant."""
+    return EGNN(hidden, layers, act, attr_dim, recurrent, tanh, coords_agg)

@@ -1,0 +1,3 @@
+from symzoo.cli import main
+
+raise SystemExit(main())

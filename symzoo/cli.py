@@ -1,0 +1,86 @@
+"""The ``symzoo`` command line (also ``python -m symzoo``).
+
+Each subcommand lives in ``symzoo/commands/<name>.py`` with ``HELP``, ``add_arguments(parser)``
+and ``run(args) -> int``; modules import heavy dependencies inside ``run`` so that
+``symzoo --help`` and ``symzoo list`` stay fast.  Errors a user can cause print one line
+(``symzoo: error: ...``) and exit with status 2; set ``SYMZOO_DEBUG=1`` for tracebacks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import os
+import pkgutil
+import sys
+
+__all__ = ["main", "build_parser"]
+
+ORDER = ["list", "train", "eval", "compare", "report", "finetune", "zoo"]
+
+
+def _command_modules():
+    import symzoo.commands as pkg
+
+    names = [m.name for m in pkgutil.iter_modules(pkg.__path__) if not m.name.startswith("_")]
+    names.sort(key=lambda n: (ORDER.index(n) if n in ORDER else len(ORDER), n))
+    return {n: importlib.import_module(f"symzoo.commands.{n}") for n in names}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    import symzoo
+
+    p = argparse.ArgumentParser(prog="symzoo", description="symzoo: physics-informed equivariant model zoo")
+    p.add_argument("--version", action="version", version=f"symzoo {symzoo.__version__}")
+    p.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    for name, mod in _command_modules().items():
+        sp = sub.add_parser(name, help=mod.HELP, description=mod.HELP)
+        mod.add_arguments(sp)
+        sp.set_defaults(_run=mod.run)
+    return p
+
+
+def quiet_third_party() -> None:
+    """Keep Lightning's banners and known-harmless warnings out of the command output."""
+    import warnings
+
+    for name in ("lightning", "lightning.pytorch", "lightning.fabric", "pytorch_lightning"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    for pat in (".*LeafSpec.*", ".*log_every_n_steps.*", ".*does not have many workers.*",
+                ".*litlogger.*", ".*Checkpoint directory.*exists and is not empty.*", ".*TensorBoard.*"):
+        warnings.filterwarnings("ignore", message=pat)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from symzoo.errors import SymzooError
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    if not args.verbose:
+        quiet_third_party()
+    if not getattr(args, "_run", None):
+        parser.print_help()
+        return 0
+    try:
+        return int(args._run(args) or 0)
+    except SymzooError as e:
+        print(f"symzoo: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("symzoo: interrupted", file=sys.stderr)
+        return 130
+    except Exception as e:  # an unexpected failure: still one line unless debugging
+        if os.environ.get("SYMZOO_DEBUG"):
+            raise
+        msg = str(e).strip().splitlines()[0] if str(e).strip() else ""
+        print(f"symzoo: error: {type(e).__name__}: {msg} (set SYMZOO_DEBUG=1 for the traceback)",
+              file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,70 @@
+HELP = "train MODEL on TASK with the harness and write a run folder"
+
+
+def add_arguments(p):
+    p.add_argument("task", nargs="?", help="task name (see `symzoo list tasks`)")
+    p.add_argument("model", nargs="?", help="model name; NAME+aug trains with random group augmentation")
+    p.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides, e.g. optim.lr=1e-3")
+    p.add_argument("-c", "--config", dest="recipe", help="recipe YAML (default: configs/<task>/<model>.yaml)")
+    p.add_argument("--preset", help="data preset: tiny | small | paper")
+    p.add_argument("--out", help="run folder (default runs/<task>-<model>-<time>)")
+    p.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run from its last checkpoint")
+    p.add_argument("--devices", help="number of devices (shortcut for trainer.devices)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--no-eval-print", action="store_true", help=argparse_suppress())
+
+
+def argparse_suppress():
+    import argparse
+
+    return argparse.SUPPRESS
+
+
+def run(args) -> int:
+    from pathlib import Path
+
+    from omegaconf import OmegaConf
+
+    from symzoo.errors import SymzooError
+    from symzoo.registry import get_task, model_entry
+
+    overrides = list(args.overrides)
+    # `symzoo train --resume DIR [key=value ...]`: positionals may hold overrides
+    positional = [x for x in (args.task, args.model) if x is not None]
+    if args.resume:
+        overrides = [x for x in positional if "=" in x] + overrides
+        from symzoo.train.run import train
+
+        cfg_path = Path(args.resume) / "config.yaml"
+        if not cfg_path.is_file():
+            raise SymzooError(f"{args.resume} is not a run folder (no config.yaml)")
+        cfg = OmegaConf.load(cfg_path)
+        if overrides:
+            from symzoo.train.config import _merge
+
+            cfg = _merge(cfg, OmegaConf.from_dotlist(overrides), "command line")
+        run_dir = train(cfg, resume=args.resume, quiet=args.quiet)
+    else:
+        if args.task is None or args.model is None:
+            raise SymzooError("usage: symzoo train TASK MODEL [key=value ...] (see symzoo train --help)")
+        get_task(args.task)  # fail early on unknown names
+        model_entry(args.model)
+        from symzoo.train.config import load_config
+        from symzoo.train.run import train
+
+        if args.devices:
+            overrides.append(f"trainer.devices={args.devices}")
+        if args.quiet:
+            overrides.append("trainer.progress_bar=false")
+        cfg = load_config(args.task, args.model, recipe=args.recipe, preset=args.preset, overrides=overrides)
+        run_dir = train(cfg, args.out, quiet=args.quiet)
+    from symzoo.train.module import global_rank_from_env
+
+    if global_rank_from_env() == 0 and (run_dir / "eval.json").is_file():
+        import json
+
+        from symzoo.eval.evaluate import format_eval
+
+        print(format_eval(json.loads((run_dir / "eval.json").read_text())))
+        print(f"run folder: {run_dir}")
+    return 0

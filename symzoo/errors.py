@@ -1,0 +1,32 @@
+"""User-facing errors.
+
+Anything a user can cause (a bad name, a bad file, bad numbers) raises :class:`SymzooError` or a
+subclass with a sentence they can act on.  The CLI prints it as one line and exits with status 2.
+"""
+
+from __future__ import annotations
+
+import difflib
+
+__all__ = ["SymzooError", "UnknownNameError", "InputError", "suggest"]
+
+
+class SymzooError(Exception):
+    """An error caused by user input, printed as one line by the CLI."""
+
+
+class UnknownNameError(SymzooError, KeyError):
+    """An unknown model, task, preset or pretrained name."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+class InputError(SymzooError, ValueError):
+    """Input data that cannot be used: NaN/inf values, wrong shapes, an empty graph..."""
+
+
+def suggest(name: str, choices) -> str:
+    """Return ' (did you mean X?)' for the closest match of ``name`` in ``choices``, or ''."""
+    close = difflib.get_close_matches(str(name), [str(c) for c in choices], n=3, cutoff=0.5)
+    return f" (did you mean {', '.join(repr(c) for c in close)}?)" if close else ""

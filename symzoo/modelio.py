@@ -1,0 +1,85 @@
+"""Saving and loading models as ``model.safetensors`` + ``model.json`` (never pickle).
+
+``model.json`` records the builder name and constructor arguments, the task, its symmetry and
+units, and the symzoo version, which is all that is needed to rebuild the module.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .errors import SymzooError
+from .paths import atomic_path
+
+__all__ = ["save_model", "load_model", "read_model_meta"]
+
+
+def save_model(model: torch.nn.Module, directory: str | Path, meta: dict[str, Any], *,
+               stem: str = "model") -> tuple[Path, Path]:
+    """Write ``<stem>.safetensors`` and ``<stem>.json`` atomically; returns both paths."""
+    from safetensors.torch import save_file
+
+    import symzoo
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    info = {
+        "builder": getattr(model, "builder_name", None),
+        "kwargs": getattr(model, "builder_kwargs", {}),
+        "symmetry_claimed": sorted(getattr(model, "symmetry", ())),
+        "irreps_in": getattr(model, "irreps_in", {}),
+        "irreps_out": getattr(model, "irreps_out", {}),
+        "num_parameters": int(sum(p.numel() for p in model.parameters())),
+        "symzoo_version": symzoo.__version__,
+        **meta,
+    }
+    if info["builder"] is None:
+        raise ValueError("save_model needs a model built by symzoo.create_model (it has no builder_name)")
+    st, js = directory / f"{stem}.safetensors", directory / f"{stem}.json"
+    with atomic_path(st) as tmp:
+        save_file(state, str(tmp), metadata={"format": "pt", "builder": info["builder"]})
+    with atomic_path(js) as tmp:
+        Path(tmp).write_text(json.dumps(info, indent=2, default=str))
+    return st, js
+
+
+def read_model_meta(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    js = path / "model.json" if path.is_dir() else path.with_suffix(".json")
+    if not js.is_file():
+        raise SymzooError(f"{js} does not exist: not a symzoo run folder or model file")
+    try:
+        return json.loads(js.read_text())
+    except json.JSONDecodeError as e:
+        raise SymzooError(f"{js} is not valid JSON ({e.msg} at line {e.lineno})") from None
+
+
+def load_model(path: str | Path, *, weights: str | Path | None = None) -> torch.nn.Module:
+    """Rebuild a model from a run folder (or ``x.json`` beside ``x.safetensors``) and load its weights."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    from .registry import create_model
+
+    path = Path(path)
+    meta = read_model_meta(path)
+    st = Path(weights) if weights else (path / "model.safetensors" if path.is_dir() else path.with_suffix(".safetensors"))
+    if not st.is_file():
+        raise SymzooError(f"{st} does not exist")
+    try:
+        state = load_file(str(st))
+    except (SafetensorError, OSError, ValueError, RuntimeError) as e:
+        raise SymzooError(f"{st} is corrupt or not a safetensors file ({str(e).splitlines()[0]})") from None
+    model = create_model(meta["builder"], **meta.get("kwargs", {}))
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as e:
+        raise SymzooError(f"{st} does not match builder {meta['builder']!r}: {str(e).splitlines()[1:2]}") from None
+    model.meta = meta
+    model.eval()
+    return model

@@ -1,0 +1,57 @@
+"""Where symzoo keeps things: ``SYMZOO_HOME`` (default ``~/.cache/symzoo``) and atomic writes."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+
+__all__ = ["home", "dataset_cache_dir", "atomic_path", "atomic_write_text", "config_hash", "sha256_file"]
+
+
+def home() -> Path:
+    """The symzoo cache root: ``$SYMZOO_HOME`` or ``~/.cache/symzoo``."""
+    return Path(os.environ.get("SYMZOO_HOME", Path.home() / ".cache" / "symzoo")).expanduser()
+
+
+def config_hash(obj) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+def dataset_cache_dir(task: str, preset: str, params: dict) -> Path:
+    """``SYMZOO_HOME/datasets/<task>/<preset>-<hash of the generation parameters>``."""
+    return home() / "datasets" / task / f"{preset}-{config_hash(params)}"
+
+
+@contextmanager
+def atomic_path(path: str | os.PathLike):
+    """Yield a temporary path beside ``path``; rename it onto ``path`` only if the block succeeds."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> None:
+    with atomic_path(path) as tmp:
+        Path(tmp).write_text(text)
+
+
+def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(chunk), b""):
+            h.update(block)
+    return h.hexdigest()

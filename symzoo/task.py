@@ -1,0 +1,246 @@
+"""The Task interface: data + symmetry + loss + metrics (+ rollout) for one system.
+
+The harness and the eval suite talk to tasks only through this class.  A task declares its fields
+with :class:`Field` (how each input, target and model output transforms under the group), which
+is enough for the generic :meth:`Task.act` used by augmentation, equivariance tests and the
+orbit study; tasks with unusual data override :meth:`act` / :meth:`act_output`.
+
+Batches are ``torch_geometric.data.Data`` objects with a ``batch`` vector (node -> graph) and an
+integer ``num_graphs``; node-level tensors are ``[n_nodes, ...]``, graph-level ``[n_graphs, ...]``.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+import torch
+from torch import Tensor
+
+from .errors import InputError, UnknownNameError, suggest
+from .symmetry import Group, GroupElement, act_field
+
+__all__ = ["Field", "Task", "GraphTensorDataset"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Field:
+    """How one tensor of a sample transforms: ``kind`` (see ``symzoo.symmetry``) and ``level``."""
+
+    kind: str = "scalar"
+    level: str = "node"  # "node" or "graph"
+    unit: str = ""
+
+
+class GraphTensorDataset(torch.utils.data.Dataset):
+    """Graphs of a fixed node count stored as stacked tensors (fast batching, no per-item objects).
+
+    ``node[k]`` has shape ``[n_graphs, n_nodes, ...]``, ``graph[k]`` ``[n_graphs, ...]``;
+    ``edge_index [2, E]`` is the edge template of one graph.  Indexing with a list of indices
+    (``__getitems__``) returns a collated batch directly.
+    """
+
+    def __init__(self, node: dict[str, Tensor], graph: dict[str, Tensor] | None = None,
+                 edge_index: Tensor | None = None, meta: dict | None = None):
+        self.node = dict(node)
+        self.graph = dict(graph or {})
+        first = next(iter(self.node.values()))
+        self.n_graphs, self.n_nodes = first.shape[0], first.shape[1]
+        self.edge_index = edge_index
+        self.meta = dict(meta or {})
+
+    def __len__(self) -> int:
+        return self.n_graphs
+
+    def __getitem__(self, i: int):
+        return self.__getitems__([i])
+
+    def __getitems__(self, idx) -> Any:
+        from torch_geometric.data import Data
+
+        idx = torch.as_tensor(idx, dtype=torch.long)
+        b, n = idx.numel(), self.n_nodes
+        data = {k: v[idx].reshape(b * n, *v.shape[2:]) for k, v in self.node.items()}
+        data.update({k: v[idx] for k, v in self.graph.items()})
+        batch = torch.arange(b).repeat_interleave(n)
+        out = Data(**data, batch=batch, ptr=torch.arange(b + 1) * n)
+        if self.edge_index is not None:
+            off = (torch.arange(b) * n).repeat_interleave(self.edge_index.shape[1])
+            out.edge_index = self.edge_index.repeat(1, b) + off
+        out.num_graphs = b
+        out.num_nodes = b * n
+        out.sample_index = idx
+        return out
+
+    def subset(self, idx) -> "GraphTensorDataset":
+        idx = torch.as_tensor(idx, dtype=torch.long)
+        return GraphTensorDataset({k: v[idx] for k, v in self.node.items()},
+                                  {k: v[idx] for k, v in self.graph.items()}, self.edge_index, self.meta)
+
+    def with_fields(self, **fields: Tensor) -> "GraphTensorDataset":
+        node, graph = dict(self.node), dict(self.graph)
+        for k, v in fields.items():
+            (node if k in node else graph)[k] = v
+        return GraphTensorDataset(node, graph, self.edge_index, self.meta)
+
+
+def collate_identity(x):
+    """Collate function for datasets whose ``__getitems__`` already returns a batch."""
+    return x
+
+
+class Task:
+    """Base class of tasks.  Subclasses set the class attributes and implement :meth:`splits`.
+
+    Attributes
+    ----------
+    name, description, domain
+    group : the symmetry group of the data (``symzoo.symmetry.Group``)
+    units : metric name -> unit
+    presets : preset name -> dict of sizes/settings (``tiny`` for tests, ``small``, ``paper``)
+    input_fields, target_fields : batch attribute -> :class:`Field`
+    output_fields : model output key -> :class:`Field`
+    perm_labels : node attribute marking interchangeable nodes (``None``: all nodes of a graph)
+    primary_metric : metric used for model selection and the headline number (lower is better)
+    """
+
+    name: str = ""
+    description: str = ""
+    domain: str = ""
+    group: Group
+    units: dict[str, str] = {}
+    presets: dict[str, dict] = {}
+    default_preset: str = "tiny"
+    input_fields: dict[str, Field] = {}
+    target_fields: dict[str, Field] = {}
+    output_fields: dict[str, Field] = {}
+    perm_labels: str | None = None
+    primary_metric: str = "loss"
+    has_dynamics: bool = False
+
+    # ----------------------------------------------------------------- data
+    def check_preset(self, preset: str) -> None:
+        if preset not in self.presets:
+            raise UnknownNameError(
+                f"task {self.name!r} has no preset {preset!r}{suggest(preset, self.presets)}; "
+                f"presets: {', '.join(self.presets)}"
+            )
+
+    def splits(self, preset: str | None = None, seed: int = 0):
+        """Return ``(train, val, test)`` datasets for ``preset`` (default ``self.default_preset``)."""
+        raise NotImplementedError
+
+    def loader(self, dataset, batch_size: int, *, shuffle: bool = False, sampler=None, num_workers: int = 0):
+        """A ``DataLoader`` producing batches for this task."""
+        from torch.utils.data import DataLoader
+
+        if isinstance(dataset, GraphTensorDataset):
+            return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle if sampler is None else False,
+                              sampler=sampler, collate_fn=collate_identity, num_workers=num_workers)
+        from torch_geometric.loader import DataLoader as PygLoader
+
+        return PygLoader(dataset, batch_size=batch_size, shuffle=shuffle if sampler is None else False,
+                         sampler=sampler, num_workers=num_workers)
+
+    def example_batch(self, num_graphs: int = 4, seed: int = 0, dtype: torch.dtype = torch.float64):
+        """A small batch for tests (default: the first graphs of the tiny test split)."""
+        _, _, test = self.splits("tiny", seed=0)
+        n = min(num_graphs, len(test))
+        sub = test.subset(range(n)) if isinstance(test, GraphTensorDataset) else torch.utils.data.Subset(test, range(n))
+        return cast_batch(next(iter(self.loader(sub, n))), dtype)
+
+    # -------------------------------------------------------------- training
+    def loss(self, out: dict[str, Tensor], batch) -> Tensor:
+        raise NotImplementedError
+
+    def metrics(self, out: dict[str, Tensor], batch) -> dict[str, Tensor]:
+        """Per-batch means of every metric (the harness weights them by ``batch.num_graphs``)."""
+        raise NotImplementedError
+
+    def validate_batch(self, batch) -> None:
+        """Raise :class:`InputError` on non-finite values or wrong shapes in the input fields."""
+        for name, f in {**self.input_fields, **self.target_fields}.items():
+            x = getattr(batch, name, None)
+            if x is None:
+                raise InputError(f"{self.name}: the batch has no field {name!r}")
+            if torch.is_floating_point(x) and not torch.isfinite(x).all():
+                raise InputError(f"{self.name}: field {name!r} contains NaN or inf values")
+            if f.kind != "scalar":
+                d = getattr(self.group, "dim", 3)
+                if x.shape[-1] != d:
+                    raise InputError(f"{self.name}: field {name!r} must have shape [..., {d}], got {list(x.shape)}")
+        n = getattr(batch, "num_nodes", None)
+        if n == 0:
+            raise InputError(f"{self.name}: empty graph (no nodes)")
+
+    # -------------------------------------------------------------- symmetry
+    def sample_group(self, batch, *, factors: Iterable[str] | None = None,
+                     generator: torch.Generator | None = None) -> GroupElement:
+        """Random group elements for ``batch`` (one per graph), from ``factors`` (default all)."""
+        labels = getattr(batch, self.perm_labels) if self.perm_labels else None
+        dtype = _float_dtype(batch)
+        return self.group.sample(int(batch.num_graphs), batch=batch.batch, labels=labels,
+                                 factors=factors, generator=generator, dtype=dtype)
+
+    def act(self, g: GroupElement, batch):
+        """Return a copy of ``batch`` with ``g`` applied to its inputs **and** targets."""
+        new = batch.clone()
+        inv = g.inverse_perm()
+        for name, f in {**self.input_fields, **self.target_fields}.items():
+            x = getattr(batch, name)
+            if f.level == "node":
+                x = x if g.perm is None else x[g.perm]
+                setattr(new, name, act_field(f.kind, x, g, batch.batch))
+            else:
+                setattr(new, name, act_field(f.kind, x, g, None))
+        if inv is not None and getattr(batch, "edge_index", None) is not None:
+            new.edge_index = inv[batch.edge_index]
+        return new
+
+    def act_output(self, g: GroupElement, out: dict[str, Tensor], batch) -> dict[str, Tensor]:
+        """Apply ``g`` to the model outputs (the expected outputs on the transformed input)."""
+        res = dict(out)
+        for name, f in self.output_fields.items():
+            if name not in out:
+                continue
+            x = out[name]
+            if f.level == "node":
+                x = x if g.perm is None else x[g.perm]
+                res[name] = act_field(f.kind, x, g, batch.batch)
+            else:
+                res[name] = act_field(f.kind, x, g, None)
+        return res
+
+    def restrict(self, dataset):
+        """The symmetry-restricted training set of the orbit study (default: unchanged)."""
+        return dataset
+
+    def info(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "description": self.description,
+            "domain": self.domain,
+            "group": repr(self.group),
+            "units": dict(self.units),
+            "presets": {k: dict(v) for k, v in self.presets.items()},
+            "primary_metric": self.primary_metric,
+        }
+
+
+def _float_dtype(batch) -> torch.dtype:
+    for v in batch.to_dict().values() if hasattr(batch, "to_dict") else []:
+        if torch.is_tensor(v) and torch.is_floating_point(v):
+            return v.dtype
+    return torch.get_default_dtype()
+
+
+def cast_batch(batch, dtype: torch.dtype):
+    """Return a copy of ``batch`` with every floating tensor in ``dtype``."""
+    new = batch.clone()
+    for k, v in batch.to_dict().items():
+        if torch.is_tensor(v) and torch.is_floating_point(v):
+            new[k] = v.to(dtype)
+    return new

@@ -1,0 +1,189 @@
+"""Reusable test toolkit: equivariance, finite-difference forces, batch consistency.
+
+Shipped inside the package (NequIP's ``utils/unittests`` pattern) so that any registered model and
+task, including ones written outside symzoo, can be checked the same way::
+
+    from symzoo.testing import assert_equivariant
+    assert_equivariant(symzoo.create_model("egnn"), symzoo.get_task("nbody-charged"))
+
+Errors are relative RMS errors ``rms(f(g x) - g f(x)) / rms(g f(x))`` over every output the task
+declares, maximised over trials; one number per group factor.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Iterable
+
+import torch
+from torch import Tensor
+
+__all__ = [
+    "DEFAULT_TOLERANCES",
+    "equivariance_errors",
+    "assert_equivariant",
+    "assert_batch_consistent",
+    "assert_forces_match_finite_differences",
+    "ModelTests",
+]
+
+#: relative-error tolerances by dtype
+DEFAULT_TOLERANCES = {torch.float64: 1e-9, torch.float32: 2e-4}
+
+
+def _rel(a: Tensor, b: Tensor) -> float:
+    a, b = a.detach(), b.detach()
+    num = (a - b).double().pow(2).mean().sqrt()
+    den = b.double().pow(2).mean().sqrt()
+    return float((num / den.clamp(min=1e-12)).detach())
+
+
+def _prepare(model, dtype):
+    m = copy.deepcopy(model).to(dtype)
+    m.eval()
+    return m
+
+
+@torch.enable_grad()
+def equivariance_errors(model, task, *, factors: Iterable[str] | None = None, dtype: torch.dtype = torch.float64,
+                        trials: int = 2, num_graphs: int = 4, seed: int = 0, batch=None) -> dict[str, float]:
+    """Relative equivariance error of ``model`` on ``task`` for each factor of ``task.group``.
+
+    ``factors`` defaults to every factor of the group, plus ``"all"`` (a random element of the
+    whole group).  ``batch`` defaults to ``task.example_batch``.
+    """
+    from .task import cast_batch
+
+    m = _prepare(model, dtype)
+    batch = task.example_batch(num_graphs, dtype=dtype) if batch is None else cast_batch(batch, dtype)
+    factors = list(task.group.factors) + ["all"] if factors is None else list(factors)
+    gen = torch.Generator().manual_seed(seed)
+    out = m(batch)
+    errors: dict[str, float] = {}
+    for factor in factors:
+        worst = 0.0
+        for _ in range(trials):
+            g = task.sample_group(batch, factors=None if factor == "all" else [factor], generator=gen)
+            out_g = m(task.act(g, batch))
+            expected = task.act_output(g, out, batch)
+            for key in task.output_fields:
+                if key in out:
+                    worst = max(worst, _rel(out_g[key], expected[key]))
+        errors[factor] = worst
+    return errors
+
+
+def assert_equivariant(model, task, *, dtypes: Iterable[torch.dtype] = (torch.float32, torch.float64),
+                       factors: Iterable[str] | None = None, tolerances: dict | None = None,
+                       **kwargs) -> dict[torch.dtype, dict[str, float]]:
+    """Assert ``model`` is equivariant on ``task`` for the factors it claims, in each dtype.
+
+    ``factors`` defaults to ``model.symmetry`` intersected with the task's group factors (plus
+    ``"all"`` when the model claims every factor).  Returns the measured errors per dtype.
+    """
+    tol = {**DEFAULT_TOLERANCES, **(tolerances or {})}
+    if factors is None:
+        claimed = set(getattr(model, "symmetry", ()))
+        factors = [f for f in task.group.factors if f in claimed]
+        if claimed >= set(task.group.factors):
+            factors.append("all")
+    factors = list(factors)
+    results = {}
+    failures = []
+    for dtype in dtypes:
+        errs = equivariance_errors(model, task, factors=factors, dtype=dtype, **kwargs) if factors else {}
+        results[dtype] = errs
+        for f, e in errs.items():
+            if not e <= tol[dtype]:
+                failures.append(f"{f}: {e:.3g} > {tol[dtype]:.0e} ({str(dtype).replace('torch.', '')})")
+    if failures:
+        name = getattr(model, "builder_name", type(model).__name__)
+        raise AssertionError(f"{name} is not equivariant on {task.name}: " + "; ".join(failures))
+    return results
+
+
+@torch.enable_grad()
+def assert_batch_consistent(model, task, *, num_graphs: int = 3, dtype: torch.dtype = torch.float64,
+                            rtol: float = 1e-9) -> None:
+    """Assert that a batch gives the same per-graph outputs as its graphs one at a time."""
+    _, _, test = task.splits("tiny", seed=0)
+    m = _prepare(model, dtype)
+    from .task import GraphTensorDataset, cast_batch
+
+    def load(idx):
+        sub = test.subset(idx) if isinstance(test, GraphTensorDataset) else torch.utils.data.Subset(test, idx)
+        return cast_batch(next(iter(task.loader(sub, len(idx)))), dtype)
+
+    full = m(load(list(range(num_graphs))))
+    singles = [m(load([i])) for i in range(num_graphs)]
+    for key in task.output_fields:
+        if key not in full:
+            continue
+        cat = torch.cat([s[key] for s in singles], 0)
+        err = _rel(full[key], cat)
+        assert err <= rtol, f"{key}: batched vs single outputs differ by {err:.3g} (relative)"
+
+
+def assert_forces_match_finite_differences(model, batch, *, energy_key: str = "energy",
+                                           forces_key: str = "forces", eps: float = 1e-4,
+                                           n_checks: int = 6, rtol: float = 1e-5, seed: int = 0) -> None:
+    """Assert ``forces = -dE/dpos`` against central differences on random coordinates (float64)."""
+    from .task import cast_batch
+
+    m = _prepare(model, torch.float64)
+    batch = cast_batch(batch, torch.float64)
+    with torch.enable_grad():
+        forces = m(batch)[forces_key].detach()
+    gen = torch.Generator().manual_seed(seed)
+    n = batch.pos.shape[0]
+    for _ in range(n_checks):
+        i = int(torch.randint(n, (1,), generator=gen))
+        k = int(torch.randint(batch.pos.shape[1], (1,), generator=gen))
+        e = []
+        for s in (1, -1):
+            b = batch.clone()
+            b.pos = batch.pos.clone()
+            b.pos[i, k] += s * eps
+            with torch.enable_grad():
+                e.append(m(b)[energy_key].detach().sum())
+        fd = -(e[0] - e[1]) / (2 * eps)
+        scale = forces.abs().max().clamp(min=1e-8)
+        assert abs(float(fd - forces[i, k])) <= rtol * float(scale) + 1e-8, (
+            f"force[{i},{k}] = {float(forces[i, k]):.8g} but finite difference gives {float(fd):.8g}")
+
+
+class ModelTests:
+    """Test mixin (NequIP's ``BaseEnergyModelTests`` pattern): subclass and set ``model_name`` and
+    ``task_name`` (and optionally ``model_kwargs``) to run the generic battery on a model."""
+
+    model_name: str = ""
+    task_name: str = ""
+    model_kwargs: dict = {}
+
+    def _model_task(self):
+        import symzoo
+
+        torch.manual_seed(0)
+        return symzoo.create_model(self.model_name, **self.model_kwargs), symzoo.get_task(self.task_name)
+
+    def test_equivariance_float32_float64(self):
+        model, task = self._model_task()
+        assert_equivariant(model, task)
+
+    def test_unclaimed_factors_are_reported(self):
+        model, task = self._model_task()
+        unclaimed = [f for f in task.group.factors if f not in getattr(model, "symmetry", ())]
+        errs = equivariance_errors(model, task, factors=unclaimed) if unclaimed else {}
+        for f, e in errs.items():
+            assert e > 1e-6, f"{self.model_name} does not claim {f} but is equivariant to it ({e:.2g})"
+
+    def test_batch_consistency(self):
+        model, task = self._model_task()
+        assert_batch_consistent(model, task)
+
+    def test_output_finite(self):
+        model, task = self._model_task()
+        out = model(task.example_batch(2, dtype=torch.float32))
+        for key in task.output_fields:
+            if key in out:
+                assert torch.isfinite(out[key]).all()

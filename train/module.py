@@ -1,0 +1,176 @@
+"""The Lightning module and data module shared by every (model, task) pair."""
+
+from __future__ import annotations
+
+import math
+import os
+
+import lightning as L
+import torch
+from torch import nn
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+from symzoo.task import Task, cast_batch
+
+__all__ = ["SymzooModule", "SymzooDataModule", "EpochSampler"]
+
+
+class EpochSampler(torch.utils.data.Sampler):
+    """Shuffles with ``seed + epoch`` and splits across ranks (padding to equal length).
+
+    The order of epoch ``k`` depends only on (seed, k), so a resumed run sees exactly the batches
+    an uninterrupted one would.  Lightning calls :meth:`set_epoch` before every epoch.
+    """
+
+    def __init__(self, n: int, *, shuffle: bool, seed: int, rank: int = 0, world_size: int = 1):
+        self.n, self.shuffle, self.seed, self.rank, self.world = n, shuffle, seed, rank, world_size
+        self.epoch = 0
+        self.per_rank = math.ceil(n / world_size)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __iter__(self):
+        if self.shuffle:
+            g = torch.Generator().manual_seed(self.seed * 100003 + self.epoch)
+            order = torch.randperm(self.n, generator=g).tolist()
+        else:
+            order = list(range(self.n))
+        total = self.per_rank * self.world
+        order = (order * math.ceil(total / max(self.n, 1)))[:total] if self.world > 1 else order
+        return iter(order[self.rank:total:self.world] if self.world > 1 else order)
+
+    def __len__(self) -> int:
+        return self.per_rank if self.world > 1 else self.n
+
+
+class SymzooDataModule(L.LightningDataModule):
+    def __init__(self, task: Task, train, val, test, *, batch_size: int, eval_batch_size: int | None,
+                 seed: int, num_workers: int = 0):
+        super().__init__()
+        self.task, self.train_set, self.val_set, self.test_set = task, train, val, test
+        self.batch_size, self.eval_batch_size = batch_size, eval_batch_size or batch_size
+        self.seed, self.num_workers = seed, num_workers
+
+    def _loader(self, ds, shuffle: bool, bs: int):
+        rank = self.trainer.global_rank if self.trainer is not None else 0
+        world = self.trainer.world_size if self.trainer is not None else 1
+        sampler = EpochSampler(len(ds), shuffle=shuffle, seed=self.seed, rank=rank, world_size=world)
+        return self.task.loader(ds, bs, sampler=sampler, num_workers=self.num_workers)
+
+    def train_dataloader(self):
+        return self._loader(self.train_set, True, self.batch_size)
+
+    def val_dataloader(self):
+        return self._loader(self.val_set, False, self.eval_batch_size)
+
+    def test_dataloader(self):
+        return self._loader(self.test_set, False, self.eval_batch_size)
+
+
+class SymzooModule(L.LightningModule):
+    """Trains ``model`` on ``task``: the task's loss, metrics logged as ``val_<metric>``.
+
+    ``augment=True`` applies an independent random group element of ``task.group`` to every
+    training sample (inputs and targets), with a generator seeded by (seed, step, rank) so that
+    resumed runs are exact.  With ``ema_decay`` an exponential moving average of the weights is
+    kept and used for validation, testing and export.
+    """
+
+    def __init__(self, model: nn.Module, task: Task, *, optim: dict, augment: bool = False, seed: int = 0,
+                 ema_decay: float | None = None, max_epochs: int = 1):
+        super().__init__()
+        self.model, self.task = model, task
+        self.optim_cfg, self.augment, self.seed, self.max_epochs = dict(optim), augment, seed, max_epochs
+        self.ema = (AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(ema_decay), use_buffers=True)
+                    if ema_decay else None)
+        self.needs_grad = bool(getattr(task, "needs_grad", False))
+
+    @property
+    def eval_model(self) -> nn.Module:
+        return self.ema.module if self.ema is not None else self.model
+
+    def _cast(self, batch):
+        dtype = next(self.model.parameters()).dtype
+        if batch.pos.dtype != dtype if hasattr(batch, "pos") else False:
+            batch = cast_batch(batch, dtype)
+        return batch
+
+    def forward(self, batch):
+        return self.eval_model(batch)
+
+    def training_step(self, batch, batch_idx):
+        batch = self._cast(batch)
+        if self.augment:
+            gen = torch.Generator().manual_seed(
+                (self.seed * 1_000_003 + self.global_step * 7919 + self.global_rank) % (2**63))
+            batch = self.task.act(self.task.sample_group(batch, generator=gen), batch)
+        out = self.model(batch)
+        loss = self.task.loss(out, batch)
+        self.log("train_loss", loss, on_step=False, on_epoch=True, batch_size=int(batch.num_graphs),
+                 sync_dist=True)
+        return loss
+
+    def on_train_batch_end(self, outputs, batch, batch_idx):
+        if self.ema is not None:
+            self.ema.update_parameters(self.model)
+
+    def _eval_step(self, batch, prefix: str):
+        batch = self._cast(batch)
+        with torch.set_grad_enabled(self.needs_grad):
+            out = self.eval_model(batch)
+            loss = self.task.loss(out, batch)
+            metrics = self.task.metrics(out, batch)
+        n = int(batch.num_graphs)
+        self.log(f"{prefix}_loss", loss.detach(), batch_size=n, sync_dist=True, prog_bar=prefix == "val")
+        for k, v in metrics.items():
+            self.log(f"{prefix}_{k}", v.detach(), batch_size=n, sync_dist=True)
+
+    def validation_step(self, batch, batch_idx):
+        self._eval_step(batch, "val")
+
+    def test_step(self, batch, batch_idx):
+        self._eval_step(batch, "test")
+
+    def configure_optimizers(self):
+        c = self.optim_cfg
+        params = self.model.parameters()
+        if c["optimizer"] == "adam":
+            opt = torch.optim.Adam(params, lr=c["lr"], weight_decay=c["weight_decay"])
+        elif c["optimizer"] == "adamw":
+            opt = torch.optim.AdamW(params, lr=c["lr"], weight_decay=c["weight_decay"])
+        else:
+            opt = torch.optim.SGD(params, lr=c["lr"], momentum=0.9, weight_decay=c["weight_decay"])
+        sched = c["schedule"]
+        warm = int(c.get("warmup_epochs", 0))
+        if sched == "none" and warm == 0:
+            return opt
+        if sched == "plateau":
+            s = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=c["plateau_factor"],
+                                                           patience=c["plateau_patience"], min_lr=c["min_lr"])
+            return {"optimizer": opt, "lr_scheduler": {"scheduler": s, "monitor": "val_loss",
+                                                       "interval": "epoch", "strict": False}}
+        total, lr0, lr_min = max(self.max_epochs, 1), c["lr"], c["min_lr"]
+
+        def factor(epoch: int) -> float:
+            if epoch < warm:
+                return (epoch + 1) / (warm + 1)
+            if sched == "cosine":
+                t = (epoch - warm) / max(total - warm, 1)
+                return (lr_min + 0.5 * (lr0 - lr_min) * (1 + math.cos(math.pi * min(t, 1.0)))) / lr0
+            if sched == "step":
+                return c["step_gamma"] ** ((epoch - warm) // c["step_size"])
+            return 1.0
+
+        s = torch.optim.lr_scheduler.LambdaLR(opt, factor)
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": s, "interval": "epoch"}}
+
+
+def global_rank_from_env() -> int:
+    for var in ("RANK", "SLURM_PROCID", "LOCAL_RANK"):
+        if var in os.environ:
+            try:
+                return int(os.environ[var])
+            except ValueError:
+                pass
+    return 0
