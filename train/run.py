@@ -118,6 +118,9 @@ def train(cfg: DictConfig, out: str | None = None, *, resume: str | None = None,
         src = load_model(Path(cfg.init_weights).parent if Path(cfg.init_weights).suffix else cfg.init_weights)
         missing = model.load_state_dict(src.state_dict(), strict=False)
         log.info("initialised from %s (missing: %s)", cfg.init_weights, missing.missing_keys)
+    prepare = getattr(task, "prepare_model", None)
+    if prepare is not None and resume is None:
+        prepare(model, train_set)  # task-specific fitting of model statistics (e.g. per-species energies)
     if cfg.trainer.precision.startswith("64"):
         model = model.double()
 
