@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from symzoo.errors import SymzooError
+from symzoo.errors import InputError, SymzooError
 from symzoo.paths import atomic_path, dataset_cache_dir
 from symzoo.registry import register_task
 from symzoo.symmetry import EuclideanGroup, canonical_frames
@@ -106,13 +106,15 @@ class NBodyTask(Task):
     }
 
     def __init__(self, name: str, interaction: str, *, n_particles: int = 5, softening: float = 0.0,
-                 frame_in: int = 30, frame_out: int = 40, train_size: int | None = None):
+                 frame_in: int = 30, frame_out: int = 40, train_size: int | None = None,
+                 path: str | None = None):
         self.name = name
         self.interaction = interaction
         self.n_particles = n_particles
         self.softening = softening
         self.frame_in, self.frame_out = frame_in, frame_out
         self.train_size = train_size
+        self.path = path
         self.group = EuclideanGroup(3, reflections=True, translations=True, permutations=True)
         what = "charges ±1, Coulomb-like" if interaction == "charged" else "masses 0.5-1.5, softened gravity"
         self.description = (f"{n_particles} particles ({what}); positions, velocities and "
@@ -144,10 +146,50 @@ class NBodyTask(Task):
                 np.savez(f, **arrays)
         return arrays
 
+    def _load_user_file(self) -> dict[str, np.ndarray]:
+        """Read a user ``.npz`` with ``pos, vel, y [S, n, 3]`` and ``attr [S, n(, 1)]``; split 60/20/20."""
+        p = Path(self.path)
+        if not p.is_file():
+            raise SymzooError(f"{self.name}: data file {str(p)!r} does not exist")
+        try:
+            with np.load(p) as z:
+                raw = {k: z[k] for k in z.files}
+        except Exception as e:
+            raise SymzooError(f"{self.name}: {str(p)!r} is not a readable .npz file ({type(e).__name__})") from None
+        missing = [k for k in ("pos", "vel", "attr", "y") if k not in raw]
+        if missing:
+            raise InputError(f"{self.name}: {p.name} lacks array(s) {missing}; needs pos, vel, attr, y")
+        s_ = raw["pos"].shape[0] if raw["pos"].ndim == 3 else -1
+        for k in ("pos", "vel", "y"):
+            if raw[k].ndim != 3 or raw[k].shape != (s_, self.n_particles, 3):
+                raise InputError(f"{self.name}: {k} must have shape [samples, {self.n_particles}, 3], "
+                                 f"got {list(raw[k].shape)}")
+        attr = raw["attr"].reshape(s_, self.n_particles, -1) if raw["attr"].size == s_ * self.n_particles else None
+        if attr is None:
+            raise InputError(f"{self.name}: attr must have shape [samples, {self.n_particles}]")
+        for k, v in (("pos", raw["pos"]), ("vel", raw["vel"]), ("y", raw["y"]), ("attr", attr)):
+            if not np.isfinite(v).all():
+                raise InputError(f"{self.name}: {p.name}: {k} contains NaN or inf values")
+        if s_ < 3:
+            raise InputError(f"{self.name}: {p.name} has {s_} samples; at least 3 are needed")
+        cut1, cut2 = int(0.6 * s_), int(0.8 * s_)
+        out = {}
+        for split, sl in (("train", slice(0, cut1)), ("val", slice(cut1, cut2)), ("test", slice(cut2, s_))):
+            # stored as 1-frame "trajectories": frame 0 input, frame 1 target
+            out[f"{split}_pos"] = np.stack([raw["pos"][sl], raw["y"][sl]], 1).astype(np.float32)
+            out[f"{split}_vel"] = np.stack([raw["vel"][sl], raw["vel"][sl]], 1).astype(np.float32)
+            out[f"{split}_attr"] = attr[sl].astype(np.float32)
+        return out
+
     def splits(self, preset: str | None = None, seed: int = 0):
         preset = preset or self.default_preset
         self.check_preset(preset)
-        arrays = self._generate(preset)
+        if self.path is not None:
+            arrays = self._load_user_file()
+            fin, fout = 0, 1
+        else:
+            arrays = self._generate(preset)
+            fin, fout = self.frame_in, self.frame_out
         n = self.n_particles
         src, dst = torch.meshgrid(torch.arange(n), torch.arange(n), indexing="ij")
         mask = src != dst
@@ -158,8 +200,7 @@ class NBodyTask(Task):
             vel = torch.from_numpy(arrays[f"{split}_vel"])
             attr = torch.from_numpy(arrays[f"{split}_attr"])
             ds = GraphTensorDataset(
-                {"pos": pos[:, self.frame_in], "vel": vel[:, self.frame_in], "attr": attr,
-                 "y": pos[:, self.frame_out]}, edge_index=edge_index, meta={"split": split})
+                {"pos": pos[:, fin], "vel": vel[:, fin], "attr": attr, "y": pos[:, fout]}, edge_index=edge_index, meta={"split": split})
             out.append(ds)
         if self.train_size is not None:
             if self.train_size > len(out[0]):

@@ -23,10 +23,12 @@ class EGNNLayer(nn.Module):
     """One E_GCL layer with velocity: ``(h, x, v) -> (h', x')``."""
 
     def __init__(self, hidden: int, edge_dim: int, act: str = "silu", *, recurrent: bool = True,
-                 tanh: bool = False, coords_agg: str = "mean", coords_range: float = 1.0):
+                 tanh: bool = False, coords_agg: str = "mean", coords_range: float = 1.0,
+                 update_h: bool = True):
         super().__init__()
         self.edge_mlp = mlp([2 * hidden + 1 + edge_dim, hidden, hidden], act, last_act=True)
-        self.node_mlp = mlp([2 * hidden, hidden, hidden], act)
+        # the last layer's feature update would never reach the output: it is not built
+        self.node_mlp = mlp([2 * hidden, hidden, hidden], act) if update_h else None
         coord = [nn.Linear(hidden, hidden), ACTIVATIONS[act](), nn.Linear(hidden, 1, bias=False)]
         nn.init.xavier_uniform_(coord[-1].weight, gain=0.001)
         if tanh:
@@ -46,6 +48,8 @@ class EGNNLayer(nn.Module):
             w = w * self.coords_range
         agg = segment_mean if self.coords_agg == "mean" else segment_sum
         x = x + agg(diff * w, row, x.shape[0]) + self.vel_mlp(h) * v
+        if self.node_mlp is None:
+            return h, x
         dh = self.node_mlp(torch.cat([h, segment_sum(m, row, h.shape[0])], dim=-1))
         h = h + dh if self.recurrent else dh
         return h, x
@@ -68,8 +72,9 @@ class EGNN(SymmetryContract, nn.Module):
         self.embed = nn.Linear(1, hidden)
         edge_dim = attr_dim + 1
         self.layers = nn.ModuleList(
-            EGNNLayer(hidden, edge_dim, act, recurrent=recurrent, tanh=tanh, coords_agg=coords_agg)
-            for _ in range(layers))
+            EGNNLayer(hidden, edge_dim, act, recurrent=recurrent, tanh=tanh, coords_agg=coords_agg,
+                      update_h=i < layers - 1)
+            for i in range(layers))
 
     def forward(self, batch) -> dict[str, Tensor]:
         """``batch.pos, batch.vel [N, d]``, ``batch.attr [N, attr_dim]``, ``batch.edge_index [2, E]``

@@ -132,7 +132,8 @@ def load_config(task: str, model: str, *, recipe: str | None = None, preset: str
             raise SymzooError(f"recipe {str(path)!r} is not valid YAML: {str(e).splitlines()[0]}") from None
         if not isinstance(rec, DictConfig):
             raise SymzooError(f"recipe {str(path)!r} must be a mapping of config keys")
-        preset_blocks = OmegaConf.to_container(rec.get("presets", {})) or {}
+        blocks = rec.get("presets", None)
+        preset_blocks = OmegaConf.to_container(blocks) if isinstance(blocks, DictConfig) else {}
         cfg = _merge(cfg, rec, f"recipe {path}")
     cfg.task = task
     cfg.model.name = model.split("+")[0]

@@ -84,6 +84,9 @@ class SymzooModule(L.LightningModule):
         self.optim_cfg, self.augment, self.seed, self.max_epochs = dict(optim), augment, seed, max_epochs
         self.ema = (AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(ema_decay), use_buffers=True)
                     if ema_decay else None)
+        if self.ema is not None:
+            for p in self.ema.parameters():
+                p.requires_grad_(False)
         self.needs_grad = bool(getattr(task, "needs_grad", False))
 
     @property
