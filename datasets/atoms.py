@@ -1,0 +1,495 @@
+"""Atomistic force-field tasks: energies (eV) and forces (eV/Å) of molecules and crystals.
+
+Tasks
+-----
+``rmd17-<molecule>``  revised MD17 (Christensen & von Lilienfeld 2020) from ``rmd17/rmd17_<molecule>_{train,test}_01.npz``:
+                      kcal/mol -> eV (× 0.0433641); train + validation from the train file (950 + 50 in
+                      the ``small``/``paper`` presets), test on the 1000 frames of the test file.
+``3bpa``              3-(benzyloxy)pyridin-2-amine (Kovács et al. 2021): train/validation from
+                      ``train_300K.xyz``, test on ``train_mixedT.xyz`` (300/600/1200 K: temperature transfer).
+``emt-cu``            simulated offline with ASE's EMT: a periodic fcc copper cell sampled by Langevin MD;
+                      train/validation at 300 and 600 K, test at 1200 K (temperature transfer).  Cached
+                      under ``SYMZOO_HOME/datasets/emt-cu``.  Used by the ``tiny`` presets in CI.
+``xyz``               any ASE-readable file with energies and forces (extxyz, ...) or an rMD17-style
+                      ``.npz``: ``symzoo train xyz nequip data.task_args.path=my.xyz``.
+
+Where data lives: the ``root`` task argument (``data.task_args.root=...``), then ``$SYMZOO_DATA``,
+then ``../shared/data`` beside the checkout.
+
+A structure is a PyG ``Data`` with ``pos [n, 3]`` (Å), ``z [n]`` (atomic numbers), ``energy [1]``
+(eV), ``forces [n, 3]`` (eV/Å) and, for periodic systems, ``cell [1, 3, 3]`` (rows are lattice
+vectors, Å) and ``pbc [1, 3]``.  The radius graph is **not** stored: models build it from the
+positions (``symzoo.models._atoms.neighbor_list``), so it is recomputed after any group action.
+
+Symmetry: E(3) × permutations of same-species atoms (``perm_labels = "z"``); the cell rotates
+with the atoms.  Loss: ``energy_weight · mean((ΔE / n_atoms)²) + forces_weight · mean(ΔF²)`` in
+eV units.  Metrics (means over structures; RMSEs are per-batch RMSEs averaged over batches, exact
+when a batch holds the whole set): ``energy_mae_meV``, ``energy_rmse_meV``, ``energy_per_atom_mae_meV``,
+``force_mae_meV_per_A``, ``force_rmse_meV_per_A`` (force errors over Cartesian components).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from symzoo.errors import InputError, SymzooError
+from symzoo.paths import atomic_path, dataset_cache_dir
+from symzoo.registry import register_task
+from symzoo.symmetry import EuclideanGroup, canonical_frames
+from symzoo.task import Field, Task
+
+__all__ = ["KCAL_MOL_TO_EV", "AtomsTask", "find_data", "read_structures", "make_structure",
+           "simulate_emt_cu", "RMD17_MOLECULES"]
+
+log = logging.getLogger(__name__)
+
+#: 1 kcal/mol in eV (the rMD17 protocol's conversion)
+KCAL_MOL_TO_EV = 0.0433641
+RMD17_MOLECULES = ("aspirin", "azobenzene", "benzene", "ethanol", "malonaldehyde", "naphthalene",
+                   "paracetamol", "salicylic", "toluene", "uracil")
+
+
+# ----------------------------------------------------------------------------- data files
+def data_search_path(root: str | os.PathLike | None = None) -> list[Path]:
+    """Folders searched for reference data, in order: ``root``, ``$SYMZOO_DATA``, ``../shared/data``."""
+    import symzoo
+
+    paths = []
+    if root:
+        paths.append(Path(root).expanduser())
+    if os.environ.get("SYMZOO_DATA"):
+        paths.append(Path(os.environ["SYMZOO_DATA"]).expanduser())
+    paths.append((Path(symzoo.__file__).resolve().parents[1] / ".." / "shared" / "data").resolve())
+    return paths
+
+
+def find_data(relpath: str, root: str | os.PathLike | None = None) -> Path:
+    """The first ``<folder>/relpath`` that exists on the data search path, else a ``SymzooError``."""
+    places = data_search_path(root)
+    for p in places:
+        if (p / relpath).exists():
+            return p / relpath
+    raise SymzooError(f"data file {relpath!r} not found in {', '.join(str(p) for p in places)} "
+                      f"(set data.task_args.root=DIR or $SYMZOO_DATA)")
+
+
+def make_structure(pos, z, energy: float, forces, cell=None, pbc=None):
+    """One structure as a PyG ``Data`` (float64 positions/energies/forces)."""
+    from torch_geometric.data import Data
+
+    d = Data(pos=torch.as_tensor(np.asarray(pos), dtype=torch.float64),
+             z=torch.as_tensor(np.asarray(z), dtype=torch.long),
+             energy=torch.tensor([float(energy)], dtype=torch.float64),
+             forces=torch.as_tensor(np.asarray(forces), dtype=torch.float64))
+    if cell is not None:
+        d.cell = torch.as_tensor(np.asarray(cell), dtype=torch.float64).reshape(1, 3, 3)
+        d.pbc = torch.as_tensor(np.asarray(pbc, dtype=bool)).reshape(1, 3)
+    return d
+
+
+def _check_structure(d, where: str) -> None:
+    n = d.pos.shape[0]
+    if n == 0:
+        raise InputError(f"{where}: a structure has no atoms")
+    if d.pos.shape != (n, 3) or d.forces.shape != (n, 3):
+        raise InputError(f"{where}: positions and forces must be [n_atoms, 3], got {list(d.pos.shape)} and "
+                         f"{list(d.forces.shape)}")
+    for k in ("pos", "energy", "forces"):
+        if not torch.isfinite(getattr(d, k)).all():
+            raise InputError(f"{where}: {k} contains NaN or inf values")
+
+
+def read_npz(path: str | os.PathLike, *, unit: float | None = None) -> list:
+    """An rMD17-style ``.npz`` (``nuclear_charges``, ``coords``, ``energies``, ``forces``; kcal/mol
+    unless ``unit`` (eV per file unit) says otherwise) as a list of structures in eV and Å."""
+    path = Path(path)
+    try:
+        with np.load(path) as f:
+            keys = set(f.files)
+            z = f["nuclear_charges"] if "nuclear_charges" in keys else f.get("z")
+            coords = f["coords"] if "coords" in keys else f.get("R")
+            energies = f["energies"] if "energies" in keys else f.get("E")
+            forces = f["forces"] if "forces" in keys else f.get("F")
+    except (OSError, ValueError, KeyError) as e:
+        raise SymzooError(f"{path}: not a readable .npz file ({str(e).splitlines()[0][:100]})") from None
+    if z is None or coords is None:
+        raise InputError(f"{path}: needs 'nuclear_charges' and 'coords' (rMD17) or 'z' and 'R' (MD17) arrays")
+    if energies is None or forces is None:
+        raise InputError(f"{path}: has no {'energies' if energies is None else 'forces'} "
+                         f"(rMD17 keys 'energies'/'forces', or MD17 'E'/'F')")
+    u = KCAL_MOL_TO_EV if unit is None else unit
+    energies = np.asarray(energies, dtype=np.float64).reshape(-1) * u
+    forces = np.asarray(forces, dtype=np.float64) * u
+    coords = np.asarray(coords, dtype=np.float64)
+    if coords.ndim != 3 or coords.shape[-1] != 3 or forces.shape != coords.shape or len(energies) != len(coords):
+        raise InputError(f"{path}: inconsistent shapes coords {coords.shape}, forces {forces.shape}, "
+                         f"energies {energies.shape}")
+    out = [make_structure(coords[i], z, energies[i], forces[i]) for i in range(len(coords))]
+    for i, d in enumerate(out):
+        _check_structure(d, f"{path} frame {i}")
+    return out
+
+
+def read_structures(path: str | os.PathLike, *, index: str = ":", energy_key: str = "energy",
+                    forces_key: str = "forces") -> list:
+    """Every structure of an ASE-readable file (extxyz, ...) or an rMD17-style ``.npz``.
+
+    Energies and forces are read from the calculator results ASE attaches, or from
+    ``atoms.info[energy_key]`` / ``atoms.arrays[forces_key]``; a structure without them is an
+    ``InputError``.  Periodic structures keep their cell; others drop it.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise SymzooError(f"{path} does not exist")
+    if path.suffix == ".npz":
+        return read_npz(path)
+    import ase.io
+
+    try:
+        frames = ase.io.read(str(path), index=index)
+    except Exception as e:
+        raise SymzooError(f"{path}: cannot read structures ({type(e).__name__}: {str(e).splitlines()[0][:120]})") from None
+    if not isinstance(frames, list):
+        frames = [frames]
+    if not frames:
+        raise InputError(f"{path}: contains no structures")
+    out = []
+    for i, at in enumerate(frames):
+        res = at.calc.results if at.calc is not None else {}
+        e = res.get("energy", res.get("free_energy", at.info.get(energy_key)))
+        f = res.get("forces", at.arrays.get(forces_key))
+        if e is None:
+            raise InputError(f"{path}: structure {i} has no energy (looked for {energy_key!r})")
+        if f is None:
+            raise InputError(f"{path}: structure {i} has no forces (looked for {forces_key!r})")
+        periodic = bool(np.any(at.pbc))
+        d = make_structure(at.positions, at.numbers, float(e), f,
+                           at.cell.array if periodic else None, at.pbc if periodic else None)
+        _check_structure(d, f"{path} structure {i}")
+        out.append(d)
+    periodic = [hasattr(d, "cell") for d in out]
+    if any(periodic) and not all(periodic):
+        raise InputError(f"{path}: mixes periodic and non-periodic structures; split it into two files")
+    return out
+
+
+# --------------------------------------------------------------------------- EMT copper
+def simulate_emt_cu(n_frames: int, temperature: float, *, seed: int = 0, size: Sequence[int] = (2, 2, 2),
+                    a: float = 3.61, timestep_fs: float = 2.0, sample_every: int = 10,
+                    equilibrate: int = 100, friction: float = 0.02, strain: float = 0.02) -> list:
+    """``n_frames`` snapshots of a periodic fcc Cu cell under Langevin MD with ASE's EMT at
+    ``temperature`` (K); the cell is isotropically strained by up to ``± strain`` so that
+    volumes (and stresses) vary.  Returns structures in eV and Å."""
+    from ase import units
+    from ase.build import bulk
+    from ase.calculators.emt import EMT
+    from ase.md.langevin import Langevin
+    from ase.md.velocitydistribution import MaxwellBoltzmannDistribution
+
+    rng = np.random.default_rng(seed)
+    atoms = bulk("Cu", "fcc", a=a * (1.0 + rng.uniform(-strain, strain)), cubic=True).repeat(tuple(size))
+    atoms.rattle(0.05, seed=int(rng.integers(1 << 30)))
+    atoms.calc = EMT()
+    MaxwellBoltzmannDistribution(atoms, temperature_K=temperature, rng=rng)
+    dyn = Langevin(atoms, timestep_fs * units.fs, temperature_K=temperature, friction=friction,
+                   rng=np.random.default_rng(int(rng.integers(1 << 30))))
+    dyn.run(equilibrate)
+    out = []
+    for _ in range(n_frames):
+        dyn.run(sample_every)
+        out.append(make_structure(atoms.positions.copy(), atoms.numbers, atoms.get_potential_energy(),
+                                  atoms.get_forces(), atoms.cell.array.copy(), atoms.pbc))
+    return out
+
+
+def _save_structures(path: Path, structures: list) -> None:
+    arrays = {"n_atoms": np.array([d.pos.shape[0] for d in structures]),
+              "pos": np.concatenate([d.pos.numpy() for d in structures]),
+              "z": np.concatenate([d.z.numpy() for d in structures]),
+              "energy": np.array([float(d.energy) for d in structures]),
+              "forces": np.concatenate([d.forces.numpy() for d in structures])}
+    if hasattr(structures[0], "cell"):
+        arrays["cell"] = np.stack([d.cell.numpy()[0] for d in structures])
+        arrays["pbc"] = np.stack([d.pbc.numpy()[0] for d in structures])
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as f:
+            np.savez(f, **arrays)
+
+
+def _load_structures(path: Path) -> list:
+    with np.load(path) as f:
+        a = {k: f[k] for k in f.files}
+    offs = np.concatenate([[0], np.cumsum(a["n_atoms"])])
+    out = []
+    for i in range(len(a["n_atoms"])):
+        s = slice(offs[i], offs[i + 1])
+        out.append(make_structure(a["pos"][s], a["z"][s], a["energy"][i], a["forces"][s],
+                                  a["cell"][i] if "cell" in a else None, a["pbc"][i] if "pbc" in a else None))
+    return out
+
+
+# ----------------------------------------------------------------------------------- task
+class AtomsTask(Task):
+    """Base class of the atomistic tasks: energies and forces of structures (see module docstring).
+
+    Subclasses implement :meth:`load` returning ``(train_pool, test)`` lists of structures; the
+    first ``n_val`` frames of a seeded shuffle of the pool are the validation set and the next
+    ``n_train`` the training set.
+    """
+
+    domain = "atoms"
+    needs_grad = True
+    perm_labels = "z"
+    primary_metric = "force_mae_meV_per_A"
+    units = {"energy_mae_meV": "meV", "energy_rmse_meV": "meV", "energy_per_atom_mae_meV": "meV/atom",
+             "force_mae_meV_per_A": "meV/Å", "force_rmse_meV_per_A": "meV/Å"}
+    input_fields = {"pos": Field("position", "node", "Å"), "z": Field("scalar", "node")}
+    target_fields = {"energy": Field("scalar", "graph", "eV"), "forces": Field("vector", "node", "eV/Å")}
+    output_fields = {"energy": Field("scalar", "graph", "eV"), "forces": Field("vector", "node", "eV/Å")}
+    periodic = False
+
+    def __init__(self, name: str, *, root: str | None = None, energy_weight: float = 1.0,
+                 forces_weight: float = 10.0, n_train: int | None = None, n_val: int | None = None,
+                 n_test: int | None = None, split_seed: int = 0):
+        self.name = name
+        self.root = root
+        self.energy_weight, self.forces_weight = float(energy_weight), float(forces_weight)
+        if self.energy_weight < 0 or self.forces_weight < 0 or self.energy_weight + self.forces_weight == 0:
+            raise SymzooError("energy_weight and forces_weight must be >= 0 and not both 0")
+        self.overrides = {k: v for k, v in (("train", n_train), ("val", n_val), ("test", n_test)) if v is not None}
+        self.split_seed = split_seed
+        self.group = EuclideanGroup(3, reflections=True, translations=True, permutations=True)
+        if self.periodic:
+            self.input_fields = {**type(self).input_fields, "cell": Field("vector", "graph", "Å")}
+        self._cache: dict = {}
+
+    # ----------------------------------------------------------------- data
+    def load(self, preset: str) -> tuple[list, list]:
+        raise NotImplementedError
+
+    def splits(self, preset: str | None = None, seed: int = 0):
+        preset = preset or self.default_preset
+        self.check_preset(preset)
+        if preset in self._cache:
+            return self._cache[preset]
+        sizes = {**self.presets[preset], **self.overrides}
+        pool, test = self.load(preset)
+        n_val, n_train = int(sizes["val"]), sizes.get("train")
+        n_train = len(pool) - n_val if n_train is None else int(n_train)
+        if n_val < 1 or n_train < 1 or n_train + n_val > len(pool):
+            raise SymzooError(f"{self.name}: {n_train} training + {n_val} validation structures requested but "
+                              f"the training file has {len(pool)}")
+        order = np.random.default_rng(self.split_seed).permutation(len(pool))
+        val = [pool[i] for i in order[:n_val]]
+        train = [pool[i] for i in order[n_val:n_val + n_train]]
+        if sizes.get("test") is not None:
+            test = test[: int(sizes["test"])]
+        if not test:
+            raise SymzooError(f"{self.name}: the test set is empty")
+        self._cache[preset] = (train, val, test)
+        return self._cache[preset]
+
+    def prepare_model(self, model, train_set) -> None:
+        """Fit the model's per-species reference energies and energy scale on ``train_set``
+        (called by the harness before training, when the model has ``fit_reference``)."""
+        fit = getattr(model, "fit_reference", None)
+        if fit is not None:
+            info = fit([train_set[i] for i in range(len(train_set))])
+            log.info("%s: fitted reference energies %s", self.name, info)
+
+    def validate_batch(self, batch) -> None:
+        super().validate_batch(batch)
+        if batch.z.dtype.is_floating_point or int(batch.z.min()) < 1:
+            raise InputError(f"{self.name}: atomic numbers z must be positive integers")
+
+    # ------------------------------------------------------------- training
+    def _errors(self, out, batch) -> tuple[Tensor, Tensor, Tensor]:
+        n = torch.bincount(batch.batch, minlength=int(batch.num_graphs)).to(out["energy"].dtype)
+        de = out["energy"].reshape(-1) - batch.energy.reshape(-1).to(out["energy"].dtype)
+        df = out["forces"] - batch.forces.to(out["forces"].dtype)
+        return de, de / n, df
+
+    def loss(self, out, batch) -> Tensor:
+        _, de_atom, df = self._errors(out, batch)
+        return self.energy_weight * de_atom.pow(2).mean() + self.forces_weight * df.pow(2).mean()
+
+    def metrics(self, out, batch) -> dict[str, Tensor]:
+        de, de_atom, df = self._errors(out, batch)
+        return {"energy_mae_meV": 1000 * de.abs().mean(), "energy_rmse_meV": 1000 * de.pow(2).mean().sqrt(),
+                "energy_per_atom_mae_meV": 1000 * de_atom.abs().mean(),
+                "force_mae_meV_per_A": 1000 * df.abs().mean(), "force_rmse_meV_per_A": 1000 * df.pow(2).mean().sqrt()}
+
+    # ------------------------------------------------------------- symmetry
+    def restrict(self, dataset) -> list:
+        """Every structure rotated (and reflected) into its principal-axes frame, centroid at 0;
+        forces (and cells) rotate with it."""
+        from torch_geometric.data import Batch
+
+        items = [dataset[i] for i in range(len(dataset))]
+        batch = Batch.from_data_list(items)
+        g = canonical_frames(batch.pos, batch.batch, batch.num_graphs)
+        g.perm = None
+        return self.act(g, batch).to_data_list()
+
+    def example_batch(self, num_graphs: int = 4, seed: int = 0, dtype: torch.dtype = torch.float64):
+        from torch_geometric.data import Batch
+
+        from symzoo.task import cast_batch
+
+        _, _, test = self.splits("tiny", seed=0)
+        return cast_batch(Batch.from_data_list(test[: min(num_graphs, len(test))]), dtype)
+
+
+class RMD17Task(AtomsTask):
+    """rMD17 molecule (see module docstring)."""
+
+    presets = {"tiny": {"train": 20, "val": 10, "test": 20},
+               "small": {"train": 950, "val": 50, "test": None},
+               "paper": {"train": 950, "val": 50, "test": None}}
+
+    def __init__(self, molecule: str, *, split: str = "01", **kw):
+        if molecule not in RMD17_MOLECULES:
+            from symzoo.errors import UnknownNameError, suggest
+
+            raise UnknownNameError(f"unknown rMD17 molecule {molecule!r}{suggest(molecule, RMD17_MOLECULES)}; "
+                                   f"molecules: {', '.join(RMD17_MOLECULES)}")
+        super().__init__(f"rmd17-{molecule}", **kw)
+        self.molecule, self.split = molecule, split
+        self.description = (f"rMD17 {molecule}: energies (eV) and forces (eV/Å), PBE/def2-SVP; "
+                            f"train/val from the train file, test on the test file (split {split})")
+
+    def load(self, preset: str):
+        tr = find_data(f"rmd17/rmd17_{self.molecule}_train_{self.split}.npz", self.root)
+        te = find_data(f"rmd17/rmd17_{self.molecule}_test_{self.split}.npz", self.root)
+        return read_npz(tr), read_npz(te)
+
+
+class ThreeBPATask(AtomsTask):
+    """3BPA temperature transfer: train on 300 K MD, test on the 300/600/1200 K mixture."""
+
+    description = "3BPA (27 atoms): train on 300 K MD (train_300K.xyz), test on train_mixedT.xyz (300/600/1200 K)"
+    presets = {"tiny": {"train": 20, "val": 10, "test": 20},
+               "small": {"train": 450, "val": 50, "test": None},
+               "paper": {"train": 450, "val": 50, "test": None}}
+
+    def load(self, preset: str):
+        return (read_structures(find_data("3bpa/train_300K.xyz", self.root)),
+                read_structures(find_data("3bpa/train_mixedT.xyz", self.root)))
+
+
+class EMTCopperTask(AtomsTask):
+    """Periodic fcc Cu (32 atoms) under Langevin MD with ASE's EMT; temperature transfer."""
+
+    periodic = True
+    presets = {"tiny": {"train": 24, "val": 8, "test": 16, "temps_train": [300, 600], "temp_test": 1200,
+                        "size": [2, 2, 2]},
+               "small": {"train": 450, "val": 50, "test": 200, "temps_train": [300, 600], "temp_test": 1200,
+                         "size": [2, 2, 2]},
+               "paper": {"train": 1800, "val": 200, "test": 500, "temps_train": [300, 600], "temp_test": 1200,
+                         "size": [3, 3, 3]}}
+
+    def __init__(self, **kw):
+        super().__init__("emt-cu", **kw)
+        self.description = ("periodic fcc Cu cell, ASE EMT energies/forces from Langevin MD; train/val at 300 and "
+                            "600 K, test at 1200 K (generated offline, cached)")
+
+    def load(self, preset: str):
+        p = {**self.presets[preset], **self.overrides}
+        n_pool = int(p["train"]) + int(p["val"])
+        temps = list(p["temps_train"])
+        per_t = -(-n_pool // len(temps))
+        params = {"pool": [dict(n_frames=per_t, temperature=float(t), seed=100 + k, size=list(p["size"]))
+                           for k, t in enumerate(temps)],
+                  "test": dict(n_frames=int(p["test"]), temperature=float(p["temp_test"]), seed=999,
+                               size=list(p["size"])),
+                  "version": 1}
+        d = dataset_cache_dir(self.name, preset, params)
+        if (d / "pool.npz").is_file() and (d / "test.npz").is_file():
+            try:
+                return _load_structures(d / "pool.npz"), _load_structures(d / "test.npz")
+            except Exception as e:  # corrupt cache: regenerate
+                log.warning("regenerating corrupt dataset cache %s (%s)", d, e)
+        log.info("simulating %s/%s with ASE EMT into %s", self.name, preset, d)
+        pool = [s for kw in params["pool"] for s in simulate_emt_cu(**kw)]
+        test = simulate_emt_cu(**params["test"])
+        _save_structures(d / "pool.npz", pool)
+        _save_structures(d / "test.npz", test)
+        return pool, test
+
+
+class XYZTask(AtomsTask):
+    """Any ASE-readable file (or rMD17-style npz): ``data.task_args.path=FILE`` (``test_path`` optional)."""
+
+    presets = {"tiny": {"train": 20, "val": 5, "test": 10}, "small": {"val": 0.05, "test": None},
+               "paper": {"val": 0.05, "test": None}}
+
+    def __init__(self, path: str | None = None, *, test_path: str | None = None, test_fraction: float = 0.1,
+                 energy_key: str = "energy", forces_key: str = "forces", **kw):
+        if not path:
+            raise SymzooError("the xyz task needs a file: data.task_args.path=FILE (extxyz or rMD17-style .npz)")
+        self.path, self.test_path, self.test_fraction = path, test_path, test_fraction
+        self.energy_key, self.forces_key = energy_key, forces_key
+        first = read_structures(path, energy_key=energy_key, forces_key=forces_key)
+        self.periodic = hasattr(first[0], "cell")
+        super().__init__("xyz", **kw)
+        self._first = first
+        self.description = f"energies and forces from {path}" + (f", test on {test_path}" if test_path else "")
+
+    def load(self, preset: str):
+        pool = self._first
+        if self.test_path:
+            test = read_structures(self.test_path, energy_key=self.energy_key, forces_key=self.forces_key)
+        else:
+            order = np.random.default_rng(self.split_seed + 1).permutation(len(pool))
+            n_test = max(1, int(round(self.test_fraction * len(pool))))
+            test = [pool[i] for i in order[:n_test]]
+            pool = [pool[i] for i in order[n_test:]]
+        return pool, test
+
+    def splits(self, preset: str | None = None, seed: int = 0):
+        preset = preset or self.default_preset
+        self.check_preset(preset)
+        if preset in self._cache:
+            return self._cache[preset]
+        sizes = {**self.presets[preset], **self.overrides}
+        pool, _ = self.load(preset)
+        v = sizes["val"]
+        n_val = max(1, int(round(v * len(pool)))) if isinstance(v, float) else int(v)
+        n_train = min(int(sizes.get("train") or len(pool)), len(pool) - n_val)
+        saved = self.overrides
+        self.overrides = {**saved, "val": n_val, "train": n_train}
+        try:
+            return super().splits(preset, seed)
+        finally:
+            self.overrides = saved
+
+
+@register_task("rmd17-ethanol", pattern=r"rmd17-([a-z]+)", example="rmd17-ethanol")
+def rmd17(molecule: str, **kw) -> RMD17Task:
+    """revised MD17 molecule: energies and forces (eV, eV/Å), 950 + 50 train/val, 1000 test."""
+    return RMD17Task(molecule, **kw)
+
+
+@register_task("3bpa")
+def threebpa(**kw) -> ThreeBPATask:
+    """3BPA: train on 300 K MD, test on 300/600/1200 K (temperature transfer)."""
+    return ThreeBPATask("3bpa", **kw)
+
+
+@register_task("emt-cu")
+def emt_cu(**kw) -> EMTCopperTask:
+    """Periodic fcc copper under ASE EMT Langevin MD (offline); train 300/600 K, test 1200 K."""
+    return EMTCopperTask(**kw)
+
+
+@register_task("xyz")
+def xyz(**kw) -> XYZTask:
+    """Energies and forces from any extxyz/ASE-readable file or rMD17-style npz (data.task_args.path=...)."""
+    return XYZTask(**kw)
