@@ -26,7 +26,13 @@ class EGNNLayer(nn.Module):
                  tanh: bool = False, coords_agg: str = "mean", coords_range: float = 1.0,
                  update_h: bool = True):
         super().__init__()
-        self.edge_mlp = mlp([2 * hidden + 1 + edge_dim, hidden, hidden], act, last_act=True)
+        # phi_e([h_i, h_j, |x_i - x_j|^2, a_ij]): its first linear map is split into per-node
+        # projections gathered onto edges (the same function, with far fewer per-edge FLOPs)
+        self.edge_src = nn.Linear(hidden, hidden)
+        self.edge_dst = nn.Linear(hidden, hidden, bias=False)
+        self.edge_geo = nn.Linear(1 + edge_dim, hidden, bias=False)
+        self.edge_act = ACTIVATIONS[act]()
+        self.edge_out = mlp([hidden, hidden], act, last_act=True)
         # the last layer's feature update would never reach the output: it is not built
         self.node_mlp = mlp([2 * hidden, hidden, hidden], act) if update_h else None
         coord = [nn.Linear(hidden, hidden), ACTIVATIONS[act](), nn.Linear(hidden, 1, bias=False)]
@@ -42,7 +48,8 @@ class EGNNLayer(nn.Module):
         row, col = edge_index
         diff = x[row] - x[col]
         radial = (diff**2).sum(-1, keepdim=True)
-        m = self.edge_mlp(torch.cat([h[row], h[col], radial, edge_attr], dim=-1))
+        pre = self.edge_src(h)[row] + self.edge_dst(h)[col] + self.edge_geo(torch.cat([radial, edge_attr], -1))
+        m = self.edge_out(self.edge_act(pre))
         w = self.coord_mlp(m)
         if self.tanh:
             w = w * self.coords_range

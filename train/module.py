@@ -132,6 +132,28 @@ class SymzooModule(L.LightningModule):
     def validation_step(self, batch, batch_idx):
         self._eval_step(batch, "val")
 
+    def on_train_start(self) -> None:
+        import time
+
+        self._t_start = time.perf_counter() - float(getattr(self, "_elapsed_before", 0.0))
+
+    def on_validation_epoch_end(self) -> None:
+        import time
+
+        if hasattr(self, "_t_start"):
+            # wall time since the start of training (continues across --resume)
+            self.log("elapsed_s", time.perf_counter() - self._t_start, batch_size=1, sync_dist=False,
+                     rank_zero_only=True)
+
+    def on_save_checkpoint(self, checkpoint) -> None:
+        import time
+
+        if hasattr(self, "_t_start"):
+            checkpoint["symzoo_elapsed_s"] = time.perf_counter() - self._t_start
+
+    def on_load_checkpoint(self, checkpoint) -> None:
+        self._elapsed_before = float(checkpoint.get("symzoo_elapsed_s", 0.0))
+
     def test_step(self, batch, batch_idx):
         self._eval_step(batch, "test")
 
