@@ -27,4 +27,28 @@ __all__ = [
     "SymzooError",
     "InputError",
     "UnknownNameError",
+    "list_pretrained",
+    "load_pretrained",
+    "pretrained_path",
 ]
+
+
+def list_pretrained(filter: str = "") -> list[str]:
+    """Names of the pretrained entries, ``arch.task`` (see ``symzoo.hub``)."""
+    from .hub import list_pretrained as _list
+
+    return _list(filter)
+
+
+def load_pretrained(name: str, **kwargs):
+    """A pretrained model from the zoo, verified by sha256 (bundled, cached or downloaded)."""
+    from .hub import load_pretrained as _load
+
+    return _load(name, **kwargs)
+
+
+def pretrained_path(name: str, **kwargs):
+    """The verified cache folder (``model.safetensors`` + ``model.json``) of a pretrained entry."""
+    from .hub import pretrained_path as _path
+
+    return _path(name, **kwargs)

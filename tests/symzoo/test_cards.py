@@ -1,0 +1,49 @@
+"""MODEL_CARDS.md is generated from the registry and must stay in sync with it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import symzoo
+from symzoo import hub
+from symzoo.cards import render_card, render_cards
+from symzoo.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
+SECTIONS = ["Model details", "Intended use", "Out-of-scope use", "Training data", "Metrics", "Symmetry",
+            "Conservation", "Domain of validity and units", "Limitations", "How to reproduce"]
+
+
+def test_model_cards_file_is_up_to_date():
+    text = (ROOT / "MODEL_CARDS.md").read_text()
+    assert text == render_cards(hub.registry()), "MODEL_CARDS.md is out of date: run `symzoo zoo cards`"
+
+
+@pytest.mark.parametrize("name", symzoo.list_pretrained())
+def test_every_card_has_the_sections_and_the_numbers(name):
+    e = hub.get_entry(name)
+    card = render_card(name, e)
+    for s in SECTIONS:
+        assert f"### {s}" in card, (name, s)
+    assert e["files"]["weights"]["sha256"] in card and e["command"].strip() in card
+    rows = [ln for ln in card.splitlines() if ln.startswith("| in-distribution test")]
+    assert len(rows) == 1 and f"{e['metrics']['test'][e['metrics']['primary']]:.4g}" in rows[0]
+    assert "random E(3) x S_n element per sample" in card
+
+
+def test_fine_tuning_benefit_is_in_the_cards():
+    ft = hub.get_entry("egnn.nbody-charged")["finetune"]["nbody-gravity"]
+    assert {r["train_size"] for r in ft["results"]} >= {50, 100}
+    card = render_card("egnn.nbody-charged", hub.get_entry("egnn.nbody-charged"))
+    assert "Fine-tuning on `nbody-gravity`" in card and ft["command_finetune"] in card
+
+
+def test_zoo_cards_check_and_write(tmp_path, capsys):
+    out = tmp_path / "CARDS.md"
+    out.write_text("stale\n")
+    assert main(["zoo", "cards", "--check", "--out", str(out)]) == 1
+    assert main(["zoo", "cards", "--out", str(out)]) == 0
+    assert out.read_text() == render_cards(hub.registry())
+    assert main(["zoo", "cards", "--check", "--out", str(out)]) == 0

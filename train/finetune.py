@@ -1,0 +1,236 @@
+"""Fine-tuning a pretrained zoo entry on a (new) task with the normal harness.
+
+``finetune("egnn.nbody-charged", "nbody-gravity", train_size=50)`` resolves a normal run config for
+the target task (its recipe ``configs/<task>/<builder>.yaml`` if there is one, else the recipe the
+entry was trained with), fixes the architecture to the entry's constructor arguments, sets
+``init_weights`` to the verified pretrained folder and ``base_model`` to the entry name, and calls
+:func:`symzoo.train.run.train`.  The result is an ordinary run folder (``config.yaml`` records
+``base_model`` and ``init_weights``) plus ``finetune.json``: what was copied, re-initialised
+and frozen.
+
+Adapting what must change: ``model.args.*`` overrides may change the architecture (e.g. a
+different ``attr_dim`` for new node attributes, or a new output head).  Tensors whose name and
+shape match are copied from the pretrained weights; the others keep their fresh initialisation
+and are listed in ``finetune.json``.  In that case the merged initial weights are written to
+``SYMZOO_HOME/finetune-init/<entry>-<hash>/`` and used as ``init_weights``.
+
+Freezing: ``freeze=["embed", "layers.0"]`` (``freeze=embed,layers.0`` on the command line) sets
+``requires_grad=False`` on every parameter whose name starts with one of the prefixes; the harness
+optimiser then leaves them untouched.  Freezing is applied here, when the harness builds the
+model, so ``train/run.py`` needs no option for it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+from pathlib import Path
+from typing import Any, Iterable
+
+from omegaconf import DictConfig
+
+from symzoo.errors import SymzooError
+
+__all__ = ["finetune", "finetune_config", "scratch_config", "SHORT_KEYS", "parse_freeze"]
+
+log = logging.getLogger(__name__)
+
+#: short ``key=value`` spellings accepted by ``symzoo finetune``
+SHORT_KEYS = {"lr": "optim.lr", "epochs": "trainer.max_epochs", "batch_size": "data.batch_size",
+              "weight_decay": "optim.weight_decay", "schedule": "optim.schedule"}
+
+
+def parse_freeze(value: str | Iterable[str] | None) -> list[str]:
+    if value is None:
+        return []
+    items = value.split(",") if isinstance(value, str) else list(value)
+    return [s.strip() for s in items if s and s.strip()]
+
+
+def _expand(overrides: Iterable[str]) -> list[str]:
+    out = []
+    for item in overrides:
+        if "=" not in item:
+            raise SymzooError(f"override {item!r} must look like key=value")
+        k, v = item.split("=", 1)
+        out.append(f"{SHORT_KEYS.get(k, k)}={v}")
+    return out
+
+
+def _recipe_for(entry: dict, task: str) -> str | None:
+    from symzoo.train.config import recipe_path
+
+    own = recipe_path(task, entry["builder"])
+    if own is not None:
+        return str(own)
+    root = Path(__file__).resolve().parents[1]
+    for cand in (root / entry.get("recipe", ""),):
+        if entry.get("recipe") and cand.is_file():
+            return str(cand)
+    from importlib import resources
+
+    rel = str(entry.get("recipe") or "")
+    if rel.startswith("configs/"):
+        p = resources.files("symzoo.configs").joinpath(rel[len("configs/"):])
+        if p.is_file():
+            return str(p)
+    return None
+
+
+def _base_config(pretrained: str, task: str, *, train_size: int | None, preset: str | None,
+                 overrides: Iterable[str]) -> tuple[DictConfig, dict]:
+    from omegaconf import OmegaConf
+
+    from symzoo.hub import get_entry
+    from symzoo.registry import get_task
+    from symzoo.train.config import load_config
+
+    entry = get_entry(pretrained)
+    get_task(task)  # unknown task names fail here, with a suggestion
+    ov = _expand(overrides)
+    cfg = load_config(task, entry["builder"], recipe=_recipe_for(entry, task),
+                      preset=preset or entry.get("preset"), overrides=[])
+    # the architecture is the pretrained one; model.args.* overrides may then adapt it
+    cfg.model.args = OmegaConf.create(dict(entry["kwargs"]))
+    if ov:
+        from symzoo.train.config import _merge
+
+        cfg = _merge(cfg, OmegaConf.from_dotlist(ov), "command line")
+    if train_size is not None:
+        cfg.data.train_size = int(train_size)
+    return cfg, entry
+
+
+def scratch_config(pretrained: str, task: str, *, train_size: int | None = None, preset: str | None = None,
+                   overrides: Iterable[str] = ()) -> DictConfig:
+    """The fine-tuning config without the pretrained weights: the fair from-scratch comparison."""
+    cfg, _ = _base_config(pretrained, task, train_size=train_size, preset=preset, overrides=overrides)
+    return cfg
+
+
+def _adapted_init(pretrained: str, folder: Path, cfg: DictConfig) -> tuple[str, dict]:
+    """Copy matching tensors into the target architecture; returns (init folder, report)."""
+    import torch
+    from omegaconf import OmegaConf
+
+    from symzoo.modelio import load_model, save_model
+    from symzoo.paths import config_hash, home
+    from symzoo.registry import create_model
+
+    src = load_model(folder)
+    src_state = src.state_dict()
+    args = OmegaConf.to_container(cfg.model.args)
+    torch.manual_seed(int(cfg.seed))
+    target = create_model(cfg.model.name, **args)
+    tgt_state = target.state_dict()
+    copied = [k for k, v in tgt_state.items() if k in src_state and src_state[k].shape == v.shape]
+    fresh = [k for k in tgt_state if k not in copied]
+    dropped = [k for k in src_state if k not in tgt_state or src_state[k].shape != tgt_state[k].shape]
+    report = {"copied": len(copied), "reinitialised": fresh, "dropped": dropped}
+    if not copied:
+        raise SymzooError(f"{pretrained}: no weight of the pretrained model fits {cfg.model.name}({args}); "
+                          "nothing to fine-tune from")
+    if not fresh and not dropped:
+        return str(folder), report
+    target.load_state_dict({**tgt_state, **{k: src_state[k] for k in copied}})
+    dest = home() / "finetune-init" / f"{pretrained}-{config_hash({'args': args, 'seed': int(cfg.seed), 'src': str(folder)})}"
+    save_model(target, dest, {**{k: v for k, v in src.meta.items() if k in ("task", "units", "symmetry_group")},
+                              "adapted_from": pretrained})
+    log.info("%s: copied %d tensors, re-initialised %s", pretrained, len(copied), fresh)
+    return str(dest), report
+
+
+def finetune_config(pretrained: str, task: str, *, train_size: int | None = None, preset: str | None = None,
+                    overrides: Iterable[str] = ()) -> tuple[DictConfig, dict]:
+    """The run config of a fine-tuning run and the adaptation report (see module docstring)."""
+    from symzoo.hub import pretrained_path
+
+    cfg, entry = _base_config(pretrained, task, train_size=train_size, preset=preset, overrides=overrides)
+    folder = pretrained_path(pretrained)
+    init, report = _adapted_init(pretrained, folder, cfg)
+    cfg.init_weights = init
+    cfg.base_model = pretrained
+    report["pretrained_sha256"] = entry["files"]["weights"]["sha256"]
+    return cfg, report
+
+
+@contextlib.contextmanager
+def _freezing(prefixes: list[str], report: dict):
+    """While active, models built through the registry get ``requires_grad=False`` on ``prefixes``."""
+    if not prefixes:
+        yield
+        return
+    import symzoo.registry as reg
+
+    original = reg.create_model
+
+    def create_frozen(name: str, **kw: Any):
+        model = original(name, **kw)
+        frozen = trainable = 0
+        for pname, p in model.named_parameters():
+            if any(pname == pre or pname.startswith(pre + ".") for pre in prefixes):
+                p.requires_grad_(False)
+                frozen += p.numel()
+            else:
+                trainable += p.numel()
+        report.setdefault("frozen_parameters", frozen)
+        report.setdefault("trainable_parameters", trainable)
+        return model
+
+    reg.create_model = create_frozen
+    try:
+        yield
+    finally:
+        reg.create_model = original
+
+
+def _check_freeze(cfg: DictConfig, prefixes: list[str]) -> None:
+    from omegaconf import OmegaConf
+
+    from symzoo.registry import create_model
+
+    names = [n for n, _ in create_model(cfg.model.name, **OmegaConf.to_container(cfg.model.args)).named_parameters()]
+    for pre in prefixes:
+        if not any(n == pre or n.startswith(pre + ".") for n in names):
+            tops = sorted({n.split(".")[0] for n in names})
+            raise SymzooError(f"freeze={pre!r} matches no parameter of {cfg.model.name}; "
+                              f"prefixes look like {', '.join(tops)} or layers.0")
+    if all(any(n == p or n.startswith(p + ".") for p in prefixes) for n in names):
+        raise SymzooError("freeze= covers every parameter: nothing would be trained")
+
+
+def finetune(pretrained: str, task: str, *, train_size: int | None = None, preset: str | None = None,
+             freeze: str | Iterable[str] | None = None, overrides: Iterable[str] = (), out: str | None = None,
+             from_scratch: bool = False, quiet: bool = True) -> Path:
+    """Fine-tune ``pretrained`` on ``task``; returns the run folder (see module docstring).
+
+    ``from_scratch=True`` trains the same architecture with the same config and no pretrained
+    weights (the comparison baseline).
+    """
+    from omegaconf import OmegaConf
+
+    from symzoo.paths import atomic_write_text
+    from symzoo.train.run import train
+
+    prefixes = parse_freeze(freeze)
+    if from_scratch:
+        if prefixes:
+            raise SymzooError("freeze= needs pretrained weights; it makes no sense with --from-scratch")
+        cfg, report = scratch_config(pretrained, task, train_size=train_size, preset=preset,
+                                     overrides=overrides), {}
+    else:
+        cfg, report = finetune_config(pretrained, task, train_size=train_size, preset=preset, overrides=overrides)
+    if out is None:
+        import time
+
+        out = f"runs/{task}-{pretrained}-{'scratch' if from_scratch else 'ft'}-{time.strftime('%Y%m%d-%H%M%S')}"
+    _check_freeze(cfg, prefixes)
+    with _freezing(prefixes, report):
+        run = train(cfg, out, quiet=quiet)
+    info = {"base_model": None if from_scratch else pretrained, "target_task": task,
+            "from_scratch": from_scratch, "train_size": cfg.data.train_size, "freeze": prefixes,
+            "init_weights": cfg.init_weights, **report,
+            "config": OmegaConf.to_container(cfg)}
+    atomic_write_text(Path(run) / "finetune.json", json.dumps(info, indent=2, default=str))
+    return Path(run)
