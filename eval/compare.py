@@ -1,0 +1,478 @@
+"""``symzoo compare``: learning curves, symmetry metrics and the orbit study over a grid of cells.
+
+A **cell** is one (model, training-set size, seed) training run of the harness, followed by its
+evaluation on the task's test split.  ``model`` may end in ``+aug`` (the same model trained with
+random group augmentation).  Two studies share the grid:
+
+* ``curve`` cells train on the first N samples of the training split (the same samples for every
+  model and seed; the seed changes initialisation and batch order).  Per cell: the test metrics
+  (the task's ``primary_metric`` is the headline), the equivariance errors per group factor
+  (``symzoo.testing``, float64) and the metrics on the test set moved by random group elements.
+* ``orbit`` cells (one per model and seed, at ``orbit_size`` samples) train on the
+  symmetry-restricted training set ``task.restrict(train)`` (``data.restrict=true``: N-body
+  systems moved to their canonical pose) and are tested **in orbit** (``task.restrict(test)``) and
+  **out of orbit** (the test set moved by random group elements).  ``ratio = out / in``: about 1
+  for a model that is equivariant by construction, large for one that learned only one pose.
+
+Output folder::
+
+    results.json            every cell, every metric, settings, versions, device, wall time
+    report.md, *.png        rendered from results.json (``symzoo report DIR`` re-renders)
+    cells/<model>/n<N>-s<seed>[-orbit]/   the run folder of each cell (+ cell.json when finished)
+
+Resumable: a cell is finished when its ``cell.json`` (written atomically, last) exists and matches
+the comparison's settings; re-running skips it.  A cell folder without it (an interrupted run) is
+deleted and retrained.  ``results.json`` is rewritten atomically after every finished cell.
+Cells run in parallel processes (spawned), ``jobs`` at a time, each with ``cores // jobs`` torch
+threads.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import platform
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from symzoo.errors import SymzooError
+from symzoo.paths import atomic_write_text
+
+__all__ = ["Cell", "compare", "plan_cells", "model_roles", "run_cell", "load_results", "clean_json", "num",
+           "RESULTS_FORMAT"]
+
+log = logging.getLogger(__name__)
+
+RESULTS_FORMAT = "symzoo-compare/1"
+#: config keys the comparison sets itself; a user override of them would break the grid
+RESERVED_KEYS = ("data.train_size", "seed", "data.restrict", "data.preset", "augment")
+
+
+@dataclass(frozen=True, order=True)
+class Cell:
+    """One training run of the grid."""
+
+    model: str          # registered name, optionally ending in "+aug"
+    train_size: int
+    seed: int
+    study: str = "curve"  # "curve" | "orbit"
+
+    @property
+    def key(self) -> str:
+        return f"{self.model}/n{self.train_size}-s{self.seed}{'-orbit' if self.study == 'orbit' else ''}"
+
+    def directory(self, out: Path) -> Path:
+        return Path(out) / "cells" / self.key
+
+    def as_dict(self) -> dict:
+        return {"model": self.model, "train_size": self.train_size, "seed": self.seed, "study": self.study}
+
+
+# ----------------------------------------------------------------------------- planning
+def parse_list(text: str | Sequence, what: str, cast=str) -> list:
+    """``"a,b,c"`` -> ``[a, b, c]`` (deduplicated, order kept); a clear error for bad items."""
+    items = [x.strip() for x in text.split(",")] if isinstance(text, str) else list(text)
+    out = []
+    for x in items:
+        if x == "":
+            continue
+        try:
+            v = cast(x)
+        except (TypeError, ValueError):
+            raise SymzooError(f"{what}: {x!r} is not a valid value") from None
+        if v not in out:
+            out.append(v)
+    if not out:
+        raise SymzooError(f"{what}: give at least one value")
+    return out
+
+
+def plan_cells(models: Sequence[str], train_sizes: Sequence[int], seeds: Sequence[int], *,
+               orbit_size: int | None = None) -> list[Cell]:
+    """Every (model, size, seed) curve cell, plus one orbit cell per (model, seed) when
+    ``orbit_size`` is given."""
+    cells = [Cell(m, int(n), int(s)) for m in models for n in train_sizes for s in seeds]
+    if orbit_size is not None:
+        cells += [Cell(m, int(orbit_size), int(s), "orbit") for m in models for s in seeds]
+    return cells
+
+
+def model_roles(models: Sequence[str], task, model_args: dict[str, dict] | None = None) -> dict[str, dict]:
+    """What each model claims against the task's group, and its role in the comparison.
+
+    ``role``: ``"equivariant"`` (the model claims every factor of ``task.group``; ``+aug`` does not
+    change that), ``"augmented"`` (a ``+aug`` model that does not), ``"baseline"`` otherwise.
+    """
+    from symzoo.registry import create_model
+
+    group = tuple(getattr(task.group, "factors", ()))
+    roles = {}
+    for name in models:
+        base = name.split("+")[0]
+        m = create_model(base, **(model_args or {}).get(name, {}))
+        claimed = sorted(set(getattr(m, "symmetry", ())) & set(group))
+        missing = [f for f in group if f not in claimed]
+        aug = name.endswith("+aug")
+        role = "equivariant" if not missing else ("augmented" if aug else "baseline")
+        roles[name] = {"builder": base, "augment": aug, "symmetry": claimed, "missing": missing,
+                       "role": role, "num_parameters": int(sum(p.numel() for p in m.parameters()))}
+    return roles
+
+
+def choose_reference(models: Sequence[str], roles: dict[str, dict], reference: str | None) -> str | None:
+    if reference is not None:
+        if reference not in models:
+            raise SymzooError(f"--reference {reference!r} is not one of the compared models ({', '.join(models)})")
+        return reference
+    for m in models:
+        if roles[m]["role"] == "equivariant" and not roles[m]["augment"]:
+            return m
+    return None
+
+
+def has_restriction(task) -> bool:
+    """Whether the task defines a symmetry-restricted training set (the orbit study needs one)."""
+    from symzoo.task import Task
+
+    return type(task).restrict is not Task.restrict
+
+
+# ----------------------------------------------------------------------------- one cell
+def _overrides(cell: Cell, extra: Sequence[str], threads: int | None) -> list[str]:
+    ov = [f"data.train_size={cell.train_size}", f"seed={cell.seed}", "trainer.progress_bar=false",
+          "trainer.tensorboard=false"]
+    if threads:
+        ov.append(f"trainer.threads={threads}")
+    if cell.study == "orbit":
+        ov.append("data.restrict=true")
+    return ov + list(extra)
+
+
+def _read_json(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def finished_cell(cell_dir: Path, settings: dict) -> dict | None:
+    """The result of a finished cell (its ``cell.json``), or ``None`` if it must be (re)trained."""
+    res = _read_json(Path(cell_dir) / "cell.json")
+    if not res or res.get("status") != "ok" or res.get("settings") != settings:
+        return None
+    return res
+
+
+def run_cell(job: dict) -> dict:
+    """Train and evaluate one cell; writes ``cell.json`` last.  ``job``: task, preset, cell (dict),
+    dir, overrides (extra), threads, settings.  Runs in a worker process or in-process."""
+    import torch
+
+    from symzoo.eval.evaluate import evaluate_dataset
+    from symzoo.modelio import load_model
+    from symzoo.registry import get_task
+    from symzoo.train.config import load_config
+    from symzoo.train.run import build_datasets, train
+
+    from omegaconf import OmegaConf
+
+    t0 = time.perf_counter()
+    cell = Cell(**job["cell"])
+    cell_dir = Path(job["dir"])
+    threads = job.get("threads")
+    if threads:
+        torch.set_num_threads(int(threads))
+    if not logging.getLogger().isEnabledFor(logging.INFO):
+        import lightning  # noqa: F401  (it sets its loggers to INFO on import)
+
+        from symzoo.cli import quiet_third_party
+
+        quiet_third_party()
+    if cell_dir.exists():  # an interrupted earlier attempt: start clean
+        shutil.rmtree(cell_dir)
+    cfg = load_config(job["task"], cell.model, preset=job["preset"],
+                      overrides=_overrides(cell, job.get("overrides", ()), threads))
+    train(cfg, str(cell_dir), quiet=True)
+
+    ev = json.loads((cell_dir / "eval.json").read_text())
+    task = get_task(cfg.task, preset=cfg.data.preset, **OmegaConf.to_container(cfg.data.task_args))
+    _, _, test = build_datasets(task, cfg)
+    model = load_model(cell_dir)
+    pm = task.primary_metric
+    gseed = 10_000 + cell.seed
+    metrics_group = evaluate_dataset(model, task, test, transform="group", seed=gseed)
+    result: dict[str, Any] = {
+        **cell.as_dict(), "key": cell.key, "status": "ok", "settings": job["settings"],
+        "metrics": ev["metrics"], "metrics_group": metrics_group,
+        "equivariance": ev["equivariance"]["errors"], "claimed": ev["equivariance"].get("claimed", []),
+        "epochs": ev.get("epochs"), "best_epoch": ev.get("best_epoch"), "best_val": ev.get("best_val"),
+        "fit_seconds": ev.get("fit_seconds"), "device": ev.get("device"),
+        "num_parameters": int(sum(p.numel() for p in model.parameters())), "threads": threads,
+        "dir": str(Path("cells") / cell.key),
+    }
+    if cell.study == "orbit":
+        in_orbit = evaluate_dataset(model, task, task.restrict(test))
+        out_orbit = metrics_group
+        ratio = out_orbit[pm] / in_orbit[pm] if in_orbit[pm] > 0 else math.inf
+        result["orbit"] = {"in_orbit": in_orbit, "out_of_orbit": out_orbit, "ratio": ratio}
+    result["wall_seconds"] = round(time.perf_counter() - t0, 3)
+    atomic_write_text(cell_dir / "cell.json", json.dumps(clean_json(result), indent=2, default=str))
+    return result
+
+
+def _worker_init(threads: int) -> None:
+    import warnings
+
+    import torch
+
+    from symzoo.cli import quiet_third_party
+
+    torch.set_num_threads(max(1, threads))
+    logging.basicConfig(level=logging.WARNING)
+    quiet_third_party()
+    warnings.filterwarnings("ignore")
+
+
+# ----------------------------------------------------------------------------- the grid
+def load_results(out: str | Path) -> dict:
+    """Read ``DIR/results.json`` (a one-line error when it is missing or not a comparison)."""
+    path = Path(out) / "results.json" if Path(out).is_dir() or not str(out).endswith(".json") else Path(out)
+    if not path.is_file():
+        raise SymzooError(f"{path} does not exist: not a `symzoo compare` output folder")
+    try:
+        res = json.loads(path.read_text())
+    except ValueError as e:
+        raise SymzooError(f"{path} is not valid JSON ({e})") from None
+    if not isinstance(res, dict) or res.get("format") != RESULTS_FORMAT:
+        raise SymzooError(f"{path} is not a symzoo comparison (format {RESULTS_FORMAT!r})")
+    return res
+
+
+def _versions() -> dict:
+    import numpy
+    import torch
+
+    import symzoo
+
+    v = {"symzoo": symzoo.__version__, "torch": torch.__version__, "numpy": numpy.__version__,
+         "python": platform.python_version()}
+    try:
+        import lightning
+
+        v["lightning"] = lightning.__version__
+    except ImportError:  # pragma: no cover
+        pass
+    return v
+
+
+def available_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover (macOS)
+        return os.cpu_count() or 1
+
+
+def compare(task: str, models: Sequence[str], train_sizes: Sequence[int], seeds: Sequence[int] | int, *,
+            preset: str | None = None, out: str | Path | None = None, jobs: int | None = None,
+            reference: str | None = None, orbit: bool = True, orbit_size: int | None = None,
+            overrides: Sequence[str] = (), threads: int | None = None, render: bool = True,
+            on_cell: Callable[[dict, int, int], None] | None = None) -> dict:
+    """Run (or resume) a comparison and return the results (also written to ``out/results.json``).
+
+    ``seeds``: a count (seeds ``0..k-1``) or explicit seeds.  ``jobs``: parallel cells (default:
+    the available cores); ``jobs=1`` trains in this process.  ``threads``: torch threads per cell
+    (default ``cores // jobs``; small models train fastest with 1, and oversubscribed threads on
+    busy cores are many times slower).  ``on_cell(result, done, total)`` is
+    called after every finished cell (also for the ones found already finished).
+    """
+    from symzoo.registry import get_task, model_entry
+    from symzoo.train.config import load_config
+
+    from .report import render_report, summarize_results
+
+    t_start = time.perf_counter()
+    models = parse_list(models, "--models")
+    for m in models:
+        model_entry(m)
+        if "+" in m and not m.endswith("+aug"):
+            raise SymzooError(f"model {m!r}: the only variant suffix is '+aug'")
+    train_sizes = sorted(parse_list(train_sizes, "--train-sizes", int))
+    if min(train_sizes) < 1:
+        raise SymzooError("--train-sizes must be positive integers")
+    seeds = list(range(seeds)) if isinstance(seeds, int) else parse_list(seeds, "--seeds", int)
+    if not seeds:
+        raise SymzooError("--seeds must be at least 1")
+    overrides = list(overrides)
+    for item in overrides:
+        if "=" not in item:
+            raise SymzooError(f"override {item!r} must look like key=value")
+        if item.split("=", 1)[0].strip() in RESERVED_KEYS:
+            raise SymzooError(f"override {item!r}: compare sets {item.split('=', 1)[0]} itself "
+                              f"(use --train-sizes/--seeds/--preset)")
+
+    task_obj = get_task(task, preset=preset)
+    preset = task_obj.default_preset if preset is None else preset
+    cfgs = {m: load_config(task, m, preset=preset, overrides=list(overrides)) for m in models}
+    from omegaconf import OmegaConf
+
+    task_args = OmegaConf.to_container(cfgs[models[0]].data.task_args)
+    if task_args:
+        task_obj = get_task(task, preset=preset, **task_args)
+    # generate/cache the data once here (workers would race for it) and check the sizes
+    train_split, _, _ = task_obj.splits(preset, seed=0)
+    too_big = [n for n in train_sizes + ([orbit_size] if orbit_size else []) if n > len(train_split)]
+    if too_big:
+        raise SymzooError(f"train size {max(too_big)} exceeds the {len(train_split)} training samples of "
+                          f"{task}/{preset}; use smaller --train-sizes or another --preset")
+    do_orbit = bool(orbit) and has_restriction(task_obj)
+    if orbit and not do_orbit:
+        log.warning("%s defines no symmetry-restricted training set: no orbit study", task)
+    orbit_n = (orbit_size or max(train_sizes)) if do_orbit else None
+
+    roles = model_roles(models, task_obj, {m: OmegaConf.to_container(cfgs[m].model.args) for m in models})
+    ref = choose_reference(models, roles, reference)
+
+    out = Path(out or f"runs/compare-{task}-{preset}")
+    settings = {"task": task, "preset": preset, "overrides": sorted(overrides)}
+    prev = None
+    if (out / "results.json").is_file():
+        prev = load_results(out)
+        if prev.get("settings") != settings:
+            raise SymzooError(f"{out} holds a comparison with other settings ({prev.get('settings')}); "
+                              f"choose another --out")
+    elif out.exists() and any(p.name != "cells" for p in out.iterdir()):
+        if not (out / "cells").is_dir():
+            raise SymzooError(f"{out} exists and is not a comparison folder; choose another --out")
+
+    cells = plan_cells(models, train_sizes, seeds, orbit_size=orbit_n)
+    results: dict[str, dict] = {}
+    todo: list[Cell] = []
+    for c in cells:
+        r = finished_cell(c.directory(out), settings)
+        if r is not None:
+            results[c.key] = r
+        else:
+            todo.append(c)
+
+    cores = available_cores()
+    jobs = max(1, min(int(jobs or cores), max(len(todo), 1)))
+    threads = int(threads) if threads else max(1, cores // jobs)
+    invocation = {"started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "cells_trained": 0, "cells_reused":
+                  len(results), "jobs": jobs, "threads_per_job": threads, "cores": cores}
+    invocations = list(prev.get("invocations", [])) if prev else []
+    invocations.append(invocation)
+    doc: dict[str, Any] = {
+        "format": RESULTS_FORMAT, "settings": settings, "task": task, "preset": preset,
+        "primary_metric": task_obj.primary_metric, "units": dict(task_obj.units),
+        "group": repr(task_obj.group), "group_factors": list(getattr(task_obj.group, "factors", ())),
+        "models": models, "roles": roles, "reference": ref, "reference_given": reference is not None,
+        "train_sizes": train_sizes, "seeds": seeds,
+        "orbit": {"enabled": do_orbit, "train_size": orbit_n,
+                  "restriction": (type(task_obj).restrict.__doc__ or "").strip().split("\n")[0] if do_orbit else None},
+        "versions": _versions(), "host": {"platform": platform.platform(), "cores": cores},
+        "invocations": invocations, "failed": {},
+    }
+
+    def write() -> None:
+        doc["cells"] = [results[c.key] for c in cells if c.key in results]
+        doc["devices"] = sorted({str(r.get("device")) for r in doc["cells"]})
+        doc["device"] = ", ".join(doc["devices"]) or None
+        doc["cells_total"], doc["cells_done"] = len(cells), len(doc["cells"])
+        doc["cell_seconds_total"] = round(sum(r.get("wall_seconds") or 0 for r in doc["cells"]), 3)
+        invocation["wall_seconds"] = round(time.perf_counter() - t_start, 3)
+        doc["wall_seconds_total"] = round(sum(i.get("wall_seconds", 0) for i in invocations), 3)
+        doc["summary"] = summarize_results(doc)
+        out.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(out / "results.json", json.dumps(clean_json(doc), indent=2, default=str))
+
+    done = len(results)
+    for c in cells:
+        if c.key in results and on_cell:
+            on_cell(results[c.key], cells.index(c) + 1, len(cells))
+    write()
+    # the largest cells first: the grid finishes sooner (longest-processing-time first)
+    todo.sort(key=lambda c: (-c.train_size, c.study, c.model, c.seed))
+    jobs_spec = [{"task": task, "preset": preset, "cell": c.as_dict(), "dir": str(c.directory(out)),
+                  "overrides": overrides, "threads": threads, "settings": settings} for c in todo]
+
+    def finish(c: Cell, res: dict | None, err: BaseException | None) -> None:
+        nonlocal done
+        if err is not None:
+            msg = f"{type(err).__name__}: {str(err).strip().splitlines()[0] if str(err).strip() else ''}"
+            doc["failed"][c.key] = msg
+            log.error("cell %s failed: %s", c.key, msg)
+            if on_cell:
+                on_cell({**c.as_dict(), "key": c.key, "status": "failed", "error": msg}, done, len(cells))
+        else:
+            results[c.key] = res
+            doc["failed"].pop(c.key, None)
+            invocation["cells_trained"] += 1
+            done += 1
+            if on_cell:
+                on_cell(res, done, len(cells))
+        write()
+
+    if jobs == 1:
+        for c, spec in zip(todo, jobs_spec):
+            try:
+                res = run_cell(spec)
+            except SymzooError:
+                raise
+            except Exception as e:  # noqa: BLE001 (recorded, the grid goes on)
+                finish(c, None, e)
+            else:
+                finish(c, res, None)
+    elif todo:
+        import multiprocessing as mp
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+
+        pool = ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("spawn"),
+                                   initializer=_worker_init, initargs=(threads,))
+        try:
+            futures = {pool.submit(run_cell, spec): c for c, spec in zip(todo, jobs_spec)}
+            for fut in as_completed(futures):
+                c = futures[fut]
+                try:
+                    res = fut.result()
+                except Exception as e:  # noqa: BLE001
+                    finish(c, None, e)
+                else:
+                    finish(c, res, None)
+        except BaseException:
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        pool.shutdown(wait=True)
+    write()
+    if render:
+        render_report(out)
+    doc["out"] = str(out)
+    return doc
+
+
+def clean_json(x):
+    """Strict JSON: NaN -> ``null``, ±inf -> ``"inf"``/``"-inf"`` (read back with :func:`num`)."""
+    if isinstance(x, dict):
+        return {str(k): clean_json(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [clean_json(v) for v in x]
+    if isinstance(x, float):
+        if math.isnan(x):
+            return None
+        if math.isinf(x):
+            return "inf" if x > 0 else "-inf"
+    return x
+
+
+def num(x) -> float:
+    """A number from :func:`clean_json` output (``None`` -> NaN, ``"inf"`` -> inf)."""
+    if x is None:
+        return math.nan
+    try:
+        return float(x)
+    except (TypeError, ValueError):
+        return math.nan

@@ -1,0 +1,332 @@
+"""Render a comparison (``results.json``) as ``report.md`` tables and PNG plots.
+
+Everything here reads ``results.json`` only (``symzoo report DIR`` re-renders without training):
+:func:`summarize_results` turns the cells into the statistics of :mod:`symzoo.eval.stats`,
+:func:`render_report` writes ``report.md``, ``learning_curves.png`` and ``orbit_gap.png``
+(atomically) into the folder.  Plots use matplotlib's object API with the Agg canvas (no global
+backend switch, no display needed).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+from symzoo.paths import atomic_path, atomic_write_text
+
+from .stats import (_fmt, data_efficiency, format_factor, format_mean_std, learning_curve_exponent,
+                    summarize, symmetry_gain)
+
+__all__ = ["summarize_results", "render_report", "render_markdown", "plot_learning_curves",
+           "plot_orbit_gap", "format_summary", "reproduce_command"]
+
+ROLE_LABEL = {"equivariant": "equivariant", "augmented": "augmented", "baseline": "baseline"}
+
+
+def _num(x) -> float:
+    if x is None:
+        return math.nan
+    try:
+        return float(x)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def _cells(doc: dict, *, model: str | None = None, study: str = "curve", size: int | None = None) -> list[dict]:
+    return [c for c in doc.get("cells", []) if c.get("study", "curve") == study
+            and (model is None or c["model"] == model) and (size is None or int(c["train_size"]) == int(size))]
+
+
+def summarize_results(doc: dict) -> dict[str, Any]:
+    """Statistics of a comparison from its cells: learning curves (mean ± std over seeds), symmetry
+    gain and data-efficiency factor against the reference model, learning-curve exponents,
+    equivariance errors (max over cells) and the orbit study."""
+    pm = doc["primary_metric"]
+    models, sizes, ref = doc["models"], [int(n) for n in doc["train_sizes"]], doc.get("reference")
+    curves: dict[str, dict[str, dict]] = {}
+    curves_group: dict[str, dict[str, dict]] = {}
+    for m in models:
+        curves[m], curves_group[m] = {}, {}
+        for n in sizes:
+            cs = _cells(doc, model=m, size=n)
+            curves[m][str(n)] = summarize([_num(c["metrics"].get(pm)) for c in cs])
+            curves_group[m][str(n)] = summarize([_num((c.get("metrics_group") or {}).get(pm)) for c in cs])
+
+    def curve_points(m: str) -> tuple[list[int], list[float]]:
+        pts = [(n, curves[m][str(n)]["mean"]) for n in sizes if curves[m][str(n)]["n"] > 0]
+        return [p[0] for p in pts], [p[1] for p in pts]
+
+    exponents = {m: learning_curve_exponent(*curve_points(m)) for m in models}
+    gains: dict[str, dict[str, float]] = {}
+    efficiency: dict[str, dict[str, dict]] = {}
+    if ref is not None:
+        for m in models:
+            if m == ref:
+                continue
+            gains[m], efficiency[m] = {}, {}
+            bs, be = curve_points(m)
+            for n in sizes:
+                r = curves[ref][str(n)]
+                gains[m][str(n)] = symmetry_gain(curves[m][str(n)]["mean"], r["mean"]) if r["n"] else math.nan
+                if r["n"] and bs:
+                    efficiency[m][str(n)] = data_efficiency(bs, be, n, r["mean"])
+    equivariance: dict[str, dict[str, float]] = {}
+    for m in models:
+        errs: dict[str, float] = {}
+        for c in _cells(doc, model=m):
+            for f, v in (c.get("equivariance") or {}).items():
+                v = _num(v)
+                if math.isfinite(v):
+                    errs[f] = max(errs.get(f, 0.0), v)
+        equivariance[m] = errs
+    orbit: dict[str, dict] = {}
+    if (doc.get("orbit") or {}).get("enabled"):
+        for m in models:
+            cs = [c for c in _cells(doc, model=m, study="orbit") if c.get("orbit")]
+            orbit[m] = {
+                "train_size": (doc["orbit"] or {}).get("train_size"),
+                "in_orbit": summarize([_num(c["orbit"]["in_orbit"].get(pm)) for c in cs]),
+                "out_of_orbit": summarize([_num(c["orbit"]["out_of_orbit"].get(pm)) for c in cs]),
+                "ratio": summarize([_num(c["orbit"]["ratio"]) for c in cs]),
+            }
+    return {"metric": pm, "reference": ref, "curves": curves, "curves_group": curves_group, "gain": gains,
+            "efficiency": efficiency, "exponent": exponents, "equivariance": equivariance, "orbit": orbit}
+
+
+# ----------------------------------------------------------------------------- text
+def _unit(doc: dict, short: bool = False) -> str:
+    u = (doc.get("units") or {}).get(doc["primary_metric"], "")
+    return u.split(",")[0].strip() if short else u
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    return lines
+
+
+def reproduce_command(doc: dict) -> str:
+    s = doc.get("settings", {})
+    parts = ["symzoo compare", doc["task"], *s.get("overrides", []), "--models", ",".join(doc["models"]),
+             "--train-sizes", ",".join(str(n) for n in doc["train_sizes"])]
+    seeds = [int(x) for x in doc["seeds"]]
+    parts += ["--seeds", str(len(seeds)) if seeds == list(range(len(seeds))) else ",".join(map(str, seeds))]
+    parts += ["--preset", str(doc["preset"])]
+    orbit = doc.get("orbit") or {}
+    if not orbit.get("enabled"):
+        parts.append("--no-orbit")
+    elif orbit.get("train_size") != max(doc["train_sizes"]):
+        parts += ["--orbit-size", str(orbit["train_size"])]
+    if doc.get("reference_given"):
+        parts += ["--reference", doc["reference"]]
+    return " ".join(parts)
+
+
+def _curve_table(doc: dict, summ: dict, key: str = "curves") -> list[str]:
+    sizes = [str(n) for n in doc["train_sizes"]]
+    rows = [[f"`{m}`"] + [format_mean_std(summ[key][m][n]) for n in sizes] for m in doc["models"]]
+    return _table(["model"] + [f"N = {n}" for n in sizes], rows)
+
+
+def _orbit_table(doc: dict, summ: dict) -> list[str]:
+    rows = []
+    for m in doc["models"]:
+        o = summ["orbit"].get(m)
+        if not o:
+            continue
+        rows.append([f"`{m}`", format_mean_std(o["in_orbit"]), format_mean_std(o["out_of_orbit"]),
+                     format_mean_std(o["ratio"])])
+    return _table(["model", "in-orbit error", "out-of-orbit error", "ratio out / in"], rows)
+
+
+def format_summary(doc: dict) -> str:
+    """The headline tables as plain text (what ``symzoo compare`` prints at the end)."""
+    summ = summarize_results(doc)
+    lines = [f"{doc['task']} ({doc['preset']}): test {doc['primary_metric']} [{_unit(doc, True)}], "
+             f"mean ± std over seeds"]
+    lines += _curve_table(doc, summ)
+    if summ["orbit"]:
+        lines += ["", f"orbit study (trained on the restricted set, N = {doc['orbit']['train_size']})"]
+        lines += _orbit_table(doc, summ)
+    return "\n".join(lines)
+
+
+def render_markdown(doc: dict, summ: dict | None = None, *, images: dict[str, str] | None = None) -> str:
+    summ = summ or summarize_results(doc)
+    pm, ref, sizes = doc["primary_metric"], summ["reference"], [str(n) for n in doc["train_sizes"]]
+    unit = _unit(doc)
+    roles = doc.get("roles", {})
+    L: list[str] = [f"# Symmetry comparison: `{doc['task']}` (preset `{doc['preset']}`)", ""]
+    L += [f"- metric: **`{pm}`** ({unit}); lower is better; test split of the preset",
+          f"- symmetry group of the data: {doc.get('group', '?')}",
+          f"- reference (equivariant) model: {'`' + ref + '`' if ref else 'none (no model claims the full group)'}",
+          f"- seeds: {', '.join(str(s) for s in doc['seeds'])} (initialisation and batch order; the first N "
+          f"training samples are the same for every model)",
+          f"- command: `{reproduce_command(doc)}`", ""]
+    L += ["## Models", ""]
+    L += _table(["model", "role", "claimed symmetry", "not built in", "parameters"],
+                [[f"`{m}`", roles.get(m, {}).get("role", "?"), ", ".join(roles.get(m, {}).get("symmetry", [])) or "none",
+                  ", ".join(roles.get(m, {}).get("missing", [])) or "—", str(roles.get(m, {}).get("num_parameters", "?"))]
+                 for m in doc["models"]])
+    L += ["", f"## Test error `{pm}` vs training-set size (mean ± std over seeds, n = seeds)", ""]
+    L += _curve_table(doc, summ)
+    if images and images.get("curves"):
+        L += ["", f"![learning curves]({images['curves']})"]
+    if ref is not None and summ["gain"]:
+        L += ["", f"## Symmetry gain: model error ÷ `{ref}` error at equal N (> 1: `{ref}` is better)", ""]
+        L += _table(["model"] + [f"N = {n}" for n in sizes],
+                    [[f"`{m}`"] + [(_fmt(summ["gain"][m].get(n, math.nan)) + "×") if math.isfinite(
+                        summ["gain"][m].get(n, math.nan)) else "—" for n in sizes] for m in summ["gain"]])
+        L += ["", f"## Data-efficiency factor: how many times more training data a model needs to reach "
+                  f"`{ref}`'s error at N", "",
+              "Read off the model's mean learning curve by linear interpolation in (log N, log error), "
+              "never extrapolated: \"> k×\" means the model did not reach that error up to the largest size "
+              "measured; \"≤ k×\" means it was already at or below it at its smallest size.", ""]
+        L += _table(["model"] + [f"`{ref}` at N = {n}" for n in sizes],
+                    [[f"`{m}`"] + [format_factor(summ["efficiency"][m].get(n, {})) for n in sizes]
+                     for m in summ["efficiency"]])
+    L += ["", "## Learning-curve exponent (least-squares slope of log error vs log N; error ∝ N^slope)", ""]
+    L += _table(["model", "slope", "points"],
+                [[f"`{m}`", _fmt(summ["exponent"][m]["slope"]), str(summ["exponent"][m]["n_points"])]
+                 for m in doc["models"]])
+    factors = list(doc.get("group_factors", [])) + ["all"]
+    L += ["", "## Equivariance error (relative RMS, float64, random group elements; max over cells)", "",
+          "Errors near 1e-15 are exact symmetry (round-off); O(0.1-1) means the model does not respect "
+          "that factor.", ""]
+    L += _table(["model"] + factors, [[f"`{m}`"] + [_fmt(summ["equivariance"][m].get(f, math.nan), 2)
+                                                   for f in factors] for m in doc["models"]])
+    if summ["orbit"]:
+        o = doc["orbit"]
+        L += ["", f"## Orbit generalization (trained on the symmetry-restricted set, N = {o['train_size']})", "",
+              f"Restricted set: {o.get('restriction') or 'task.restrict'}. In-orbit: the test set restricted the "
+              f"same way. Out-of-orbit: the test set moved by random elements of {doc.get('group', 'the group')}. "
+              f"A ratio ≈ 1 means the model generalizes across the orbit.", ""]
+        L += _orbit_table(doc, summ)
+        if images and images.get("orbit"):
+            L += ["", f"![orbit gap]({images['orbit']})"]
+    failed = doc.get("failed") or {}
+    L += ["", "## Run", "",
+          f"- cells finished: {doc.get('cells_done', len(doc.get('cells', [])))} / {doc.get('cells_total', '?')}"
+          + (f"; **failed: {len(failed)}** ({'; '.join(f'{k}: {v}' for k, v in failed.items())})" if failed else ""),
+          f"- device: {doc.get('device')}; host: {(doc.get('host') or {}).get('cores', '?')} cores",
+          f"- wall time: {_fmt(_num(doc.get('wall_seconds_total')), 4)} s over {len(doc.get('invocations', []))} "
+          f"invocation(s); training+evaluation time summed over cells: {_fmt(_num(doc.get('cell_seconds_total')), 4)} s",
+          f"- versions: {', '.join(f'{k} {v}' for k, v in (doc.get('versions') or {}).items())}", ""]
+    return "\n".join(L)
+
+
+# ----------------------------------------------------------------------------- plots
+STYLE = {"equivariant": "-", "augmented": ":", "baseline": "--"}
+
+
+def _save(fig, path: Path) -> None:
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=120, bbox_inches="tight")
+
+
+def plot_learning_curves(doc: dict, summ: dict, path: str | Path) -> Path | None:
+    """Log-log learning curves with ± std error bars, one line per model."""
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import FixedLocator, NullFormatter, NullLocator
+
+    sizes = [int(n) for n in doc["train_sizes"]]
+    fig = Figure(figsize=(6.4, 4.6))
+    ax = fig.add_subplot()
+    plotted = 0
+    roles = doc.get("roles", {})
+    for i, m in enumerate(doc["models"]):
+        pts = [(n, summ["curves"][m][str(n)]) for n in sizes if summ["curves"][m][str(n)]["n"] > 0]
+        if not pts:
+            continue
+        xs = [p[0] for p in pts]
+        ys = [p[1]["mean"] for p in pts]
+        es = [p[1]["std"] if math.isfinite(p[1]["std"]) else 0.0 for p in pts]
+        # asymmetric bars clipped at a small positive value (log axis)
+        lo = [min(e, y * 0.999) for y, e in zip(ys, es)]
+        role = roles.get(m, {}).get("role", "baseline")
+        ax.errorbar(xs, ys, yerr=[lo, es], marker="osD^v<>"[i % 7], linestyle=STYLE.get(role, "--"),
+                    capsize=3, label=f"{m} ({ROLE_LABEL.get(role, role)})")
+        plotted += 1
+    if not plotted:
+        return None
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.xaxis.set_major_locator(FixedLocator(sizes))
+    ax.xaxis.set_major_formatter(lambda x, _: f"{int(round(x))}")
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.set_xlabel("training-set size N (samples)")
+    ax.set_ylabel(f"test {doc['primary_metric']} [{_unit(doc, True)}]")
+    k = len(doc["seeds"])
+    ax.set_title(f"{doc['task']} ({doc['preset']}): learning curves, mean ± std over {k} seed{'s' * (k > 1)}",
+                 fontsize=10)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=9)
+    path = Path(path)
+    _save(fig, path)
+    return path
+
+
+def plot_orbit_gap(doc: dict, summ: dict, path: str | Path) -> Path | None:
+    """Grouped bars: in-orbit vs out-of-orbit error per model (log scale), ratio written above."""
+    from matplotlib.figure import Figure
+
+    models = [m for m in doc["models"] if summ["orbit"].get(m) and summ["orbit"][m]["in_orbit"]["n"] > 0]
+    if not models:
+        return None
+    fig = Figure(figsize=(max(4.8, 1.4 * len(models) + 2), 4.6))
+    ax = fig.add_subplot()
+    w = 0.38
+    xs = list(range(len(models)))
+    tops = []
+    for j, (key, label) in enumerate((("in_orbit", "in-orbit (restricted test set)"),
+                                      ("out_of_orbit", "out-of-orbit (randomly transformed test set)"))):
+        ys = [summ["orbit"][m][key]["mean"] for m in models]
+        es = [summ["orbit"][m][key]["std"] if math.isfinite(summ["orbit"][m][key]["std"]) else 0.0 for m in models]
+        lo = [min(e, y * 0.999) for y, e in zip(ys, es)]
+        ax.bar([x + (j - 0.5) * w for x in xs], ys, w, yerr=[lo, es], capsize=3, label=label,
+               color=("tab:blue", "tab:red")[j], alpha=0.85)
+        tops.append([y + e for y, e in zip(ys, es)])
+    for x, m in zip(xs, models):
+        r = summ["orbit"][m]["ratio"]["mean"]
+        ax.annotate(f"×{_fmt(r, 3)}", (x, max(tops[0][x], tops[1][x])), xytext=(0, 4), textcoords="offset points",
+                    ha="center", va="bottom", fontsize=9)
+    ax.set_yscale("log")
+    lo_y = min(min(summ["orbit"][m][k]["mean"] for k in ("in_orbit", "out_of_orbit")) for m in models)
+    hi_y = max(max(t) for t in tops)
+    ax.set_ylim(lo_y / 3, hi_y * 6)
+    ax.set_xticks(xs)
+    ax.set_xticklabels(models)
+    ax.set_xlabel("model (label above bars: out-of-orbit ÷ in-orbit error)")
+    ax.set_ylabel(f"test {doc['primary_metric']} [{_unit(doc, True)}]")
+    ax.set_title(f"{doc['task']}: orbit generalization, trained on restricted set (N = {doc['orbit']['train_size']})",
+                 fontsize=10)
+    ax.grid(True, axis="y", which="both", alpha=0.3)
+    ax.legend(fontsize=8, loc="upper left")
+    path = Path(path)
+    _save(fig, path)
+    return path
+
+
+def render_report(out: str | Path) -> dict[str, Path]:
+    """Write ``report.md`` and the PNGs of the comparison in ``out`` from its ``results.json``."""
+    from .compare import load_results
+
+    out = Path(out)
+    doc = load_results(out)
+    summ = summarize_results(doc)
+    written: dict[str, Path] = {}
+    images = {}
+    p = plot_learning_curves(doc, summ, out / "learning_curves.png")
+    if p:
+        written["learning_curves"] = p
+        images["curves"] = p.name
+    p = plot_orbit_gap(doc, summ, out / "orbit_gap.png")
+    if p:
+        written["orbit_gap"] = p
+        images["orbit"] = p.name
+    atomic_write_text(out / "report.md", render_markdown(doc, summ, images=images))
+    written["report"] = out / "report.md"
+    return written
+

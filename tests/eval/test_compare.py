@@ -1,0 +1,117 @@
+"""`symzoo compare`: a tiny real grid (1 epoch), resumption, cleaning, the orbit plumbing, errors."""
+
+import json
+
+import pytest
+
+import symzoo.train.run as train_run
+from symzoo.cli import main
+from symzoo.errors import SymzooError
+from symzoo.eval.compare import Cell, compare, load_results, model_roles, plan_cells
+
+TASK = "nbody-charged"
+FAST = ["trainer.max_epochs=1", "trainer.check_val_every_n_epoch=1"]
+GRID = dict(models="linear,mlp", train_sizes="20,40", seeds=1, preset="tiny", jobs=1, threads=1, overrides=FAST)
+
+
+@pytest.fixture()
+def count_training(monkeypatch):
+    calls = []
+    real = train_run.train
+
+    def counting(cfg, out=None, **kw):
+        calls.append((cfg.model.name, cfg.augment, cfg.data.train_size, cfg.seed, cfg.data.restrict))
+        return real(cfg, out, **kw)
+
+    monkeypatch.setattr(train_run, "train", counting)
+    return calls
+
+
+@pytest.fixture(scope="module")
+def grid_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("cmp") / "grid"
+    compare(TASK, out=out, **GRID)
+    return out
+
+
+def test_plan_and_roles():
+    cells = plan_cells(["egnn", "mlp+aug"], [50, 100], [0, 1], orbit_size=100)
+    assert len(cells) == 2 * 2 * 2 + 2 * 2
+    assert Cell("mlp+aug", 100, 1, "orbit") in cells
+    assert Cell("mlp+aug", 100, 1, "orbit").key == "mlp+aug/n100-s1-orbit"
+    import symzoo
+
+    roles = model_roles(["egnn", "gnn", "mlp", "mlp+aug"], symzoo.get_task(TASK))
+    assert roles["egnn"]["role"] == "equivariant" and roles["egnn"]["missing"] == []
+    assert roles["gnn"]["role"] == "baseline" and roles["gnn"]["symmetry"] == ["permutation"]
+    assert roles["mlp"]["role"] == "baseline"
+    assert roles["mlp+aug"]["role"] == "augmented" and roles["mlp+aug"]["augment"]
+
+
+def test_grid_writes_results_report_and_plots(grid_dir):
+    doc = load_results(grid_dir)
+    keys = sorted(c["key"] for c in doc["cells"])
+    assert keys == sorted(["linear/n20-s0", "linear/n40-s0", "mlp/n20-s0", "mlp/n40-s0",
+                           "linear/n40-s0-orbit", "mlp/n40-s0-orbit"])
+    assert doc["reference"] == "linear"  # the only model claiming the whole group
+    assert doc["versions"]["torch"] and doc["versions"]["symzoo"] and doc["device"]
+    assert doc["seeds"] == [0] and doc["train_sizes"] == [20, 40] and doc["wall_seconds_total"] > 0
+    for c in doc["cells"]:
+        assert c["metrics"]["pos_mse"] > 0 and c["epochs"] >= 1
+        assert (grid_dir / c["dir"] / "cell.json").is_file() and (grid_dir / c["dir"] / "model.safetensors").is_file()
+        assert set(c["equivariance"]) >= {"rotation", "translation", "permutation", "all"}
+    by = {c["key"]: c for c in doc["cells"]}
+    # linear (x + tau v) is exactly equivariant: the orbit ratio is 1 up to float32 round-off;
+    # the mlp is not, and neither are its errors
+    assert by["linear/n40-s0-orbit"]["orbit"]["ratio"] == pytest.approx(1.0, abs=1e-4)
+    assert abs(by["mlp/n40-s0-orbit"]["orbit"]["ratio"] - 1.0) > 1e-3
+    assert by["linear/n20-s0"]["equivariance"]["all"] < 1e-9
+    assert by["mlp/n20-s0"]["equivariance"]["rotation"] > 1e-3
+    md = (grid_dir / "report.md").read_text()
+    assert f"{by['mlp/n20-s0']['metrics']['pos_mse']:.3g}" in md
+    assert (grid_dir / "learning_curves.png").stat().st_size > 5000
+    assert (grid_dir / "orbit_gap.png").stat().st_size > 5000
+
+
+def test_rerun_trains_nothing(grid_dir, count_training, capsys):
+    before = (grid_dir / "results.json").read_text()
+    compare(TASK, out=grid_dir, **GRID)
+    assert count_training == []
+    after = json.loads((grid_dir / "results.json").read_text())
+    assert after["invocations"][-1]["cells_trained"] == 0 and after["invocations"][-1]["cells_reused"] == 6
+    assert [c["metrics"] for c in after["cells"]] == [c["metrics"] for c in json.loads(before)["cells"]]
+    # the command line says so too
+    rc = main(["compare", TASK, *FAST, "--models", "linear,mlp", "--train-sizes", "20,40", "--seeds", "1",
+               "--preset", "tiny", "--jobs", "1", "--threads", "1", "--out", str(grid_dir)])
+    assert rc == 0 and count_training == []
+    assert "trained 0 cell(s), reused 6" in capsys.readouterr().out
+
+
+def test_interrupted_cell_is_cleaned_and_retrained(grid_dir, count_training):
+    cell = grid_dir / "cells" / "mlp" / "n20-s0"
+    (cell / "cell.json").unlink()             # as if killed before the end
+    (cell / "stray.partial").write_text("x")
+    compare(TASK, out=grid_dir, **GRID)
+    assert count_training == [("mlp", False, 20, 0, False)]
+    assert (cell / "cell.json").is_file() and not (cell / "stray.partial").exists()
+    # extending the grid trains only the new cells
+    count_training.clear()
+    compare(TASK, out=grid_dir, **{**GRID, "models": "linear,mlp,linear+aug", "train_sizes": "20"},
+            orbit=False)
+    assert count_training == [("linear", True, 20, 0, False)]
+    doc = load_results(grid_dir)
+    assert len(doc["cells"]) == 3 and doc["orbit"]["enabled"] is False
+
+
+def test_bad_input_is_a_clear_error(grid_dir, tmp_path):
+    with pytest.raises(SymzooError, match="other settings"):
+        compare(TASK, out=grid_dir, **{**GRID, "overrides": ["trainer.max_epochs=2"]})
+    with pytest.raises(SymzooError, match="sets data.train_size itself"):
+        compare(TASK, out=tmp_path / "x", **{**GRID, "overrides": ["data.train_size=5"]})
+    with pytest.raises(SymzooError, match="exceeds the 200 training samples"):
+        compare(TASK, out=tmp_path / "x", **{**GRID, "train_sizes": "50,5000"})
+    with pytest.raises(SymzooError, match="unknown model"):
+        compare(TASK, out=tmp_path / "x", **{**GRID, "models": "egnn,mpl"})
+    with pytest.raises(SymzooError, match="--reference"):
+        compare(TASK, out=tmp_path / "x", reference="egnn", **GRID)
+    assert not (tmp_path / "x").exists()
