@@ -95,7 +95,8 @@ class SymzooModule(L.LightningModule):
 
     def _cast(self, batch):
         dtype = next(self.model.parameters()).dtype
-        if batch.pos.dtype != dtype if hasattr(batch, "pos") else False:
+        pos = getattr(batch, "pos", None)  # PyG Data has a `pos` property that may be None
+        if pos is not None and pos.dtype != dtype:
             batch = cast_batch(batch, dtype)
         return batch
 
