@@ -199,7 +199,7 @@ def simulate_emt_cu(n_frames: int, temperature: float, *, seed: int = 0, size: S
     atoms.calc = EMT()
     MaxwellBoltzmannDistribution(atoms, temperature_K=temperature, rng=rng)
     dyn = Langevin(atoms, timestep_fs * units.fs, temperature_K=temperature, friction=friction,
-                   rng=np.random.default_rng(int(rng.integers(1 << 30))))
+                   rng=np.random.default_rng(int(rng.integers(1 << 30))), fixcm=False)
     dyn.run(equilibrate)
     out = []
     for _ in range(n_frames):
@@ -256,7 +256,7 @@ class AtomsTask(Task):
     periodic = False
 
     def __init__(self, name: str, *, root: str | None = None, energy_weight: float = 1.0,
-                 forces_weight: float = 10.0, n_train: int | None = None, n_val: int | None = None,
+                 forces_weight: float = 1.0, n_train: int | None = None, n_val: int | None = None,
                  n_test: int | None = None, split_seed: int = 0):
         self.name = name
         self.root = root
@@ -432,17 +432,19 @@ class XYZTask(AtomsTask):
 
     def __init__(self, path: str | None = None, *, test_path: str | None = None, test_fraction: float = 0.1,
                  energy_key: str = "energy", forces_key: str = "forces", **kw):
-        if not path:
-            raise SymzooError("the xyz task needs a file: data.task_args.path=FILE (extxyz or rMD17-style .npz)")
         self.path, self.test_path, self.test_fraction = path, test_path, test_fraction
         self.energy_key, self.forces_key = energy_key, forces_key
-        first = read_structures(path, energy_key=energy_key, forces_key=forces_key)
-        self.periodic = hasattr(first[0], "cell")
+        first = read_structures(path, energy_key=energy_key, forces_key=forces_key) if path else None
+        self.periodic = first is not None and hasattr(first[0], "cell")
         super().__init__("xyz", **kw)
         self._first = first
-        self.description = f"energies and forces from {path}" + (f", test on {test_path}" if test_path else "")
+        self.description = (f"energies and forces from {path}" + (f", test on {test_path}" if test_path else "")
+                            if path else "energies and forces from any extxyz/ASE-readable file or rMD17-style npz "
+                                         "(data.task_args.path=FILE)")
 
     def load(self, preset: str):
+        if self._first is None:
+            raise SymzooError("the xyz task needs a file: data.task_args.path=FILE (extxyz or rMD17-style .npz)")
         pool = self._first
         if self.test_path:
             test = read_structures(self.test_path, energy_key=self.energy_key, forces_key=self.forces_key)

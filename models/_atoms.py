@@ -258,13 +258,15 @@ class AtomisticModel(SymmetryContract, nn.Module):
         [B, 3, 3]``, ``batch.pbc [B, 3]`` -> ``{"energy": [B] (eV), "forces": [N, 3] (eV/Å)}``
         (+ ``"stress": [B, 3, 3]`` (eV/Å³) with ``compute_stress`` on periodic cells)."""
         z = batch.z.reshape(-1).long()
-        pos = batch.pos
+        dtype = self.atomic_reference.dtype  # inputs follow the model's dtype
+        pos = batch.pos if batch.pos.dtype == dtype else batch.pos.to(dtype)
         self._check(z, pos)
         b = getattr(batch, "batch", None)
         if b is None:
             b = torch.zeros(pos.shape[0], dtype=torch.long, device=pos.device)
         num_graphs = int(getattr(batch, "num_graphs", int(b.max()) + 1))
         cell, pbc = getattr(batch, "cell", None), getattr(batch, "pbc", None)
+        cell = cell.to(dtype) if cell is not None else None
         periodic = cell is not None and pbc is not None and bool(torch.as_tensor(pbc).any())
         with torch.enable_grad():
             if not pos.requires_grad:

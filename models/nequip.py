@@ -105,9 +105,11 @@ class Interaction(nn.Module):
         self._cg_cache: dict = {}
         sizes = [num_basis] + [radial_hidden] * radial_layers
         layers: list[nn.Module] = []
+        # no biases: a zero radial embedding (at and beyond the cutoff) gives zero weights, so the
+        # energy is smooth at the cutoff (as in e3nn's FullyConnectedNet)
         for a, b in zip(sizes[:-1], sizes[1:]):
-            layers += [nn.Linear(a, b), nn.SiLU()]
-        layers.append(nn.Linear(sizes[-1], len(paths) * channels))
+            layers += [nn.Linear(a, b, bias=False), nn.SiLU()]
+        layers.append(nn.Linear(sizes[-1], len(paths) * channels, bias=False))
         self.radial = nn.Sequential(*layers)
         self.linear_1 = IrrepLinear(self.in_keys, channels, channels)
         gated = [k for k in self.out_keys if not k.startswith("0")]
@@ -183,6 +185,7 @@ class NequIP(AtomisticModel):
             keys = blk.out_keys
         self.blocks = nn.ModuleList(blocks)
         self.readout = nn.Linear(channels, 1)
+        nn.init.zeros_(self.readout.bias)  # start from the fitted reference energies
         self.irreps_hidden = _irreps_str(channels, keys)
         self.fixed_neighbors = avg_num_neighbors is not None
         self.register_buffer("avg_num_neighbors", torch.tensor(float(avg_num_neighbors or 10.0)))
