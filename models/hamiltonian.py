@@ -326,7 +326,7 @@ def node2(hidden: int = 200, layers: int = 2, act: str = "tanh", state_dim: int 
     return NeuralODE2(hidden, layers, act, state_dim)
 
 
-@register_model("ehnn", domain="hamiltonian")
+@register_model("ehnn", domain="hamiltonian-particles")
 def ehnn(hidden: int = 64, layers: int = 3, act: str = "silu") -> EHNN:
     """E(n)-equivariant Hamiltonian network: invariant H from an EGNN, E(d) x S_N-equivariant dynamics."""
     return EHNN(hidden, layers, act)
