@@ -409,7 +409,7 @@ class EMTCopperTask(AtomsTask):
                            for k, t in enumerate(temps)],
                   "test": dict(n_frames=int(p["test"]), temperature=float(p["temp_test"]), seed=999,
                                size=list(p["size"])),
-                  "version": 1}
+                  "version": 2}
         d = dataset_cache_dir(self.name, preset, params)
         if (d / "pool.npz").is_file() and (d / "test.npz").is_file():
             try:

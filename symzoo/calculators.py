@@ -1,0 +1,106 @@
+"""ASE calculator for symzoo's energy models: ``atoms.calc = SymzooCalculator(run_dir)``.
+
+Any model returning ``{"energy", "forces"}`` from a batch with ``pos``, ``z`` (and ``cell``/``pbc``)
+works: a model object, a run folder / ``model.json`` written by ``symzoo train``, or a pretrained
+name.  Energies in eV, forces in eV/Å, stress (periodic cells, models derived from
+``AtomisticModel``) in eV/Å³ in ASE's Voigt order (xx, yy, zz, yz, xz, xy).  The model runs in
+float64 by default, which keeps NVE energy drift from rounding negligible.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .errors import SymzooError
+
+__all__ = ["SymzooCalculator", "atoms_to_batch"]
+
+log = logging.getLogger(__name__)
+
+
+def atoms_to_batch(atoms, dtype: torch.dtype = torch.float64):
+    """An ``ase.Atoms`` as a one-structure PyG batch (``pos``, ``z``, ``batch``; ``cell``, ``pbc`` if periodic)."""
+    from torch_geometric.data import Batch, Data
+
+    pos = np.asarray(atoms.positions, dtype=np.float64)
+    if len(atoms) == 0:
+        raise SymzooError("the structure has no atoms")
+    if not np.isfinite(pos).all():
+        raise SymzooError("atomic positions contain NaN or inf values")
+    d = Data(pos=torch.tensor(pos, dtype=dtype), z=torch.tensor(atoms.numbers, dtype=torch.long))
+    if np.any(atoms.pbc):
+        if atoms.cell.rank < 3:
+            raise SymzooError("a periodic structure needs a full 3-D cell")
+        d.cell = torch.tensor(np.asarray(atoms.cell.array), dtype=dtype).reshape(1, 3, 3)
+        d.pbc = torch.tensor(np.asarray(atoms.pbc, dtype=bool)).reshape(1, 3)
+    return Batch.from_data_list([d])
+
+
+def _load(model_or_path):
+    if isinstance(model_or_path, torch.nn.Module):
+        return model_or_path
+    p = Path(str(model_or_path))
+    if p.exists():
+        from .modelio import load_model
+
+        return load_model(p)
+    try:
+        import symzoo
+
+        return symzoo.load_pretrained(str(model_or_path))
+    except AttributeError:
+        raise SymzooError(f"{model_or_path!r} is neither a model, a run folder nor a pretrained name") from None
+
+
+class SymzooCalculator:
+    """ASE calculator wrapping a symzoo energy model (see module docstring).
+
+    ``model_or_run_dir``: an ``nn.Module``, a run folder, a ``model.json`` path or a pretrained name.
+    ``dtype``: the precision the model runs in (default float64).
+    """
+
+    def __new__(cls, *args, **kwargs):
+        # subclass ase's Calculator lazily so `import symzoo.calculators` does not import ASE
+        from ase.calculators.calculator import Calculator, all_changes
+
+        if not issubclass(cls, Calculator):
+            cls = type(cls.__name__, (cls, Calculator), {"_all_changes": all_changes})
+        return object.__new__(cls)
+
+    implemented_properties = ["energy", "free_energy", "forces", "stress"]
+
+    def __init__(self, model_or_run_dir, *, dtype: torch.dtype = torch.float64, device: str = "cpu", **kwargs):
+        from ase.calculators.calculator import Calculator
+
+        Calculator.__init__(self, **kwargs)
+        model = _load(model_or_run_dir)
+        self.model = model.to(device=device, dtype=dtype).eval()
+        self.dtype, self.device = dtype, device
+        self.n_calls = 0
+
+    def calculate(self, atoms=None, properties=("energy",), system_changes=None):
+        from ase.calculators.calculator import Calculator
+
+        Calculator.calculate(self, atoms, properties, system_changes or self._all_changes)
+        batch = atoms_to_batch(self.atoms, self.dtype).to(self.device)
+        periodic = hasattr(batch, "cell")
+        want_stress = "stress" in properties
+        if want_stress and not periodic:
+            raise SymzooError("stress needs a periodic cell (atoms.pbc)")
+        kwargs = {"compute_stress": True} if want_stress else {}
+        with torch.enable_grad():
+            out = self.model(batch, **kwargs)
+        self.n_calls += 1
+        e = float(out["energy"].detach().reshape(-1)[0])
+        self.results["energy"] = e
+        self.results["free_energy"] = e
+        self.results["forces"] = out["forces"].detach().cpu().double().numpy().reshape(-1, 3)
+        if want_stress:
+            if "stress" not in out:
+                raise SymzooError(f"{type(self.model).__name__} does not compute stress")
+            s = out["stress"].detach().cpu().double().numpy().reshape(3, 3)
+            self.results["stress"] = np.array([s[0, 0], s[1, 1], s[2, 2], s[1, 2], s[0, 2], s[0, 1]])
