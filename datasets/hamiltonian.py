@@ -18,7 +18,8 @@ task                system                                           symmetry gr
 ==================  ===============================================  ======================  =====
 
 Spring and pendulum follow Greydanus et al. (2019) (dimensionless; same Hamiltonians and
-initial-condition radii, noise-free by default -- ``noise=0.1`` reproduces their noisy data).
+initial-condition radii, noise-free by default -- ``noise=0.1`` reproduces their noisy data:
+Gaussian noise on the observed training states, exact derivative targets).
 The pendulums are in generalized coordinates (angles from the downward vertical; SI units).
 ``gravity-N`` generalizes Greydanus's 2-body/3-body data: N bodies on a ring of radius
 U(0.5, 1.5) with near-circular velocities plus 5 % noise, centre of mass at rest at the origin,
@@ -438,6 +439,7 @@ class HamiltonianTask(Task):
             "rollout_error": "relative, geometric mean over the horizon",
             "energy_drift": "relative |E(t) - E(0)| / |E(0)|, mean over the horizon",
             "energy_drift_final": "relative, at the end of the horizon",
+            "energy_mse": f"squared energy, {unit} (Greydanus et al. 2019)",
             "valid_time": f"time units ({unit})",
             "momentum_drift": "relative to sum |p_i|",
             "angular_momentum_drift": "relative to sum |q_i||p_i|",
@@ -495,10 +497,9 @@ class HamiltonianTask(Task):
             v = sysm.velocity(q, p)
             dq, dp = sysm.vector_field(q, p)
             dv = sysm.acceleration(q, p)
-        if noise > 0:  # Greydanus-style noisy observations (inputs and targets)
+        if noise > 0:  # Greydanus et al.: Gaussian noise on the observed states, exact derivative targets
             gen = torch.Generator().manual_seed(seed)
-            q, p, v, dq, dp, dv = (x + noise * torch.randn(x.shape, generator=gen, dtype=x.dtype)
-                                   for x in (q, p, v, dq, dp, dv))
+            q, p, v = (x + noise * torch.randn(x.shape, generator=gen, dtype=x.dtype) for x in (q, p, v))
         n, k = sysm.n_nodes, sysm.k
         node = {name: x.reshape(-1, n, k).to(torch.float32)
                 for name, x in (("q", q), ("p", p), ("v", v), ("dq", dq), ("dp", dp), ("dv", dv))}

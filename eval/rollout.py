@@ -15,6 +15,8 @@ same initial state, ``E`` the **true** energy of the task, ``t = 1..T`` steps of
 * ``energy_drift``: ``|E(z_hat_t) - E(z_0)| / |E(z_0)|``, mean over ``t`` and trajectories
   (``energy_drift_final``: at ``t = T``; ``energy_drift_reference``: the same for the reference
   integrator, the floor of the measurement);
+* ``energy_mse``: ``(E(z_hat_t) - E(z_t))^2``, mean over ``t`` and trajectories, in squared energy
+  units: the "energy MSE" Greydanus et al. (2019) report (their spring 1.7e-1 -> 3.8e-4);
 * ``valid_time``: time until ``e_t`` first exceeds ``threshold`` (default 0.1), mean over
   trajectories (the whole horizon if it never does);
 * ``momentum_drift`` / ``angular_momentum_drift`` (tasks that conserve them, e.g. gravity):
@@ -147,6 +149,7 @@ def rollout_metrics(model: torch.nn.Module, task, *, steps: int | None = None, n
         "energy_drift": float(drift.mean()),
         "energy_drift_final": float(drift[-1].mean()),
         "energy_drift_reference": float(drift_ref.mean()),
+        "energy_mse": float(torch.where(finite, (e_hat - e_ref) ** 2, torch.full_like(e_hat, DRIFT_CAP))[1:].mean()),
         "valid_time": float(first.double().mean() * dt),
         "valid_threshold": threshold,
         "diverged": float((~finite).any(0).double().mean()),

@@ -32,8 +32,6 @@ from typing import Sequence
 
 import torch
 from torch import Tensor, nn
-from torch.nn.modules.lazy import LazyModuleMixin
-from torch.nn.parameter import UninitializedParameter
 
 from symzoo.errors import InputError
 from symzoo.registry import register_model
@@ -51,40 +49,75 @@ def _check_act(act: str, who: str) -> None:
                          f"({', '.join(_SMOOTH)}), not {act!r}")
 
 
-class LazyMLP(LazyModuleMixin, nn.Module):
-    """MLP ``in -> hidden... -> out`` whose input size (and, with ``out="same"``/``"half"``, output
-    size) is inferred from the first input ``x [B, in]``.  Initialised like ``nn.Linear``."""
+class LazyMLP(nn.Module):
+    """MLP ``in -> hidden... -> out`` that takes its input size (and, with ``out="same"`` or
+    ``"half"``, its output size) from the first input ``x [B, in]`` it sees, unless ``in_features``
+    is given.  Initialised like ``nn.Linear``.
+
+    Until then its input-facing weights are empty placeholders (so ``parameters()`` can be listed and
+    counted -- the count grows at the first forward).  Sizing keeps the ``Parameter`` objects and
+    only replaces their data, so an optimizer built before the first forward (as Lightning does)
+    stays valid; loading a state dict sizes the module from the checkpoint.  Once sized, inputs of
+    another size raise :class:`~symzoo.errors.InputError`.
+    """
 
     def __init__(self, hidden: Sequence[int], out: int | str, act: str = "tanh", in_features: int | None = None):
         super().__init__()
         if isinstance(out, str) and out not in ("same", "half"):
             raise ValueError(f"out must be an int, 'same' or 'half', not {out!r}")
+        if act not in ACTIVATIONS:
+            raise ValueError(f"unknown activation {act!r}; choose one of {sorted(ACTIVATIONS)}")
         self.hidden, self.out = tuple(int(h) for h in hidden), out
         self.act = ACTIVATIONS[act]()
-        for i in range(len(self.hidden) + 1):
-            self.register_parameter(f"w{i}", UninitializedParameter())
-            self.register_parameter(f"b{i}", UninitializedParameter())
-        if in_features is not None:
-            self.initialize_parameters(torch.zeros(1, in_features))
+        sizes = self._sizes(in_features or 0)
+        for i in range(len(sizes) - 1):
+            self.register_parameter(f"w{i}", nn.Parameter(torch.empty(sizes[i + 1], sizes[i])))
+            self.register_parameter(f"b{i}", nn.Parameter(torch.empty(sizes[i + 1])))
+        self.in_features = in_features
+        self._init(sizes)
+        self._register_load_state_dict_pre_hook(self._size_from_state_dict)
 
     def _sizes(self, d_in: int) -> list[int]:
         out = self.out if isinstance(self.out, int) else (d_in if self.out == "same" else d_in // 2)
         return [d_in, *self.hidden, out]
 
-    def initialize_parameters(self, x: Tensor) -> None:  # type: ignore[override]
-        if not self.has_uninitialized_params():
-            return
-        sizes = self._sizes(x.shape[-1])
+    def _init(self, sizes: list[int]) -> None:
         with torch.no_grad():
             for i in range(len(sizes) - 1):
                 w, b = getattr(self, f"w{i}"), getattr(self, f"b{i}")
-                w.materialize((sizes[i + 1], sizes[i]))
-                b.materialize((sizes[i + 1],))
-                bound = 1 / math.sqrt(sizes[i])
-                nn.init.kaiming_uniform_(w, a=math.sqrt(5))
-                nn.init.uniform_(b, -bound, bound)
+                if sizes[i] > 0 and w.numel() > 0:
+                    nn.init.kaiming_uniform_(w, a=math.sqrt(5))
+                    bound = 1 / math.sqrt(sizes[i])
+                    nn.init.uniform_(b, -bound, bound)
+                else:
+                    b.zero_()
+
+    def _resize(self, shapes: dict[str, tuple[int, ...]]) -> None:
+        for name, shape in shapes.items():
+            p = getattr(self, name)
+            if tuple(p.shape) != tuple(shape):
+                p.data = torch.empty(shape, dtype=p.dtype, device=p.device)
+
+    def _size_from_state_dict(self, state_dict, prefix, *args) -> None:
+        shapes = {}
+        for i in range(len(self.hidden) + 1):
+            for n in (f"w{i}", f"b{i}"):
+                if prefix + n in state_dict:
+                    shapes[n] = tuple(state_dict[prefix + n].shape)
+        if "w0" in shapes:
+            self._resize(shapes)
+            self.in_features = shapes["w0"][1]
 
     def forward(self, x: Tensor) -> Tensor:
+        if self.in_features is None:
+            sizes = self._sizes(x.shape[-1])
+            self._resize({**{f"w{i}": (sizes[i + 1], sizes[i]) for i in range(len(sizes) - 1)},
+                          **{f"b{i}": (sizes[i + 1],) for i in range(len(sizes) - 1)}})
+            self._init(sizes)
+            self.in_features = x.shape[-1]
+        elif x.shape[-1] != self.in_features:
+            raise InputError(f"this model was sized for states of {self.in_features} numbers, got {x.shape[-1]}; "
+                             "a model trained on one system cannot run on another")
         n = len(self.hidden) + 1
         for i in range(n):
             x = torch.nn.functional.linear(x, getattr(self, f"w{i}"), getattr(self, f"b{i}"))

@@ -127,3 +127,21 @@ class TestHNNToolkit(ModelTests):
 
 class TestLNNToolkit(ModelTests):
     model_name, task_name, model_kwargs = "lnn", "pendulum", {"hidden": 16}
+
+
+def test_shape_inference_keeps_optimizer_valid_and_rejects_other_sizes():
+    task = symzoo.get_task("spring")
+    b = task.example_batch(8, dtype=torch.float32)
+    m = symzoo.create_model("node", hidden=16)
+    n0 = sum(p.numel() for p in m.parameters())  # countable before the first forward
+    opt = torch.optim.Adam(m.parameters(), lr=1e-2)  # built before sizing, as Lightning does
+    losses = []
+    for _ in range(30):
+        opt.zero_grad()
+        loss = task.loss(m(b), b)
+        loss.backward()
+        opt.step()
+        losses.append(float(loss))
+    assert sum(p.numel() for p in m.parameters()) > n0 and losses[-1] < 0.5 * losses[0]
+    with pytest.raises(InputError, match="sized for states of 2"):
+        m(symzoo.get_task("double-pendulum").example_batch(2, dtype=torch.float32))
