@@ -277,7 +277,24 @@ def available_cores() -> int:
         return os.cpu_count() or 1
 
 
-def compare(task: str, models: Sequence[str], train_sizes: Sequence[int], seeds: Sequence[int] | int, *,
+def compare(*args, threads: int | None = None, **kwargs) -> dict:
+    """Run (or resume) a comparison and return the results (also written to ``out/results.json``).
+
+    Arguments: see :func:`_compare`.  The torch thread count of this process is set to
+    ``threads`` (default 1) while the data are prepared and restored afterwards.
+    """
+    import torch
+
+    old = torch.get_num_threads()
+    # small tensors on busy cores: oversubscribed intra-op threads are many times slower
+    torch.set_num_threads(int(threads) if threads else 1)
+    try:
+        return _compare(*args, threads=threads, **kwargs)
+    finally:
+        torch.set_num_threads(old)
+
+
+def _compare(task: str, models: Sequence[str], train_sizes: Sequence[int], seeds: Sequence[int] | int, *,
             preset: str | None = None, out: str | Path | None = None, jobs: int | None = None,
             reference: str | None = None, orbit: bool = True, orbit_size: int | None = None,
             overrides: Sequence[str] = (), threads: int | None = None, render: bool = True,
