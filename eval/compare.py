@@ -225,6 +225,38 @@ def run_cell(job: dict) -> dict:
     return result
 
 
+def acquire_lock(out: Path) -> Path:
+    """Create ``out/.compare.lock`` (holding our pid); refuse when a live process holds it."""
+    out.mkdir(parents=True, exist_ok=True)
+    lock = out / ".compare.lock"
+    for _ in range(2):
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            try:
+                pid = int(lock.read_text().strip() or 0)
+            except (OSError, ValueError):
+                pid = 0
+            alive = False
+            if pid > 0:
+                try:
+                    os.kill(pid, 0)
+                    alive = True
+                except ProcessLookupError:
+                    alive = False
+                except PermissionError:
+                    alive = True
+            if alive:
+                raise SymzooError(f"another `symzoo compare` (pid {pid}) is running in {out}; wait for it "
+                                  f"or choose another --out") from None
+            lock.unlink(missing_ok=True)  # stale: its process is gone
+            continue
+        with os.fdopen(fd, "w") as f:
+            f.write(str(os.getpid()))
+        return lock
+    raise SymzooError(f"could not lock {lock}")
+
+
 def _worker_init(threads: int) -> None:
     import warnings
 
@@ -362,113 +394,117 @@ def _compare(task: str, models: Sequence[str], train_sizes: Sequence[int], seeds
         if prev.get("settings") != settings:
             raise SymzooError(f"{out} holds a comparison with other settings ({prev.get('settings')}); "
                               f"choose another --out")
-    elif out.exists() and any(p.name != "cells" for p in out.iterdir()):
+    elif out.exists() and any(p.name not in ("cells", ".compare.lock") for p in out.iterdir()):
         if not (out / "cells").is_dir():
             raise SymzooError(f"{out} exists and is not a comparison folder; choose another --out")
 
-    cells = plan_cells(models, train_sizes, seeds, orbit_size=orbit_n)
-    results: dict[str, dict] = {}
-    todo: list[Cell] = []
-    for c in cells:
-        r = finished_cell(c.directory(out), settings)
-        if r is not None:
-            results[c.key] = r
-        else:
-            todo.append(c)
-
-    cores = available_cores()
-    jobs = max(1, min(int(jobs or cores), max(len(todo), 1)))
-    threads = int(threads) if threads else max(1, cores // jobs)
-    invocation = {"started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "cells_trained": 0, "cells_reused":
-                  len(results), "jobs": jobs, "threads_per_job": threads, "cores": cores}
-    invocations = list(prev.get("invocations", [])) if prev else []
-    invocations.append(invocation)
-    doc: dict[str, Any] = {
-        "format": RESULTS_FORMAT, "settings": settings, "task": task, "preset": preset,
-        "primary_metric": task_obj.primary_metric, "units": dict(task_obj.units),
-        "group": repr(task_obj.group), "group_factors": list(getattr(task_obj.group, "factors", ())),
-        "models": models, "roles": roles, "reference": ref, "reference_given": reference is not None,
-        "train_sizes": train_sizes, "seeds": seeds,
-        "orbit": {"enabled": do_orbit, "train_size": orbit_n,
-                  "restriction": (type(task_obj).restrict.__doc__ or "").strip().split("\n")[0] if do_orbit else None},
-        "versions": _versions(), "host": {"platform": platform.platform(), "cores": cores},
-        "invocations": invocations, "failed": {},
-    }
-
-    def write() -> None:
-        doc["cells"] = [results[c.key] for c in cells if c.key in results]
-        doc["devices"] = sorted({str(r.get("device")) for r in doc["cells"]})
-        doc["device"] = ", ".join(doc["devices"]) or None
-        doc["cells_total"], doc["cells_done"] = len(cells), len(doc["cells"])
-        doc["cell_seconds_total"] = round(sum(r.get("wall_seconds") or 0 for r in doc["cells"]), 3)
-        invocation["wall_seconds"] = round(time.perf_counter() - t_start, 3)
-        doc["wall_seconds_total"] = round(sum(i.get("wall_seconds", 0) for i in invocations), 3)
-        doc["summary"] = summarize_results(doc)
-        out.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(out / "results.json", json.dumps(clean_json(doc), indent=2, default=str))
-
-    done = len(results)
-    for c in cells:
-        if c.key in results and on_cell:
-            on_cell(results[c.key], cells.index(c) + 1, len(cells))
-    write()
-    # the largest cells first: the grid finishes sooner (longest-processing-time first)
-    todo.sort(key=lambda c: (-c.train_size, c.study, c.model, c.seed))
-    jobs_spec = [{"task": task, "preset": preset, "cell": c.as_dict(), "dir": str(c.directory(out)),
-                  "overrides": overrides, "threads": threads, "settings": settings} for c in todo]
-
-    def finish(c: Cell, res: dict | None, err: BaseException | None) -> None:
-        nonlocal done
-        if err is not None:
-            msg = f"{type(err).__name__}: {str(err).strip().splitlines()[0] if str(err).strip() else ''}"
-            doc["failed"][c.key] = msg
-            log.error("cell %s failed: %s", c.key, msg)
-            if on_cell:
-                on_cell({**c.as_dict(), "key": c.key, "status": "failed", "error": msg}, done, len(cells))
-        else:
-            results[c.key] = res
-            doc["failed"].pop(c.key, None)
-            invocation["cells_trained"] += 1
-            done += 1
-            if on_cell:
-                on_cell(res, done, len(cells))
-        write()
-
-    if jobs == 1:
-        for c, spec in zip(todo, jobs_spec):
-            try:
-                res = run_cell(spec)
-            except SymzooError:
-                raise
-            except Exception as e:  # noqa: BLE001 (recorded, the grid goes on)
-                finish(c, None, e)
+    lock = acquire_lock(out)
+    try:
+        cells = plan_cells(models, train_sizes, seeds, orbit_size=orbit_n)
+        results: dict[str, dict] = {}
+        todo: list[Cell] = []
+        for c in cells:
+            r = finished_cell(c.directory(out), settings)
+            if r is not None:
+                results[c.key] = r
             else:
-                finish(c, res, None)
-    elif todo:
-        import multiprocessing as mp
-        from concurrent.futures import ProcessPoolExecutor, as_completed
+                todo.append(c)
 
-        pool = ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("spawn"),
-                                   initializer=_worker_init, initargs=(threads,))
-        try:
-            futures = {pool.submit(run_cell, spec): c for c, spec in zip(todo, jobs_spec)}
-            for fut in as_completed(futures):
-                c = futures[fut]
+        cores = available_cores()
+        jobs = max(1, min(int(jobs or cores), max(len(todo), 1)))
+        threads = int(threads) if threads else max(1, cores // jobs)
+        invocation = {"started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "cells_trained": 0, "cells_reused":
+                      len(results), "jobs": jobs, "threads_per_job": threads, "cores": cores}
+        invocations = list(prev.get("invocations", [])) if prev else []
+        invocations.append(invocation)
+        doc: dict[str, Any] = {
+            "format": RESULTS_FORMAT, "settings": settings, "task": task, "preset": preset,
+            "primary_metric": task_obj.primary_metric, "units": dict(task_obj.units),
+            "group": repr(task_obj.group), "group_factors": list(getattr(task_obj.group, "factors", ())),
+            "models": models, "roles": roles, "reference": ref, "reference_given": reference is not None,
+            "train_sizes": train_sizes, "seeds": seeds,
+            "orbit": {"enabled": do_orbit, "train_size": orbit_n,
+                      "restriction": (type(task_obj).restrict.__doc__ or "").strip().split("\n")[0] if do_orbit else None},
+            "versions": _versions(), "host": {"platform": platform.platform(), "cores": cores},
+            "invocations": invocations, "failed": {},
+        }
+
+        def write() -> None:
+            doc["cells"] = [results[c.key] for c in cells if c.key in results]
+            doc["devices"] = sorted({str(r.get("device")) for r in doc["cells"]})
+            doc["device"] = ", ".join(doc["devices"]) or None
+            doc["cells_total"], doc["cells_done"] = len(cells), len(doc["cells"])
+            doc["cell_seconds_total"] = round(sum(r.get("wall_seconds") or 0 for r in doc["cells"]), 3)
+            invocation["wall_seconds"] = round(time.perf_counter() - t_start, 3)
+            doc["wall_seconds_total"] = round(sum(i.get("wall_seconds", 0) for i in invocations), 3)
+            doc["summary"] = summarize_results(doc)
+            out.mkdir(parents=True, exist_ok=True)
+            atomic_write_text(out / "results.json", json.dumps(clean_json(doc), indent=2, default=str))
+
+        done = len(results)
+        for c in cells:
+            if c.key in results and on_cell:
+                on_cell(results[c.key], cells.index(c) + 1, len(cells))
+        write()
+        # the largest cells first: the grid finishes sooner (longest-processing-time first)
+        todo.sort(key=lambda c: (-c.train_size, c.study, c.model, c.seed))
+        jobs_spec = [{"task": task, "preset": preset, "cell": c.as_dict(), "dir": str(c.directory(out)),
+                      "overrides": overrides, "threads": threads, "settings": settings} for c in todo]
+
+        def finish(c: Cell, res: dict | None, err: BaseException | None) -> None:
+            nonlocal done
+            if err is not None:
+                msg = f"{type(err).__name__}: {str(err).strip().splitlines()[0] if str(err).strip() else ''}"
+                doc["failed"][c.key] = msg
+                log.error("cell %s failed: %s", c.key, msg)
+                if on_cell:
+                    on_cell({**c.as_dict(), "key": c.key, "status": "failed", "error": msg}, done, len(cells))
+            else:
+                results[c.key] = res
+                doc["failed"].pop(c.key, None)
+                invocation["cells_trained"] += 1
+                done += 1
+                if on_cell:
+                    on_cell(res, done, len(cells))
+            write()
+
+        if jobs == 1:
+            for c, spec in zip(todo, jobs_spec):
                 try:
-                    res = fut.result()
-                except Exception as e:  # noqa: BLE001
+                    res = run_cell(spec)
+                except SymzooError:
+                    raise
+                except Exception as e:  # noqa: BLE001 (recorded, the grid goes on)
                     finish(c, None, e)
                 else:
                     finish(c, res, None)
-        except BaseException:
-            pool.shutdown(wait=False, cancel_futures=True)
-            raise
-        pool.shutdown(wait=True)
-    write()
-    if render:
-        render_report(out)
-    doc["out"] = str(out)
-    return doc
+        elif todo:
+            import multiprocessing as mp
+            from concurrent.futures import ProcessPoolExecutor, as_completed
+
+            pool = ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("spawn"),
+                                       initializer=_worker_init, initargs=(threads,))
+            try:
+                futures = {pool.submit(run_cell, spec): c for c, spec in zip(todo, jobs_spec)}
+                for fut in as_completed(futures):
+                    c = futures[fut]
+                    try:
+                        res = fut.result()
+                    except Exception as e:  # noqa: BLE001
+                        finish(c, None, e)
+                    else:
+                        finish(c, res, None)
+            except BaseException:
+                pool.shutdown(wait=False, cancel_futures=True)
+                raise
+            pool.shutdown(wait=True)
+        write()
+        if render:
+            render_report(out)
+        doc["out"] = str(out)
+        return doc
+    finally:
+        lock.unlink(missing_ok=True)
 
 
 def clean_json(x):

@@ -199,7 +199,7 @@ def render_markdown(doc: dict, summ: dict | None = None, *, images: dict[str, st
     if summ["orbit"]:
         o = doc["orbit"]
         L += ["", f"## Orbit generalization (trained on the symmetry-restricted set, N = {o['train_size']})", "",
-              f"Restricted set: {o.get('restriction') or 'task.restrict'}. In-orbit: the test set restricted the "
+              f"Restricted set: {(o.get('restriction') or 'task.restrict').rstrip('.')}. In-orbit: the test set restricted the "
               f"same way. Out-of-orbit: the test set moved by random elements of {doc.get('group', 'the group')}. "
               f"A ratio ≈ 1 means the model generalizes across the orbit.", ""]
         L += _orbit_table(doc, summ)

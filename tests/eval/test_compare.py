@@ -75,6 +75,7 @@ def test_grid_writes_results_report_and_plots(grid_dir):
 
 def test_rerun_trains_nothing(grid_dir, count_training, capsys):
     before = (grid_dir / "results.json").read_text()
+    (grid_dir / ".compare.lock").write_text("999999999")  # left by a killed run: taken over
     compare(TASK, out=grid_dir, **GRID)
     assert count_training == []
     after = json.loads((grid_dir / "results.json").read_text())
@@ -85,6 +86,7 @@ def test_rerun_trains_nothing(grid_dir, count_training, capsys):
                "--preset", "tiny", "--jobs", "1", "--threads", "1", "--out", str(grid_dir)])
     assert rc == 0 and count_training == []
     assert "trained 0 cell(s), reused 6" in capsys.readouterr().out
+    assert not (grid_dir / ".compare.lock").exists()
 
 
 def test_interrupted_cell_is_cleaned_and_retrained(grid_dir, count_training):
@@ -104,6 +106,12 @@ def test_interrupted_cell_is_cleaned_and_retrained(grid_dir, count_training):
 
 
 def test_bad_input_is_a_clear_error(grid_dir, tmp_path):
+    import os
+
+    (grid_dir / ".compare.lock").write_text(str(os.getpid()))  # a live process holds the folder
+    with pytest.raises(SymzooError, match="another `symzoo compare`"):
+        compare(TASK, out=grid_dir, **GRID)
+    (grid_dir / ".compare.lock").unlink()
     with pytest.raises(SymzooError, match="other settings"):
         compare(TASK, out=grid_dir, **{**GRID, "overrides": ["trainer.max_epochs=2"]})
     with pytest.raises(SymzooError, match="sets data.train_size itself"):
