@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import logging
 import os
 import shlex
@@ -198,7 +199,7 @@ def export(name: str, run: Path, doc: dict) -> None:
 
 
 def finetune_study(name: str, target: str, sizes: list[int], seeds: int, preset: str, extra: list[str],
-                   workdir: Path, results_file: Path | None = None) -> None:
+                   workdir: Path, results_file: str | None = None, reuse: bool = False) -> None:
     """Fine-tune ``name`` on ``target`` and train the same model from scratch, at each size and seed.
 
     Results go to ``<workdir>/<name>-<target>.json`` first, then into the registry entry's
@@ -211,11 +212,16 @@ def finetune_study(name: str, target: str, sizes: list[int], seeds: int, preset:
             res = {"pretrained": [], "scratch": []}
             for seed in range(seeds):
                 for kind in ("pretrained", "scratch"):
-                    out = workdir / f"{name}-{target}-{kind}-n{n}-s{seed}"
-                    if out.exists():
-                        shutil.rmtree(out)
-                    run = finetune(name, target, train_size=n, preset=preset, overrides=[f"seed={seed}", *extra],
-                                   out=str(out), from_scratch=(kind == "scratch"))
+                    tag = "".join(f"-{x.split('=', 1)[1]}" for x in extra if x.startswith("data.task_args."))
+                    out = workdir / f"{name}-{target}{tag}-{kind}-n{n}-s{seed}"
+                    if reuse and (out / "eval.json").is_file():
+                        run = out
+                    else:
+                        if out.exists():
+                            shutil.rmtree(out)
+                        run = finetune(name, target, train_size=n, preset=preset,
+                                       overrides=[f"seed={seed}", *extra], out=str(out),
+                                       from_scratch=(kind == "scratch"))
                     ev = json.loads((run / "eval.json").read_text())
                     res[kind].append(ev["metrics"][ev["primary_metric"]])
                     n_test, units = ev["n_test"], ev["units"][ev["primary_metric"]]
@@ -236,14 +242,33 @@ def finetune_study(name: str, target: str, sizes: list[int], seeds: int, preset:
             "study_command": f"python scripts/build_zoo.py --finetune-study {name} {target} "
                              f"--sizes {','.join(map(str, sizes))} --seeds {seeds} --preset {preset}"
                              + (f" --extra '{' '.join(extra)}'" if extra else ""),
-            "results": rows,
+            "results": rows, "extra": list(extra),
         }
         workdir.mkdir(parents=True, exist_ok=True)
-        results_file = workdir / f"{name}-{target}.json"
+        tag = "".join(f"-{x.split('=', 1)[1]}" for x in extra if x.startswith("data.task_args."))
+        results_file = workdir / f"{name}-{target}{tag}-{'-'.join(map(str, sizes))}.json"
         results_file.write_text(json.dumps(study, indent=2))
-    study = json.loads(Path(results_file).read_text())
+        results_file = str(results_file)
+    parts = [json.loads(Path(f).read_text()) for f in str(results_file).split(",")]
+    study = parts[0]
+    study["results"] = sorted((r for part in parts for r in part["results"]), key=lambda r: r["train_size"])
+    all_sizes = ",".join(str(r["train_size"]) for r in study["results"])
+    study["study_command"] = re.sub(r"--sizes \S+", f"--sizes {all_sizes}", study["study_command"])
+    if "zero_shot" not in study:  # the pretrained model on the target test set, no training at all
+        import symzoo
+        from symzoo.eval.evaluate import evaluate_dataset
+        from symzoo.registry import get_task
+
+        targs = {x.split("=", 1)[0].rsplit(".", 1)[-1]: yaml.safe_load(x.split("=", 1)[1])
+                 for x in study.get("extra", []) if x.startswith("data.task_args.")}
+        task = get_task(target, preset=preset, **targs)
+        _, _, test = task.splits(preset, seed=0)
+        metrics = evaluate_dataset(symzoo.load_pretrained(name), task, test)
+        study["zero_shot"] = _round(metrics[study["results"][0]["metric"]], 4)
     doc = read_registry()  # fresh: other builds may have written meanwhile
-    doc["entries"][name].setdefault("finetune", {})[target] = study
+    label = target + "".join(f" {x.split('=', 1)[0].rsplit('.', 1)[-1]}={x.split('=', 1)[1]}"
+                             for x in study.get("extra", []) if x.startswith("data.task_args."))
+    doc["entries"][name].setdefault("finetune", {})[label] = study
     write_registry(doc)
     log.info("fine-tuning study %s -> %s: %s", name, target, study["results"])
 
@@ -270,7 +295,7 @@ def main(argv=None) -> int:
     workdir = Path(args.workdir)
     if args.finetune_study:
         finetune_study(*args.finetune_study, [int(s) for s in args.sizes.split(",")], args.seeds, args.preset,
-                       args.extra.split(), workdir / "finetune", args.from_results)
+                       args.extra.split(), workdir / "finetune", args.from_results, args.reuse)
         return 0
     names = list(doc["entries"]) if args.all else args.names
     for name in names:

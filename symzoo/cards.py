@@ -115,7 +115,9 @@ def render_card(name: str, e: dict, *, level: int = 2) -> str:
         L += [f"{hh} Fine-tuning on `{task}`", "",
               f"Test `{ft['results'][0]['metric']}` ({ft.get('units')}) on preset `{ft.get('preset')}` "
               f"(n = {ft.get('n_test')}), mean ± std over seeds: fine-tuned from this entry vs. the same "
-              f"architecture and config trained from scratch on the same N samples.", ""]
+              f"architecture and config trained from scratch on the same N samples"
+              + (f"; without any fine-tuning this entry scores {_fmt(ft['zero_shot'])}" if "zero_shot" in ft else "")
+              + ".", ""]
         rows = [[str(r["train_size"]), str(r["seeds"]),
                  f"{_fmt(r['pretrained']['mean'])} ± {_fmt(r['pretrained']['std'])}",
                  f"{_fmt(r['scratch']['mean'])} ± {_fmt(r['scratch']['std'])}", f"{r['gain']}x"]

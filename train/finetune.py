@@ -134,7 +134,7 @@ def _adapted_init(pretrained: str, folder: Path, cfg: DictConfig) -> tuple[str, 
     if not fresh and not dropped:
         return str(folder), report
     target.load_state_dict({**tgt_state, **{k: src_state[k] for k in copied}})
-    dest = home() / "finetune-init" / f"{pretrained}-{config_hash({'args': args, 'seed': int(cfg.seed), 'src': str(folder)})}"
+    dest = home() / "finetune-init" / f"{pretrained.replace('.', '_')}-{config_hash({'args': args, 'seed': int(cfg.seed), 'src': str(folder)})}"
     save_model(target, dest, {**{k: v for k, v in src.meta.items() if k in ("task", "units", "symmetry_group")},
                               "adapted_from": pretrained})
     log.info("%s: copied %d tensors, re-initialised %s", pretrained, len(copied), fresh)

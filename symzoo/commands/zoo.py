@@ -8,7 +8,8 @@ def add_arguments(p):
     info = sub.add_parser("info", help="the model card of an entry")
     info.add_argument("name")
     dl = sub.add_parser("download", help="fetch (or copy) and verify an entry into the cache; print its folder")
-    dl.add_argument("names", nargs="+", metavar="NAME")
+    dl.add_argument("names", nargs="*", metavar="NAME")
+    dl.add_argument("--all", action="store_true", help="every entry")
     dl.add_argument("--force", action="store_true", help="fetch again even when cached")
     cards = sub.add_parser("cards", help="write MODEL_CARDS.md from the registry")
     cards.add_argument("--out", default="MODEL_CARDS.md", help="where to write (default MODEL_CARDS.md)")
@@ -39,7 +40,10 @@ def run(args) -> int:
         print(render_card(args.name, hub.get_entry(args.name), level=1))
         return 0
     if action == "download":
-        for name in args.names:
+        names = hub.list_pretrained() if args.all else args.names
+        if not names:
+            raise SymzooError("symzoo zoo download NAME [NAME ...] | --all")
+        for name in names:
             print(f"{name}: {hub.pretrained_path(name, force=args.force)}")
         return 0
     if action == "cards":

@@ -33,11 +33,15 @@ def test_every_card_has_the_sections_and_the_numbers(name):
     assert "random E(3) x S_n element per sample" in card
 
 
-def test_fine_tuning_benefit_is_in_the_cards():
-    ft = hub.get_entry("egnn.nbody-charged")["finetune"]["nbody-gravity"]
-    assert {r["train_size"] for r in ft["results"]} >= {50, 100}
+def test_fine_tuning_studies_are_in_the_cards():
+    studies = hub.get_entry("egnn.nbody-charged")["finetune"]
+    assert {"nbody-gravity", "nbody-charged frame_out=45"} <= set(studies)
     card = render_card("egnn.nbody-charged", hub.get_entry("egnn.nbody-charged"))
-    assert "Fine-tuning on `nbody-gravity`" in card and ft["command_finetune"] in card
+    for label, ft in studies.items():
+        assert f"Fine-tuning on `{label}`" in card and ft["command_finetune"] in card
+        for r in ft["results"]:
+            assert len(r["pretrained"]["values"]) == len(r["scratch"]["values"]) == r["seeds"] >= 2
+            assert r["gain"] == pytest.approx(r["scratch"]["mean"] / r["pretrained"]["mean"], rel=1e-2)
 
 
 def test_zoo_cards_check_and_write(tmp_path, capsys):
