@@ -154,7 +154,7 @@ def server(tmp_path):
     _Handler.requests = []
     _Handler.truncate = set()
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), partial(_Handler, directory=str(root.parent)))
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     url = f"http://127.0.0.1:{httpd.server_address[1]}/zoo"
     entry = {**e, "source": url}
