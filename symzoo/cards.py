@@ -123,6 +123,8 @@ def render_card(name: str, e: dict, *, level: int = 2) -> str:
                  f"{_fmt(r['scratch']['mean'])} ± {_fmt(r['scratch']['std'])}", f"{r['gain']}x"]
                 for r in ft["results"]]
         L += _table(["N train", "seeds", "fine-tuned", "from scratch", "scratch / fine-tuned"], rows) + [""]
+        if ft.get("note"):
+            L += [str(ft["note"]).strip(), ""]
         L += ["```", ft["command_finetune"], ft["command_scratch"], "# the whole study:", ft["study_command"],
               "```", ""]
     L += [f"{hh} Limitations", "", str(e.get("limitations", "not stated")).strip(), ""]

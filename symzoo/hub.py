@@ -218,7 +218,7 @@ def download_file(url: str, dest: str | Path, sha256: str, *, timeout: float = 6
         raise SymzooError(f"offline (SYMZOO_OFFLINE/HF_HUB_OFFLINE is set) and {dest.name} is not cached; "
                           f"unset it or fetch {url} on a connected machine with `symzoo zoo download`")
     dest.parent.mkdir(parents=True, exist_ok=True)
-    partial = dest.with_name(dest.name + ".partial")
+    partial = dest.with_name(f"{dest.name}.{os.getpid()}.partial")  # unique per process
     try:
         if url.startswith("hf://"):
             _download_hf(url, partial)
@@ -303,7 +303,7 @@ def pretrained_path(name: str, *, force: bool = False) -> Path:
                 raise SymzooError(f"bundled file {src} of {name!r} is missing; reinstall symzoo")
             _verify(src, sha, f"bundled file {src.name} of {name!r}")
             folder.mkdir(parents=True, exist_ok=True)
-            partial = dest.with_name(dest.name + ".partial")
+            partial = dest.with_name(f"{dest.name}.{os.getpid()}.partial")  # unique per process
             try:
                 shutil.copyfile(src, partial)
                 _verify(partial, sha, f"copy of {src.name}")
