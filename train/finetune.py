@@ -59,17 +59,14 @@ def _expand(overrides: Iterable[str]) -> list[str]:
 
 
 def _recipe_for(entry: dict, task: str) -> str | None:
+    """The target task's recipe for the entry's builder, else the recipe the entry was trained with."""
+    from importlib import resources
+
     from symzoo.train.config import recipe_path
 
     own = recipe_path(task, entry["builder"])
     if own is not None:
         return str(own)
-    root = Path(__file__).resolve().parents[1]
-    for cand in (root / entry.get("recipe", ""),):
-        if entry.get("recipe") and cand.is_file():
-            return str(cand)
-    from importlib import resources
-
     rel = str(entry.get("recipe") or "")
     if rel.startswith("configs/"):
         p = resources.files("symzoo.configs").joinpath(rel[len("configs/"):])
@@ -134,7 +131,8 @@ def _adapted_init(pretrained: str, folder: Path, cfg: DictConfig) -> tuple[str, 
     if not fresh and not dropped:
         return str(folder), report
     target.load_state_dict({**tgt_state, **{k: src_state[k] for k in copied}})
-    dest = home() / "finetune-init" / f"{pretrained.replace('.', '_')}-{config_hash({'args': args, 'seed': int(cfg.seed), 'src': str(folder)})}"
+    key = config_hash({"args": args, "seed": int(cfg.seed), "src": str(folder)})
+    dest = home() / "finetune-init" / f"{pretrained.replace('.', '_')}-{key}"  # no dot: a folder, not a file
     save_model(target, dest, {**{k: v for k, v in src.meta.items() if k in ("task", "units", "symmetry_group")},
                               "adapted_from": pretrained})
     log.info("%s: copied %d tensors, re-initialised %s", pretrained, len(copied), fresh)
