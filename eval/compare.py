@@ -342,7 +342,7 @@ def _compare(task: str, models: Sequence[str], train_sizes: Sequence[int], seeds
     from symzoo.registry import get_task, model_entry
     from symzoo.train.config import load_config
 
-    from .report import render_report, summarize_results
+    from .report import readable, render_report, summarize_results
 
     t_start = time.perf_counter()
     models = parse_list(models, "--models")
@@ -440,6 +440,7 @@ def _compare(task: str, models: Sequence[str], train_sizes: Sequence[int], seeds
             doc["summary"] = summarize_results(doc)
             out.mkdir(parents=True, exist_ok=True)
             atomic_write_text(out / "results.json", json.dumps(clean_json(doc), indent=2, default=str))
+        readable(out / "results.json")
 
         done = len(results)
         for c in cells:

@@ -220,9 +220,20 @@ def render_markdown(doc: dict, summ: dict | None = None, *, images: dict[str, st
 STYLE = {"equivariant": "-", "augmented": ":", "baseline": "--"}
 
 
+def readable(path: Path) -> Path:
+    """Give a file written through ``atomic_path`` (mkstemp: mode 0600) the usual umask mode."""
+    import os
+
+    mask = os.umask(0)
+    os.umask(mask)
+    os.chmod(path, 0o666 & ~mask)
+    return path
+
+
 def _save(fig, path: Path) -> None:
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=120, bbox_inches="tight")
+    readable(path)
 
 
 def plot_learning_curves(doc: dict, summ: dict, path: str | Path) -> Path | None:
@@ -242,11 +253,16 @@ def plot_learning_curves(doc: dict, summ: dict, path: str | Path) -> Path | None
         xs = [p[0] for p in pts]
         ys = [p[1]["mean"] for p in pts]
         es = [p[1]["std"] if math.isfinite(p[1]["std"]) else 0.0 for p in pts]
-        # asymmetric bars clipped at a small positive value (log axis)
-        lo = [min(e, y * 0.999) for y, e in zip(ys, es)]
+        seeds = {n: [v for v in (_num(c["metrics"].get(doc["primary_metric"])) for c in _cells(doc, model=m, size=n))
+                     if math.isfinite(v) and v > 0] for n in xs}
+        # on a log axis mean - std can be <= 0: clip the lower bar at half the smallest seed value
+        lo = [min(e, y - 0.5 * min(seeds[n] or [y])) for n, y, e in zip(xs, ys, es)]
         role = roles.get(m, {}).get("role", "baseline")
-        ax.errorbar(xs, ys, yerr=[lo, es], marker="osD^v<>"[i % 7], linestyle=STYLE.get(role, "--"),
-                    capsize=3, label=f"{m} ({ROLE_LABEL.get(role, role)})")
+        line = ax.errorbar(xs, ys, yerr=[lo, es], marker="osD^v<>"[i % 7], linestyle=STYLE.get(role, "--"),
+                           capsize=3, label=f"{m} ({ROLE_LABEL.get(role, role)})")
+        sx = [n for n in xs for _ in seeds[n]]
+        sy = [v for n in xs for v in seeds[n]]
+        ax.scatter(sx, sy, s=10, color=line[0].get_color(), alpha=0.45, zorder=1)
         plotted += 1
     if not plotted:
         return None
@@ -259,8 +275,8 @@ def plot_learning_curves(doc: dict, summ: dict, path: str | Path) -> Path | None
     ax.set_xlabel("training-set size N (samples)")
     ax.set_ylabel(f"test {doc['primary_metric']} [{_unit(doc, True)}]")
     k = len(doc["seeds"])
-    ax.set_title(f"{doc['task']} ({doc['preset']}): learning curves, mean ± std over {k} seed{'s' * (k > 1)}",
-                 fontsize=10)
+    ax.set_title(f"{doc['task']} ({doc['preset']}): learning curves, mean ± std over {k} seed{'s' * (k > 1)}\n"
+                 f"(small dots: single seeds)", fontsize=10)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=9)
     path = Path(path)
@@ -327,6 +343,7 @@ def render_report(out: str | Path) -> dict[str, Path]:
         written["orbit_gap"] = p
         images["orbit"] = p.name
     atomic_write_text(out / "report.md", render_markdown(doc, summ, images=images))
+    readable(out / "report.md")
     written["report"] = out / "report.md"
     return written
 
