@@ -155,6 +155,10 @@ def list_pretrained(filter: str = "") -> list[str]:
 
 def get_entry(name: str) -> dict[str, Any]:
     reg = registry()
+    if name not in reg and ("/" in name or os.sep in name or name.startswith(".")):
+        # `symzoo eval PATH` falls back to pretrained names: a path-like name is a missing folder
+        raise UnknownNameError(f"{name} does not exist (not a run folder, and not a pretrained name; "
+                               "see `symzoo zoo list`)")
     if name not in reg:
         raise UnknownNameError(f"unknown pretrained model {name!r}{suggest(name, reg)}; "
                                "see `symzoo zoo list`")
