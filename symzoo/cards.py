@@ -130,7 +130,8 @@ def render_card(name: str, e: dict, *, level: int = 2) -> str:
     L += [f"{hh} Limitations", "", str(e.get("limitations", "not stated")).strip(), ""]
     L += [f"{hh} How to reproduce", "", "```", str(e.get("command", "")).strip(),
           f"python scripts/build_zoo.py {name}   # trains with the command above, exports, measures",
-          f"symzoo eval {name}                    # re-measures the metrics above", "```", "",
+          f"symzoo eval {name}                    # re-measures the metrics above",
+          f"symzoo zoo verify {name}              # ... and compares them with this card", "```", "",
           f"Recipe: `{e.get('recipe')}`" + ("" if e.get("recipe_existed", True) else
                                            " (did not exist when trained: the schema defaults and the "
                                            "overrides in the command were used)")

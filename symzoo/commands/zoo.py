@@ -1,4 +1,4 @@
-HELP = "the pretrained zoo: list | info NAME | download NAME | cards [--check]"
+HELP = "the pretrained zoo: list | info NAME | download NAME | verify NAME | cards [--check]"
 
 
 def add_arguments(p):
@@ -11,6 +11,10 @@ def add_arguments(p):
     dl.add_argument("names", nargs="*", metavar="NAME")
     dl.add_argument("--all", action="store_true", help="every entry")
     dl.add_argument("--force", action="store_true", help="fetch again even when cached")
+    ver = sub.add_parser("verify", help="re-measure an entry with `symzoo eval` and compare with the registry")
+    ver.add_argument("names", nargs="*", metavar="NAME")
+    ver.add_argument("--all", action="store_true", help="every entry")
+    ver.add_argument("--rtol", type=float, default=0.02, help="relative tolerance (default 0.02)")
     cards = sub.add_parser("cards", help="write MODEL_CARDS.md from the registry")
     cards.add_argument("--out", default="MODEL_CARDS.md", help="where to write (default MODEL_CARDS.md)")
     cards.add_argument("--check", action="store_true",
@@ -46,6 +50,25 @@ def run(args) -> int:
         for name in names:
             print(f"{name}: {hub.pretrained_path(name, force=args.force)}")
         return 0
+    if action == "verify":
+        import tempfile
+
+        from symzoo.eval.evaluate import evaluate_run
+
+        names = hub.list_pretrained() if args.all else args.names
+        if not names:
+            raise SymzooError("symzoo zoo verify NAME [NAME ...] | --all")
+        bad = 0
+        for name in names:
+            recorded = (hub.get_entry(name).get("metrics") or {}).get("test") or {}
+            with tempfile.TemporaryDirectory() as tmp:
+                report = evaluate_run(hub.pretrained_path(name), out=Path(tmp) / "eval.json")
+            for k, want in recorded.items():
+                got = report["metrics"].get(k)
+                ok = got is not None and abs(got - want) <= args.rtol * abs(want) + 1e-12
+                bad += not ok
+                print(f"{name:<24} {k:<20} registry {want:<12.6g} measured {got:<12.6g} {'ok' if ok else 'MISMATCH'}")
+        return 1 if bad else 0
     if action == "cards":
         text = render_cards(hub.registry())
         out = Path(args.out)

@@ -65,3 +65,4 @@ def test_eval_reproduces_registry_metrics(name, tmp_path):
     assert report["preset"] == e["metrics"]["preset"] and report["n_test"] == e["metrics"]["n_test"]
     for k, v in e["metrics"]["test"].items():
         assert report["metrics"][k] == pytest.approx(v, rel=1e-3), (name, k)
+    assert main(["zoo", "verify", name]) == 0
