@@ -38,7 +38,8 @@ def key_metric(entry: dict) -> str:
 
 
 def _symmetry_short(entry: dict) -> str:
-    claimed = (entry.get("equivariance") or {}).get("claimed") or (entry.get("symmetry") or {}).get("claimed") or []
+    claimed = ((entry.get("equivariance") or {}).get("claimed")
+               or (entry.get("symmetry") or {}).get("claimed") or [])
     abbrev = {"rotation": "R", "reflection": "P", "translation": "T", "permutation": "S_n"}
     return "+".join(abbrev.get(c, c) for c in ("rotation", "reflection", "translation", "permutation")
                     if c in claimed) or "none"
@@ -105,8 +106,9 @@ def render_card(name: str, e: dict, *, level: int = 2) -> str:
     if eq:
         claimed = ", ".join(eq.get("claimed") or []) or "none"
         L += [f"{hh} Symmetry", "",
-              f"The task's symmetry group is {eq.get('group')}; the model claims: {claimed}. Measured relative "
-              f"equivariance error ({eq.get('dtype')}, random group elements, `symzoo.testing.equivariance_errors`):", ""]
+              f"The task's symmetry group is {eq.get('group')}; the model claims: {claimed}. Measured "
+              f"relative equivariance error ({eq.get('dtype')}, random group elements, "
+              "`symzoo.testing.equivariance_errors`):", ""]
         errs = eq.get("relative_error") or {}
         L += _table(list(errs), [[_fmt(v) for v in errs.values()]]) + [""]
     L += [f"{hh} Conservation", "", str(e.get("conservation", "not stated")).strip(), ""]
@@ -116,7 +118,8 @@ def render_card(name: str, e: dict, *, level: int = 2) -> str:
               f"Test `{ft['results'][0]['metric']}` ({ft.get('units')}) on preset `{ft.get('preset')}` "
               f"(n = {ft.get('n_test')}), mean ± std over seeds: fine-tuned from this entry vs. the same "
               f"architecture and config trained from scratch on the same N samples"
-              + (f"; without any fine-tuning this entry scores {_fmt(ft['zero_shot'])}" if "zero_shot" in ft else "")
+              + (f"; without any fine-tuning this entry scores {_fmt(ft['zero_shot'])}"
+                 if "zero_shot" in ft else "")
               + ".", ""]
         rows = [[str(r["train_size"]), str(r["seeds"]),
                  f"{_fmt(r['pretrained']['mean'])} ± {_fmt(r['pretrained']['std'])}",

@@ -96,12 +96,13 @@ def _validate_entry(name: str, entry: dict) -> None:
         if role not in CACHE_NAMES:
             raise SymzooError(f"pretrained registry: entry {name!r} has unknown file role {role!r}")
     src = str(entry["source"])
-    if not (src == "bundled" or src.startswith("https://") or src.startswith("http://") or src.startswith("hf://")):
+    if not (src == "bundled" or src.startswith(("https://", "http://", "hf://"))):
         raise SymzooError(f"pretrained registry: entry {name!r} has source {src!r}; "
                           "expected 'bundled', 'https://...' or 'hf://org/repo@revision'")
 
 
-def load_registry(path: str | Path | None = None, *, include_unbuilt: bool = False) -> dict[str, dict[str, Any]]:
+def load_registry(path: str | Path | None = None, *,
+                  include_unbuilt: bool = False) -> dict[str, dict[str, Any]]:
     """Read a registry YAML (default: the shipped ``zoo/registry.yaml``) -> ``{name: entry}``.
 
     Entries whose ``files`` are still empty (described but not built by ``scripts/build_zoo.py``)
@@ -110,7 +111,8 @@ def load_registry(path: str | Path | None = None, *, include_unbuilt: bool = Fal
 
     path = Path(path) if path else registry_file()
     if not path.is_file():
-        raise SymzooError(f"pretrained registry {path} does not exist (is the symzoo.zoo package data installed?)")
+        raise SymzooError(f"pretrained registry {path} does not exist "
+                          "(is the symzoo.zoo package data installed?)")
     try:
         doc = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as e:
@@ -249,7 +251,8 @@ def _download_http(url: str, partial: Path, timeout: float) -> None:
                 try:
                     block = resp.read(1 << 16)
                 except (OSError, ValueError) as e:  # IncompleteRead, reset connection
-                    raise SymzooError(f"download of {url} failed after {got} bytes: {type(e).__name__}") from None
+                    raise SymzooError(f"download of {url} failed after {got} bytes: "
+                                      f"{type(e).__name__}") from None
                 if not block:
                     break
                 f.write(block)
@@ -269,11 +272,13 @@ def _download_hf(url: str, partial: Path) -> None:
     try:
         from huggingface_hub import hf_hub_download
     except ImportError:
-        raise SymzooError(f"{url} is on the Hugging Face Hub: `pip install huggingface_hub` to download it") from None
+        raise SymzooError(f"{url} is on the Hugging Face Hub: "
+                          "`pip install huggingface_hub` to download it") from None
     try:
         local = hf_hub_download(repo_id=repo_id, filename=filename, revision=revision)
     except Exception as e:  # the hub raises many types; report one line
-        raise SymzooError(f"download of {url} failed: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}") from None
+        first = str(e).splitlines()[0] if str(e) else ""
+        raise SymzooError(f"download of {url} failed: {type(e).__name__}: {first}") from None
     shutil.copyfile(local, partial)
 
 

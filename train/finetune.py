@@ -133,7 +133,8 @@ def _adapted_init(pretrained: str, folder: Path, cfg: DictConfig) -> tuple[str, 
     target.load_state_dict({**tgt_state, **{k: src_state[k] for k in copied}})
     key = config_hash({"args": args, "seed": int(cfg.seed), "src": str(folder)})
     dest = home() / "finetune-init" / f"{pretrained.replace('.', '_')}-{key}"  # no dot: a folder, not a file
-    save_model(target, dest, {**{k: v for k, v in src.meta.items() if k in ("task", "units", "symmetry_group")},
+    keep = ("task", "units", "symmetry_group")
+    save_model(target, dest, {**{k: v for k, v in src.meta.items() if k in keep},
                               "adapted_from": pretrained})
     log.info("%s: copied %d tensors, re-initialised %s", pretrained, len(copied), fresh)
     return str(dest), report
@@ -188,7 +189,8 @@ def _check_freeze(cfg: DictConfig, prefixes: list[str]) -> None:
 
     from symzoo.registry import create_model
 
-    names = [n for n, _ in create_model(cfg.model.name, **OmegaConf.to_container(cfg.model.args)).named_parameters()]
+    model = create_model(cfg.model.name, **OmegaConf.to_container(cfg.model.args))
+    names = [n for n, _ in model.named_parameters()]
     for pre in prefixes:
         if not any(n == pre or n.startswith(pre + ".") for n in names):
             tops = sorted({n.split(".")[0] for n in names})
@@ -218,11 +220,13 @@ def finetune(pretrained: str, task: str, *, train_size: int | None = None, prese
         cfg, report = scratch_config(pretrained, task, train_size=train_size, preset=preset,
                                      overrides=overrides), {}
     else:
-        cfg, report = finetune_config(pretrained, task, train_size=train_size, preset=preset, overrides=overrides)
+        cfg, report = finetune_config(pretrained, task, train_size=train_size, preset=preset,
+                                      overrides=overrides)
     if out is None:
         import time
 
-        out = f"runs/{task}-{pretrained}-{'scratch' if from_scratch else 'ft'}-{time.strftime('%Y%m%d-%H%M%S')}"
+        kind = "scratch" if from_scratch else "ft"
+        out = f"runs/{task}-{pretrained}-{kind}-{time.strftime('%Y%m%d-%H%M%S')}"
     _check_freeze(cfg, prefixes)
     with _freezing(prefixes, report):
         run = train(cfg, out, quiet=quiet)

@@ -29,8 +29,9 @@ def run(args) -> int:
             overrides.append(item)
     if args.quiet:
         overrides.append("trainer.progress_bar=false")
-    run_dir = finetune(args.pretrained, args.task, train_size=args.train_size, preset=args.preset, freeze=freeze,
-                       overrides=overrides, out=args.out, from_scratch=args.from_scratch, quiet=args.quiet)
+    run_dir = finetune(args.pretrained, args.task, train_size=args.train_size, preset=args.preset,
+                       freeze=freeze, overrides=overrides, out=args.out, from_scratch=args.from_scratch,
+                       quiet=args.quiet)
     if (run_dir / "eval.json").is_file():
         print(format_eval(json.loads((run_dir / "eval.json").read_text())))
     info = json.loads((run_dir / "finetune.json").read_text())
