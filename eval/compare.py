@@ -330,14 +330,16 @@ def _compare(task: str, models: Sequence[str], train_sizes: Sequence[int], seeds
             preset: str | None = None, out: str | Path | None = None, jobs: int | None = None,
             reference: str | None = None, orbit: bool = True, orbit_size: int | None = None,
             overrides: Sequence[str] = (), threads: int | None = None, render: bool = True,
-            on_cell: Callable[[dict, int, int], None] | None = None) -> dict:
+            on_cell: Callable[[dict, int, int], None] | None = None,
+            on_start: Callable[[dict], None] | None = None) -> dict:
     """Run (or resume) a comparison and return the results (also written to ``out/results.json``).
 
     ``seeds``: a count (seeds ``0..k-1``) or explicit seeds.  ``jobs``: parallel cells (default:
     the available cores); ``jobs=1`` trains in this process.  ``threads``: torch threads per cell
     (default ``cores // jobs``; small models train fastest with 1, and oversubscribed threads on
     busy cores are many times slower).  ``on_cell(result, done, total)`` is
-    called after every finished cell (also for the ones found already finished).
+    called after every newly finished cell; ``on_start(info)`` once before training, with the
+    counts of cells in the grid, already finished and to train.
     """
     from symzoo.registry import get_task, model_entry
     from symzoo.train.config import load_config
@@ -440,12 +442,12 @@ def _compare(task: str, models: Sequence[str], train_sizes: Sequence[int], seeds
             doc["summary"] = summarize_results(doc)
             out.mkdir(parents=True, exist_ok=True)
             atomic_write_text(out / "results.json", json.dumps(clean_json(doc), indent=2, default=str))
-        readable(out / "results.json")
+            readable(out / "results.json")
 
         done = len(results)
-        for c in cells:
-            if c.key in results and on_cell:
-                on_cell(results[c.key], cells.index(c) + 1, len(cells))
+        if on_start:
+            on_start({"total": len(cells), "reused": len(results), "todo": len(todo), "jobs": jobs,
+                      "threads": threads, "out": str(out)})
         write()
         # the largest cells first: the grid finishes sooner (longest-processing-time first)
         todo.sort(key=lambda c: (-c.train_size, c.study, c.model, c.seed))
@@ -496,7 +498,13 @@ def _compare(task: str, models: Sequence[str], train_sizes: Sequence[int], seeds
                     else:
                         finish(c, res, None)
             except BaseException:
+                # interrupted: stop the cells in flight now (their folders lack cell.json and are
+                # cleaned and retrained next time) instead of waiting for them at exit
+                procs = list((getattr(pool, "_processes", None) or {}).values())
                 pool.shutdown(wait=False, cancel_futures=True)
+                for p in procs:
+                    if p.is_alive():
+                        p.terminate()
                 raise
             pool.shutdown(wait=True)
         write()

@@ -56,9 +56,16 @@ def run(args) -> int:
         print(f"{where} {res['key']}: {pm}={res['metrics'][pm]:.4g}{extra} ({res.get('wall_seconds', 0):.1f} s)",
               flush=True)
 
+    def on_start(info):
+        msg = f"{info['total']} cells in {info['out']}: {info['reused']} already finished"
+        if info["todo"]:
+            msg += (f", training {info['todo']} ({info['jobs']} at a time, "
+                    f"{info['threads']} torch thread{'s' * (info['threads'] > 1)} each)")
+        print(msg, flush=True)
+
     doc = compare(args.task, args.models, args.train_sizes, seeds, preset=args.preset, out=args.out,
                   jobs=args.jobs, threads=args.threads, reference=args.reference, orbit=not args.no_orbit, orbit_size=args.orbit_size,
-                  overrides=args.overrides, on_cell=on_cell)
+                  overrides=args.overrides, on_cell=on_cell, on_start=on_start)
     print()
     print(format_summary(doc))
     inv = doc["invocations"][-1]
