@@ -123,3 +123,28 @@ def test_bad_input_is_a_clear_error(grid_dir, tmp_path):
     with pytest.raises(SymzooError, match="--reference"):
         compare(TASK, out=tmp_path / "x", reference="egnn", **GRID)
     assert not (tmp_path / "x").exists()
+
+
+def test_cells_run_in_parallel_worker_processes(tmp_path):
+    out = tmp_path / "par"
+    doc = compare(TASK, models="linear", train_sizes="20,40", seeds=1, preset="tiny", jobs=2, threads=1,
+                  overrides=FAST, orbit=False, out=out)
+    inv = doc["invocations"][-1]
+    assert inv["jobs"] == 2 and inv["threads_per_job"] == 1 and inv["cells_trained"] == 2
+    assert sorted(c["key"] for c in load_results(out)["cells"]) == ["linear/n20-s0", "linear/n40-s0"]
+    assert all(c["threads"] == 1 for c in doc["cells"])
+    assert not doc["failed"]
+
+
+@pytest.mark.slow
+def test_must_show_tiny_comparison(tmp_path):
+    """The issue's acceptance run (about 2 minutes on 2 cores): egnn generalizes across the orbit,
+    mlp trained on canonical poses does not."""
+    out = tmp_path / "tiny"
+    compare(TASK, models="egnn,mlp,mlp+aug", train_sizes="50,100", seeds=2, preset="tiny", out=out)
+    summ = load_results(out)["summary"]
+    assert summ["orbit"]["egnn"]["ratio"]["mean"] == pytest.approx(1.0, abs=1e-3)
+    assert summ["orbit"]["mlp"]["ratio"]["mean"] > 1.1
+    assert summ["curves"]["egnn"]["100"]["mean"] < summ["curves"]["mlp"]["100"]["mean"]
+    assert compare(TASK, models="egnn,mlp,mlp+aug", train_sizes="50,100", seeds=2, preset="tiny",
+                   out=out)["invocations"][-1]["cells_trained"] == 0
