@@ -32,6 +32,12 @@ link, ``k = 1`` component -- and bodies for gravity, ``k = d`` components):
   second-order models), ``[n_nodes, k]``; gravity adds ``mass [n_nodes, 1]``;
 * targets ``dq, dp`` (Hamilton's equations) and ``dv`` (generalized acceleration), ``[n_nodes, k]``.
 
+With ``horizon=H`` (task argument; ``data.task_args.horizon=4`` on the command line) samples also
+carry multi-step targets ``q_next, p_next, v_next [n_nodes, H, k]`` (the next H frames) and the
+graph field ``dt``; symzoo's Hamiltonian models then also return their own differentiable RK4
+rollouts over those frames, and the loss becomes the trajectory-chunk MSE of Finzi et al. (2020)
+(primary metric ``traj_mse``).
+
 Models return ``{"dq", "dp"}`` (first-order, canonical) or ``{"dq", "dv"}`` (second-order); the
 loss is the mean squared error of the outputs a model returns, and every model is also scored on
 the phase-space derivative ``(dq/dt, dp/dt)`` (``deriv_mse``, the primary metric; second-order
@@ -415,8 +421,11 @@ class HamiltonianTask(Task):
     rollout_steps = 1000
 
     def __init__(self, name: str, system: MechanicalSystem, *, unit: str, noise: float = 0.0,
-                 train_size: int | None = None, description: str = ""):
+                 train_size: int | None = None, description: str = "", horizon: int = 0):
         self.name, self.system, self.noise, self.train_size = name, system, float(noise), train_size
+        if not 0 <= int(horizon) <= 20:
+            raise SymzooError(f"{name}: horizon must be between 0 and 20 steps, got {horizon}")
+        self.horizon = int(horizon)
         self.particles = isinstance(system, Gravity)
         self.dt = system.dt
         self.description = description or (system.__doc__ or "").split("\n")[0]
@@ -431,11 +440,19 @@ class HamiltonianTask(Task):
             self.input_fields = {"q": vec, "p": vec, "v": vec}
         self.target_fields = {"dq": vec, "dp": vec, "dv": vec}
         self.output_fields = {"dq": vec, "dp": vec, "dv": vec}
+        if self.horizon:  # multi-step targets: the next `horizon` frames (Finzi et al.'s chunks)
+            qkind = self.input_fields["q"]
+            self.input_fields = {**self.input_fields, "dt": Field("scalar", "graph")}
+            future = {"q_next": qkind, "p_next": vec, "v_next": vec}
+            self.target_fields = {**self.target_fields, **future}
+            self.output_fields = {**self.output_fields, **future}
+            self.primary_metric = "traj_mse"
         self.units = {
             "deriv_mse": f"squared phase-space derivative, {unit}",
             "dq_mse": f"(dq/dt)^2, {unit}",
             "dp_mse": f"(dp/dt)^2, {unit}",
             "dv_mse": f"(d^2q/dt^2)^2, {unit}",
+            "traj_mse": f"squared canonical state over the next `horizon` frames, {unit}",
             "rollout_error": "relative, geometric mean over the horizon",
             "energy_drift": "relative |E(t) - E(0)| / |E(0)|, mean over the horizon",
             "energy_drift_final": "relative, at the end of the horizon",
@@ -490,8 +507,10 @@ class HamiltonianTask(Task):
                 np.savez(f, **arrays)
         return arrays
 
-    def _samples(self, q: Tensor, p: Tensor, seed: int, noise: float) -> GraphTensorDataset:
-        """Dataset of states ``q, p [S, D]`` (float64) with analytic derivative targets."""
+    def _samples(self, q: Tensor, p: Tensor, seed: int, noise: float, future: tuple[Tensor, Tensor] | None = None
+                 ) -> GraphTensorDataset:
+        """Dataset of states ``q, p [S, D]`` (float64) with analytic derivative targets and, with
+        ``future = (q_next, p_next) [S, H, D]``, multi-step targets ``q_next, p_next, v_next [n, H, k]``."""
         sysm = self.system
         with single_thread():
             v = sysm.velocity(q, p)
@@ -509,7 +528,16 @@ class HamiltonianTask(Task):
             src, dst = torch.meshgrid(torch.arange(n), torch.arange(n), indexing="ij")
             mask = src != dst
             edge_index = torch.stack([src[mask], dst[mask]])
-        return GraphTensorDataset(node, edge_index=edge_index)
+        graph = {}
+        if future is not None:
+            qn, pn = future
+            h = qn.shape[1]
+            with single_thread():
+                vn = sysm.velocity(qn, pn)
+            for name, x in (("q_next", qn), ("p_next", pn), ("v_next", vn)):
+                node[name] = x.reshape(-1, h, n, k).transpose(1, 2).to(torch.float32).contiguous()
+            graph["dt"] = torch.full((q.shape[0],), float(sysm.dt), dtype=torch.float32)
+        return GraphTensorDataset(node, graph, edge_index=edge_index)
 
     def splits(self, preset: str | None = None, seed: int = 0):
         preset = preset or self.default_preset
@@ -517,10 +545,19 @@ class HamiltonianTask(Task):
         cfg = self.presets[preset]
         out = []
         for i, split in enumerate(("train", "val", "test")):
-            q = torch.from_numpy(arrays[f"{split}_q"]).reshape(-1, self.system.dof)
-            p = torch.from_numpy(arrays[f"{split}_p"]).reshape(-1, self.system.dof)
+            qa, pa = torch.from_numpy(arrays[f"{split}_q"]), torch.from_numpy(arrays[f"{split}_p"])
+            h, frames, d = self.horizon, qa.shape[1], self.system.dof
+            if h >= frames:
+                raise SymzooError(f"{self.name}/{preset}: horizon {h} needs more than {frames} frames per trajectory")
+            q, p = qa[:, :frames - h].reshape(-1, d), pa[:, :frames - h].reshape(-1, d)
             order = torch.randperm(q.shape[0], generator=torch.Generator().manual_seed(cfg["data_seed"] + i))
-            ds = self._samples(q[order], p[order], cfg["data_seed"] * 7 + i, self.noise if split == "train" else 0.0)
+            future = None
+            if h:
+                qn = torch.stack([qa[:, 1 + j:frames - h + 1 + j] for j in range(h)], 2).reshape(-1, h, d)
+                pn = torch.stack([pa[:, 1 + j:frames - h + 1 + j] for j in range(h)], 2).reshape(-1, h, d)
+                future = (qn[order], pn[order])
+            ds = self._samples(q[order], p[order], cfg["data_seed"] * 7 + i, self.noise if split == "train" else 0.0,
+                               future)
             ds.meta = {"split": split, "preset": preset}
             out.append(ds)
         if self.train_size is not None:
@@ -583,7 +620,24 @@ class HamiltonianTask(Task):
         q, v, a = (self._flat(x, b) for x in (batch.q, batch.v, out["dv"]))
         return self._nodes(self.system.pdot_from_acceleration(q.to(a.dtype), v.to(a.dtype), a))
 
+    def _future_p(self, out, batch) -> Tensor:
+        """Predicted ``p`` over the horizon ``[n_nodes, H, k]`` (second-order outputs via ``M(q) v``)."""
+        if "p_next" in out:
+            return out["p_next"]
+        qn, vn = out["q_next"], out["v_next"]
+        b, h = int(batch.num_graphs), qn.shape[1]
+        flat = (lambda x: x.transpose(0, 1).reshape(h, b, -1))
+        p = self.system.momentum(flat(qn), flat(vn))
+        return p.reshape(h, -1, qn.shape[-1]).transpose(0, 1)
+
     def loss(self, out, batch) -> Tensor:
+        if self.horizon:
+            if "q_next" not in out:
+                raise InputError(f"{self.name} (horizon {self.horizon}): the model returned no 'q_next' rollout; "
+                                 "multi-step training needs a symzoo Hamiltonian model")
+            second = "p_next" if "p_next" in out else "v_next"
+            return (((out["q_next"] - batch.q_next.to(out["q_next"].dtype)) ** 2).mean()
+                    + ((out[second] - getattr(batch, second).to(out[second].dtype)) ** 2).mean()) / 2
         keys = [k for k in _FIELDS_OUT if k in out]
         if not keys:
             raise InputError(f"{self.name}: model outputs must contain dq and dp (or dv), got {sorted(out)}")
@@ -597,6 +651,10 @@ class HamiltonianTask(Task):
         m = {"deriv_mse": (e_q + e_p) / 2, "dq_mse": e_q, "dp_mse": e_p}
         if "dv" in out:
             m["dv_mse"] = ((out["dv"] - batch.dv.to(out["dv"].dtype)) ** 2).mean()
+        if self.horizon and "q_next" in out:
+            pn = self._future_p(out, batch)
+            m["traj_mse"] = (((out["q_next"] - batch.q_next.to(pn.dtype)) ** 2).mean()
+                             + ((pn - batch.p_next.to(pn.dtype)) ** 2).mean()) / 2
         return m
 
     # ------------------------------------------------------------ rollouts
@@ -612,7 +670,7 @@ class HamiltonianTask(Task):
         dt = self.dt if dt is None else dt
         order = model_order(model, batch)
         static = copy.copy(batch)
-        for key in ("q", "p", "v", "dq", "dp", "dv"):
+        for key in ("q", "p", "v", "dq", "dp", "dv", "q_next", "p_next", "v_next"):
             if key in static:
                 del static[key]
         b = int(batch.num_graphs)
@@ -674,52 +732,55 @@ _SI = "SI: rad, kg m^2/s, s"
 
 
 @register_task("spring")
-def spring(noise: float = 0.0, train_size: int | None = None) -> HamiltonianTask:
+def spring(noise: float = 0.0, train_size: int | None = None, horizon: int = 0) -> HamiltonianTask:
     """Mass-spring H = p^2/2 + q^2/2 (Greydanus et al. 2019); Z2 mirror symmetry."""
-    return HamiltonianTask("spring", Spring(), unit=_DIMLESS, noise=noise, train_size=train_size)
+    return HamiltonianTask("spring", Spring(), unit=_DIMLESS, noise=noise, train_size=train_size, horizon=horizon)
 
 
 @register_task("pendulum")
-def pendulum(noise: float = 0.0, train_size: int | None = None) -> HamiltonianTask:
+def pendulum(noise: float = 0.0, train_size: int | None = None, horizon: int = 0) -> HamiltonianTask:
     """Ideal pendulum H = p^2/2 + 3(1 - cos q) (Greydanus et al. 2019); Z2 mirror symmetry."""
-    return HamiltonianTask("pendulum", Pendulum(), unit=_DIMLESS, noise=noise, train_size=train_size)
+    return HamiltonianTask("pendulum", Pendulum(), unit=_DIMLESS, noise=noise, train_size=train_size, horizon=horizon)
 
 
 @register_task("double-pendulum")
-def double_pendulum(noise: float = 0.0, train_size: int | None = None) -> HamiltonianTask:
+def double_pendulum(noise: float = 0.0, train_size: int | None = None, horizon: int = 0) -> HamiltonianTask:
     """Double pendulum (unit masses and links, g = 9.81) in angles; Z2 mirror symmetry."""
-    return HamiltonianTask("double-pendulum", ChainPendulum(2), unit=_SI, noise=noise, train_size=train_size,
+    return HamiltonianTask("double-pendulum", ChainPendulum(2), unit=_SI, noise=noise, train_size=train_size, horizon=horizon,
                            description="double pendulum (unit point masses, unit links, g = 9.81), angles")
 
 
 @register_task("chain-pendulum", pattern=r"chain-pendulum-(\d+)", example="chain-pendulum-3")
-def chain_pendulum(n: str, noise: float = 0.0, train_size: int | None = None) -> HamiltonianTask:
+def chain_pendulum(n: str, noise: float = 0.0, train_size: int | None = None, horizon: int = 0) -> HamiltonianTask:
     """Chain of N pendulum links (Finzi et al. 2020 system, in angles); Z2 mirror symmetry."""
     n_links = int(n)
     if not 1 <= n_links <= 10:
         raise UnknownNameError(f"chain-pendulum-N needs 1 <= N <= 10 links, got {n_links}")
     return HamiltonianTask(f"chain-pendulum-{n_links}", ChainPendulum(n_links), unit=_SI, noise=noise,
-                           train_size=train_size,
+                           train_size=train_size, horizon=horizon,
                            description=f"chain of {n_links} pendulum links (unit masses and links, g = 9.81), angles")
 
 
-def _gravity(n: str, dim: int, suffix: str, noise: float, train_size, softening: float) -> HamiltonianTask:
+def _gravity(n: str, dim: int, suffix: str, noise: float, train_size, softening: float,
+             horizon: int) -> HamiltonianTask:
     n_bodies = int(n)
     if not 2 <= n_bodies <= 20:
         raise UnknownNameError(f"gravity-N needs 2 <= N <= 20 bodies, got {n_bodies}")
     return HamiltonianTask(f"gravity-{n_bodies}{suffix}", Gravity(n_bodies, dim, softening), unit=_DIMLESS,
-                           noise=noise, train_size=train_size,
+                           noise=noise, train_size=train_size, horizon=horizon,
                            description=f"{n_bodies} unit masses in {dim}-D, G = 1, softening {softening}, "
                                        "near-circular ring orbits")
 
 
 @register_task("gravity", pattern=r"gravity-(\d+)", example="gravity-2")
-def gravity(n: str, noise: float = 0.0, train_size: int | None = None, softening: float = 0.1) -> HamiltonianTask:
+def gravity(n: str, noise: float = 0.0, train_size: int | None = None, softening: float = 0.1,
+            horizon: int = 0) -> HamiltonianTask:
     """N-body gravity in 2-D (Greydanus 2-body/3-body generalized); E(2) x S_N symmetry."""
-    return _gravity(n, 2, "", noise, train_size, softening)
+    return _gravity(n, 2, "", noise, train_size, softening, horizon)
 
 
 @register_task("gravity-3d", pattern=r"gravity-(\d+)-3d", example="gravity-3-3d")
-def gravity_3d(n: str, noise: float = 0.0, train_size: int | None = None, softening: float = 0.1) -> HamiltonianTask:
+def gravity_3d(n: str, noise: float = 0.0, train_size: int | None = None, softening: float = 0.1,
+            horizon: int = 0) -> HamiltonianTask:
     """N-body gravity in 3-D; E(3) x S_N symmetry."""
-    return _gravity(n, 3, "-3d", noise, train_size, softening)
+    return _gravity(n, 3, "-3d", noise, train_size, softening, horizon)

@@ -27,6 +27,7 @@ gradients are enabled by the caller (training), so long rollouts under ``no_grad
 
 from __future__ import annotations
 
+import copy
 import math
 from typing import Sequence
 
@@ -34,6 +35,7 @@ import torch
 from torch import Tensor, nn
 
 from symzoo.errors import InputError
+from symzoo.integrators import odeint
 from symzoo.registry import register_model
 
 from .base import ACTIVATIONS, SymmetryContract, mlp, segment_sum
@@ -146,7 +148,50 @@ def _leaf(x: Tensor) -> Tensor:
     return x if x.requires_grad else x.detach().requires_grad_(True)
 
 
-class _FlatDynamics(SymmetryContract, nn.Module):
+class _Dynamics(SymmetryContract, nn.Module):
+    """Shared ``forward``: time derivatives, plus multi-step rollouts when the batch asks for them."""
+
+    order = 1
+
+    def _derivatives(self, batch) -> dict[str, Tensor]:
+        raise NotImplementedError
+
+    def forward(self, batch) -> dict[str, Tensor]:
+        """Derivatives ``{"dq", "dp" | "dv"}: [n_nodes, k]``; with multi-step targets in the batch
+        (``q_next [n_nodes, H, k]`` and graph field ``dt``) also ``q_next`` and ``p_next`` (first
+        order) or ``v_next`` (second order) ``[n_nodes, H, k]``: RK4 rollouts of the model's own
+        dynamics, differentiable (the multi-step loss of Finzi et al. 2020)."""
+        return _with_rollout(self, batch, self._derivatives(batch))
+
+
+def _with_rollout(model: "_Dynamics", batch, out: dict[str, Tensor]) -> dict[str, Tensor]:
+    future = getattr(batch, "q_next", None)
+    if future is None:
+        return out
+    dt = getattr(batch, "dt", None)
+    if dt is None:
+        raise InputError("a batch with multi-step targets (q_next) needs the graph field 'dt'")
+    dt_value = float(dt.reshape(-1)[0])
+    static = copy.copy(batch)
+    for key in ("q_next", "p_next", "v_next"):
+        if key in static:
+            del static[key]
+    dtype = _param_dtype(model)
+    second = "v" if model.order == 2 else "p"
+
+    def f(z):
+        s = copy.copy(static)
+        s.q = z[0]
+        setattr(s, second, z[1])
+        o = model._derivatives(s)
+        return o["dq"], o["d" + second]
+
+    z0 = (batch.q.to(dtype), getattr(batch, second).to(dtype))
+    q, w = odeint(f, z0, dt_value, future.shape[1], method="rk4")
+    return {**out, "q_next": q[1:].transpose(0, 1), f"{second}_next": w[1:].transpose(0, 1)}
+
+
+class _FlatDynamics(_Dynamics):
     symmetry: frozenset[str] = frozenset()
     order = 1
 
@@ -170,7 +215,7 @@ class HNN(_FlatDynamics):
         _check_act(act, "hnn")
         self.net = LazyMLP([hidden] * layers, 1, act, None if state_dim is None else 2 * state_dim)
 
-    def forward(self, batch) -> dict[str, Tensor]:
+    def _derivatives(self, batch) -> dict[str, Tensor]:
         keep = torch.is_grad_enabled()
         dtype = _param_dtype(self)
         with torch.enable_grad():
@@ -194,7 +239,7 @@ class NeuralODE(_FlatDynamics):
             raise ValueError(f"unknown activation {act!r}; choose one of {sorted(ACTIVATIONS)}")
         self.net = LazyMLP([hidden] * layers, "same", act, None if state_dim is None else 2 * state_dim)
 
-    def forward(self, batch) -> dict[str, Tensor]:
+    def _derivatives(self, batch) -> dict[str, Tensor]:
         dtype = _param_dtype(self)
         q, p = _flat(batch, "q", dtype), _flat(batch, "p", dtype)
         dz = self.net(torch.cat([q, p], -1))
@@ -215,7 +260,7 @@ class NeuralODE2(_FlatDynamics):
             raise ValueError(f"unknown activation {act!r}; choose one of {sorted(ACTIVATIONS)}")
         self.net = LazyMLP([hidden] * layers, "half", act, None if state_dim is None else 2 * state_dim)
 
-    def forward(self, batch) -> dict[str, Tensor]:
+    def _derivatives(self, batch) -> dict[str, Tensor]:
         dtype = _param_dtype(self)
         q, v = _flat(batch, "q", dtype), _flat(batch, "v", dtype)
         a = self.net(torch.cat([q, v], -1))
@@ -243,7 +288,7 @@ class LNN(_FlatDynamics):
         self.damping = damping
         self.net = LazyMLP([hidden] * layers, 1, act, None if state_dim is None else 2 * state_dim)
 
-    def forward(self, batch) -> dict[str, Tensor]:
+    def _derivatives(self, batch) -> dict[str, Tensor]:
         keep = torch.is_grad_enabled()
         dtype = _param_dtype(self)
         v_in = _flat(batch, "v", dtype)
@@ -267,7 +312,7 @@ class LNN(_FlatDynamics):
         return self._shape_out(batch, dq=v_in, dv=a)
 
 
-class EHNN(SymmetryContract, nn.Module):
+class EHNN(_Dynamics):
     """E(n)-equivariant Hamiltonian network for particle systems.
 
     An EGNN-style network (Satorras et al. 2021) on positions ``q``, momenta ``p`` and masses:
@@ -316,7 +361,7 @@ class EHNN(SymmetryContract, nn.Module):
             h = h + nm(torch.cat([h, segment_sum(m, row, h.shape[0])], -1))
         return segment_sum(self.readout(h).squeeze(-1), batch, num_graphs)
 
-    def forward(self, batch) -> dict[str, Tensor]:
+    def _derivatives(self, batch) -> dict[str, Tensor]:
         keep = torch.is_grad_enabled()
         dtype = _param_dtype(self)
         for name in ("q", "p", "mass", "edge_index"):

@@ -120,3 +120,9 @@ def test_train_spring_hnn_end_to_end(tmp_path):
 
     r = rollout_metrics(load_model(run), symzoo.get_task("spring", preset="tiny"), steps=20, n_traj=2)
     assert 0 <= r["rollout_error"] <= 1 and r["energy_drift"] >= 0
+    # multi-step (trajectory-chunk) training through the same harness
+    cfg = load_config("spring", "node2", preset="tiny",
+                      overrides=["trainer.max_epochs=2", "data.task_args.horizon=3", "trainer.progress_bar=false",
+                                 "trainer.tensorboard=false", "trainer.threads=1"])
+    ev = json.loads((train(cfg, str(tmp_path / "ms"), quiet=True) / "eval.json").read_text())
+    assert ev["primary_metric"] == "traj_mse" and ev["metrics"]["traj_mse"] > 0

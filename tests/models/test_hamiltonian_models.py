@@ -145,3 +145,30 @@ def test_shape_inference_keeps_optimizer_valid_and_rejects_other_sizes():
     assert sum(p.numel() for p in m.parameters()) > n0 and losses[-1] < 0.5 * losses[0]
     with pytest.raises(InputError, match="sized for states of 2"):
         m(symzoo.get_task("double-pendulum").example_batch(2, dtype=torch.float32))
+
+
+@pytest.mark.parametrize("name,task_name", [("hnn", "spring"), ("node2", "double-pendulum"), ("ehnn", "gravity-2")])
+def test_multistep_targets_train_through_differentiable_rollouts(name, task_name):
+    torch.manual_seed(0)
+    task = symzoo.get_task(task_name, horizon=3)
+    assert task.primary_metric == "traj_mse"
+    b = task.example_batch(8, dtype=torch.float32)
+    assert b.q_next.shape == (b.q.shape[0], 3, b.q.shape[1]) and b.dt.shape == (8,)
+    # the stored future frames are the reference flow of the stored state
+    qs, ps = task.system.simulate(*task.state(task.example_batch(8)), 3)
+    assert torch.allclose(task._nodes(qs[1]).float(), b.q_next[:, 0], atol=1e-5)
+    m = symzoo.create_model(name, hidden=32)
+    opt = torch.optim.Adam(m.parameters(), lr=3e-3)
+    losses = []
+    for _ in range(15):
+        opt.zero_grad()
+        out = m(b)
+        loss = task.loss(out, b)
+        loss.backward()
+        opt.step()
+        losses.append(float(loss))
+    assert out["q_next"].shape == b.q_next.shape and "traj_mse" in task.metrics(out, b)
+    assert losses[-1] < 0.85 * losses[0]  # gradients flow through the rollout and training works
+    if name == "ehnn":  # the rollout outputs are equivariant too
+        errs = assert_equivariant(symzoo.create_model(name, hidden=16), task, dtypes=(torch.float64,))
+        assert max(errs[torch.float64].values()) < 1e-10
