@@ -33,6 +33,20 @@ def _num(x) -> float:
         return math.nan
 
 
+def metric_of(doc: dict) -> str:
+    """The metric a report is about: ``doc["metric"]`` when set (``symzoo report --metric``),
+    else the task's ``primary_metric``."""
+    return doc.get("metric") or doc["primary_metric"]
+
+
+def _ratio(orbit: dict, metric: str) -> float:
+    """Out-of-orbit ÷ in-orbit error of one orbit cell for ``metric``."""
+    i, o = _num(orbit["in_orbit"].get(metric)), _num(orbit["out_of_orbit"].get(metric))
+    if not (math.isfinite(i) and math.isfinite(o)) or i < 0:
+        return math.nan
+    return o / i if i > 0 else math.inf
+
+
 def _cells(doc: dict, *, model: str | None = None, study: str = "curve", size: int | None = None) -> list[dict]:
     return [c for c in doc.get("cells", []) if c.get("study", "curve") == study
             and (model is None or c["model"] == model) and (size is None or int(c["train_size"]) == int(size))]
@@ -42,7 +56,7 @@ def summarize_results(doc: dict) -> dict[str, Any]:
     """Statistics of a comparison from its cells: learning curves (mean ± std over seeds), symmetry
     gain and data-efficiency factor against the reference model, learning-curve exponents,
     equivariance errors (max over cells) and the orbit study."""
-    pm = doc["primary_metric"]
+    pm = metric_of(doc)
     models, sizes, ref = doc["models"], [int(n) for n in doc["train_sizes"]], doc.get("reference")
     curves: dict[str, dict[str, dict]] = {}
     curves_group: dict[str, dict[str, dict]] = {}
@@ -88,7 +102,7 @@ def summarize_results(doc: dict) -> dict[str, Any]:
                 "train_size": (doc["orbit"] or {}).get("train_size"),
                 "in_orbit": summarize([_num(c["orbit"]["in_orbit"].get(pm)) for c in cs]),
                 "out_of_orbit": summarize([_num(c["orbit"]["out_of_orbit"].get(pm)) for c in cs]),
-                "ratio": summarize([_num(c["orbit"]["ratio"]) for c in cs]),
+                "ratio": summarize([_ratio(c["orbit"], pm) for c in cs]),
             }
     return {"metric": pm, "reference": ref, "curves": curves, "curves_group": curves_group, "gain": gains,
             "efficiency": efficiency, "exponent": exponents, "equivariance": equivariance, "orbit": orbit}
@@ -96,7 +110,7 @@ def summarize_results(doc: dict) -> dict[str, Any]:
 
 # ----------------------------------------------------------------------------- text
 def _unit(doc: dict, short: bool = False) -> str:
-    u = (doc.get("units") or {}).get(doc["primary_metric"], "")
+    u = (doc.get("units") or {}).get(metric_of(doc), "")
     return u.split(",")[0].strip() if short else u
 
 
@@ -143,7 +157,7 @@ def _orbit_table(doc: dict, summ: dict) -> list[str]:
 def format_summary(doc: dict) -> str:
     """The headline tables as plain text (what ``symzoo compare`` prints at the end)."""
     summ = summarize_results(doc)
-    lines = [f"{doc['task']} ({doc['preset']}): test {doc['primary_metric']} [{_unit(doc, True)}], "
+    lines = [f"{doc['task']} ({doc['preset']}): test {metric_of(doc)} [{_unit(doc, True)}], "
              f"mean ± std over seeds"]
     lines += _curve_table(doc, summ)
     if summ["orbit"]:
@@ -154,7 +168,7 @@ def format_summary(doc: dict) -> str:
 
 def render_markdown(doc: dict, summ: dict | None = None, *, images: dict[str, str] | None = None) -> str:
     summ = summ or summarize_results(doc)
-    pm, ref, sizes = doc["primary_metric"], summ["reference"], [str(n) for n in doc["train_sizes"]]
+    pm, ref, sizes = metric_of(doc), summ["reference"], [str(n) for n in doc["train_sizes"]]
     unit = _unit(doc)
     roles = doc.get("roles", {})
     L: list[str] = [f"# Symmetry comparison: `{doc['task']}` (preset `{doc['preset']}`)", ""]
@@ -253,7 +267,7 @@ def plot_learning_curves(doc: dict, summ: dict, path: str | Path) -> Path | None
         xs = [p[0] for p in pts]
         ys = [p[1]["mean"] for p in pts]
         es = [p[1]["std"] if math.isfinite(p[1]["std"]) else 0.0 for p in pts]
-        seeds = {n: [v for v in (_num(c["metrics"].get(doc["primary_metric"])) for c in _cells(doc, model=m, size=n))
+        seeds = {n: [v for v in (_num(c["metrics"].get(metric_of(doc))) for c in _cells(doc, model=m, size=n))
                      if math.isfinite(v) and v > 0] for n in xs}
         # on a log axis mean - std can be <= 0: clip the lower bar at half the smallest seed value
         lo = [min(e, y - 0.5 * min(seeds[n] or [y])) for n, y, e in zip(xs, ys, es)]
@@ -273,7 +287,7 @@ def plot_learning_curves(doc: dict, summ: dict, path: str | Path) -> Path | None
     ax.xaxis.set_minor_locator(NullLocator())
     ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel("training-set size N (samples)")
-    ax.set_ylabel(f"test {doc['primary_metric']} [{_unit(doc, True)}]")
+    ax.set_ylabel(f"test {metric_of(doc)} [{_unit(doc, True)}]")
     k = len(doc["seeds"])
     ax.set_title(f"{doc['task']} ({doc['preset']}): learning curves, mean ± std over {k} seed{'s' * (k > 1)}\n"
                  f"(small dots: single seeds)", fontsize=10)
@@ -315,7 +329,7 @@ def plot_orbit_gap(doc: dict, summ: dict, path: str | Path) -> Path | None:
     ax.set_xticks(xs)
     ax.set_xticklabels(models)
     ax.set_xlabel("model (label above bars: out-of-orbit ÷ in-orbit error)")
-    ax.set_ylabel(f"test {doc['primary_metric']} [{_unit(doc, True)}]")
+    ax.set_ylabel(f"test {metric_of(doc)} [{_unit(doc, True)}]")
     ax.set_title(f"{doc['task']}: orbit generalization, trained on restricted set (N = {doc['orbit']['train_size']})",
                  fontsize=10)
     ax.grid(True, axis="y", which="both", alpha=0.3)
@@ -325,12 +339,30 @@ def plot_orbit_gap(doc: dict, summ: dict, path: str | Path) -> Path | None:
     return path
 
 
-def render_report(out: str | Path) -> dict[str, Path]:
-    """Write ``report.md`` and the PNGs of the comparison in ``out`` from its ``results.json``."""
+def available_metrics(doc: dict) -> list[str]:
+    names: list[str] = []
+    for c in doc.get("cells", []):
+        for k in c.get("metrics", {}):
+            if k not in names:
+                names.append(k)
+    return names
+
+
+def render_report(out: str | Path, *, metric: str | None = None) -> dict[str, Path]:
+    """Write ``report.md`` and the PNGs of the comparison in ``out`` from its ``results.json``
+    (about ``metric``, default the task's primary metric; lower must be better)."""
+    from symzoo.errors import SymzooError, suggest
+
     from .compare import load_results
 
     out = Path(out)
     doc = load_results(out)
+    if metric is not None:
+        names = available_metrics(doc)
+        if metric not in names:
+            raise SymzooError(f"{out}: no metric {metric!r}{suggest(metric, names)}; "
+                              f"recorded metrics: {', '.join(names) or 'none'}")
+        doc["metric"] = metric
     summ = summarize_results(doc)
     written: dict[str, Path] = {}
     images = {}

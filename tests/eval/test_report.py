@@ -25,7 +25,8 @@ def _cell(model, n, seed, study="curve", err=None):
          "wall_seconds": 1.0, "device": "cpu"}
     if study == "orbit":
         ratio = 1.0 if model == "egnn" else 8.0
-        c["orbit"] = {"in_orbit": {"pos_mse": e}, "out_of_orbit": {"pos_mse": e * ratio}, "ratio": ratio}
+        c["orbit"] = {"in_orbit": {"pos_mse": e, "pos_mae": e**0.5},
+                      "out_of_orbit": {"pos_mse": e * ratio, "pos_mae": (e * ratio) ** 0.5}, "ratio": ratio}
     return c
 
 
@@ -105,3 +106,15 @@ def test_report_errors_are_one_line(tmp_path, capsys):
     (tmp_path / "results.json").write_text(json.dumps({"format": "other"}))
     with pytest.raises(SymzooError, match="not a symzoo comparison"):
         load_results(tmp_path)
+
+
+def test_report_another_metric(results_dir, capsys):
+    doc = load_results(results_dir)
+    doc["metric"] = "pos_mae"
+    summ = summarize_results(doc)
+    assert summ["curves"]["egnn"]["100"]["mean"] == pytest.approx((0.095**0.5 + 0.105**0.5) / 2)
+    assert summ["orbit"]["mlp"]["ratio"]["mean"] == pytest.approx(8**0.5)
+    assert main(["report", str(results_dir), "--metric", "pos_mae"]) == 0
+    assert "## Test error `pos_mae`" in (results_dir / "report.md").read_text()
+    with pytest.raises(SymzooError, match="no metric 'pos_rmse'"):
+        render_report(results_dir, metric="pos_rmse")
