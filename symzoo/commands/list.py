@@ -16,8 +16,9 @@ def run(args) -> int:
             print(f"  {n:<16} {e.description}")
     if args.what in ("all", "tasks"):
         print("tasks:")
+        names = list_tasks()  # loads the registries first, so that task families are known
         fam = {f.example: f for f in _TASK_FAMILIES}
-        for n in list_tasks():
+        for n in names:
             e = _TASKS.get(n) or fam[n]
             extra = f" (family {e.name})" if n in fam else ""
             print(f"  {n:<22} {e.description}{extra}")
