@@ -131,3 +131,14 @@ def test_restrict_and_names_and_validation():
     noisy = symzoo.get_task("spring", noise=0.1).splits("tiny")
     clean = task.splits("tiny")  # noise only on the training split of the noisy task
     assert noisy[1].node["q"].shape == clean[1].node["q"].shape
+
+
+def test_cli_lists_the_task_families():
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "symzoo", "list", "tasks"], capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    for name in ("spring", "pendulum", "double-pendulum", "chain-pendulum-3", "gravity-2", "gravity-3-3d"):
+        assert name in out.stdout
