@@ -86,6 +86,10 @@ def train(cfg: DictConfig, out: str | None = None, *, resume: str | None = None,
     from .callbacks import AtomicCheckpointIO, DDPWeightCheck
     from .module import SymzooDataModule, SymzooModule, global_rank_from_env
 
+    if quiet or not logging.getLogger().isEnabledFor(logging.INFO):
+        from symzoo.cli import quiet_third_party
+
+        quiet_third_party()  # Lightning resets its loggers to INFO when imported
     rank = global_rank_from_env()
     ckpt_path = None
     if resume is not None:
