@@ -63,12 +63,17 @@ class SymzooCalculator:
     ``dtype``: the precision the model runs in (default float64).
     """
 
+    _ase_classes: dict = {}
+
     def __new__(cls, *args, **kwargs):
-        # subclass ase's Calculator lazily so `import symzoo.calculators` does not import ASE
+        # subclass ase's Calculator lazily (once per class) so `import symzoo.calculators` does not import ASE
         from ase.calculators.calculator import Calculator, all_changes
 
         if not issubclass(cls, Calculator):
-            cls = type(cls.__name__, (cls, Calculator), {"_all_changes": all_changes})
+            if cls not in SymzooCalculator._ase_classes:
+                SymzooCalculator._ase_classes[cls] = type(cls.__name__, (cls, Calculator),
+                                                          {"_all_changes": all_changes, "__module__": cls.__module__})
+            cls = SymzooCalculator._ase_classes[cls]
         return object.__new__(cls)
 
     implemented_properties = ["energy", "free_energy", "forces", "stress"]
