@@ -296,6 +296,17 @@ class AtomsTask(Task):
         self._cache[preset] = (train, val, test)
         return self._cache[preset]
 
+    def model_defaults(self, name: str, train_set) -> dict:
+        """Builder arguments this task implies: the ``mlp`` baseline becomes an energy model on the
+        flattened coordinates of a fixed-size structure (every structure must have the same atoms)."""
+        if name != "mlp":
+            return {}
+        sizes = {int(train_set[i].num_nodes) for i in range(len(train_set))}
+        if len(sizes) != 1:
+            raise SymzooError(f"{self.name}: the mlp baseline needs structures with one fixed atom count, "
+                              f"found {sorted(sizes)[:5]}")
+        return {"target": "energy", "n_particles": sizes.pop()}
+
     def prepare_model(self, model, train_set) -> None:
         """Fit the model's per-species reference energies and energy scale on ``train_set``
         (called by the harness before training, when the model has ``fit_reference``)."""

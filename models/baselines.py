@@ -18,9 +18,10 @@ from torch import Tensor, nn
 from symzoo.errors import InputError
 from symzoo.registry import register_model
 
+from ._atoms import AtomisticModel
 from .base import SymmetryContract, mlp, segment_sum
 
-__all__ = ["GNN", "FlatMLP", "LinearDynamics"]
+__all__ = ["GNN", "FlatMLP", "EnergyMLP", "LinearDynamics"]
 
 
 class GNN(SymmetryContract, nn.Module):
@@ -91,6 +92,45 @@ class LinearDynamics(SymmetryContract, nn.Module):
         return {"pos": batch.pos + self.tau.to(batch.pos.dtype) * batch.vel}
 
 
+class EnergyMLP(AtomisticModel):
+    """Energy of a fixed molecule from its flattened coordinates (the plain baseline of force-field
+    comparisons): ``E = scale * MLP(pos.flatten()) + sum_i E0[z_i]``, ``forces = -dE/dpos``.
+
+    Atoms must come in the same order in every structure (true of rMD17 trajectories).  No symmetry
+    is built in; ``mlp+aug`` learns it from augmentation.
+    """
+
+    symmetry: frozenset[str] = frozenset()
+    irreps_in = {"pos": "nx3x0e", "z": "0e"}
+    irreps_out = {"energy": "0e", "forces": "1o"}
+
+    def __init__(self, n_atoms: int, hidden: int = 256, layers: int = 3, act: str = "silu"):
+        super().__init__(cutoff=5.0, min_distance=0.0)
+        if n_atoms < 1:
+            raise ValueError(f"n_atoms must be >= 1, got {n_atoms}")
+        self.n = n_atoms
+        self.net = mlp([3 * n_atoms] + [hidden] * layers + [1], act)
+
+    def forward(self, batch, *, compute_stress: bool = False) -> dict[str, Tensor]:
+        """``pos [B*n, 3]`` (Å), ``z [B*n]`` with exactly ``n`` atoms per structure ->
+        ``{"energy": [B] (eV), "forces": [B*n, 3] (eV/Å)}``."""
+        z = batch.z.reshape(-1).long()
+        dtype = self.atomic_reference.dtype
+        pos = batch.pos.to(dtype)
+        self._check(z, pos)
+        b = pos.shape[0] // self.n
+        if b * self.n != pos.shape[0] or int(getattr(batch, "num_graphs", b)) != b:
+            raise InputError(f"mlp was built for structures of {self.n} atoms; the batch has {pos.shape[0]} "
+                             f"atoms in {getattr(batch, 'num_graphs', '?')} structures")
+        with torch.enable_grad():
+            if not pos.requires_grad:
+                pos = pos.detach().requires_grad_(True)
+            e = self.net(pos.reshape(b, 3 * self.n)).squeeze(-1) * self.energy_scale.to(dtype)
+            energy = e + self.atomic_reference.to(dtype)[z].reshape(b, self.n).sum(-1)
+            (grad,) = torch.autograd.grad(energy.sum(), [pos], create_graph=self.training)
+        return {"energy": energy, "forces": -grad}
+
+
 @register_model("gnn", domain="nbody")
 def gnn(hidden: int = 64, layers: int = 4, act: str = "silu", attr_dim: int = 1, dim: int = 3) -> GNN:
     """Message-passing GNN on raw coordinates (EGNN paper's GNN baseline); permutation equivariant only."""
@@ -99,9 +139,17 @@ def gnn(hidden: int = 64, layers: int = 4, act: str = "silu", attr_dim: int = 1,
 
 @register_model("mlp", domain="nbody")
 def flat_mlp(n_particles: int = 5, hidden: int = 256, layers: int = 3, act: str = "silu", attr_dim: int = 1,
-             dim: int = 3) -> FlatMLP:
-    """MLP on flattened coordinates of a fixed-size particle system; no built-in symmetry."""
-    return FlatMLP(n_particles, hidden, layers, act, attr_dim, dim)
+             dim: int = 3, target: str = "positions") -> nn.Module:
+    """MLP on flattened coordinates of a fixed-size particle system; no built-in symmetry.
+
+    ``target="positions"`` (N-body: predicts positions) or ``"energy"`` (atoms: predicts the energy of
+    a fixed molecule from its flattened coordinates, forces by autograd; atomistic tasks set this).
+    """
+    if target == "positions":
+        return FlatMLP(n_particles, hidden, layers, act, attr_dim, dim)
+    if target == "energy":
+        return EnergyMLP(n_particles, hidden, layers, act)
+    raise ValueError(f"mlp target must be 'positions' or 'energy', got {target!r}")
 
 
 @register_model("linear", domain="nbody")

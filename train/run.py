@@ -115,7 +115,12 @@ def train(cfg: DictConfig, out: str | None = None, *, resume: str | None = None,
         _validate(task, ds, name)
 
     L.seed_everything(cfg.seed, workers=True, verbose=False)
-    model = create_model(cfg.model.name, **OmegaConf.to_container(cfg.model.args))
+    model_args = OmegaConf.to_container(cfg.model.args)
+    defaults = getattr(task, "model_defaults", None)
+    if defaults is not None:
+        # task-specific builder arguments (e.g. the atom count of a flattened-coordinate MLP)
+        model_args = {**defaults(cfg.model.name, train_set), **model_args}
+    model = create_model(cfg.model.name, **model_args)
     if cfg.init_weights:
         from symzoo.modelio import load_model
 

@@ -15,7 +15,12 @@ def run(args) -> int:
 
     from symzoo.eval.evaluate import evaluate_run, format_eval
 
+    from symzoo.errors import SymzooError
+
     target = Path(args.target)
+    looks_like_path = "/" in args.target or args.target.startswith(".") or target.suffix in (".json", ".safetensors")
+    if not target.exists() and looks_like_path:
+        raise SymzooError(f"{args.target} does not exist (expected a run folder or a pretrained name)")
     if not target.exists():
         import symzoo
 
