@@ -14,6 +14,12 @@ random group augmentation).  Two studies share the grid:
   **out of orbit** (the test set moved by random group elements).  ``ratio = out / in``: about 1
   for a model that is equivariant by construction, large for one that learned only one pose.
 
+Tasks with dynamics (``task.has_dynamics``: the Hamiltonian systems) also get **rollout metrics**
+per curve cell: :func:`symzoo.eval.rollout.rollout_metrics` rolls the trained model out for
+``rollout_steps`` steps from ``rollout_trajectories`` test initial states and records the true-energy
+drift, rollout error, valid time, momentum drift... under the cell's ``"rollout"`` key (the report's
+"Energy drift" column).  The rollout settings are part of the comparison's settings.
+
 Output folder::
 
     results.json            every cell, every metric, settings, versions, device, wall time
@@ -215,6 +221,9 @@ def run_cell(job: dict) -> dict:
         "num_parameters": int(sum(p.numel() for p in model.parameters())), "threads": threads,
         "dir": str(Path("cells") / cell.key),
     }
+    ro = job.get("rollout")
+    if ro and cell.study == "curve" and getattr(task, "has_dynamics", False):
+        result["rollout"] = cell_rollout(model, task, cfg.data.preset, ro)
     if cell.study == "orbit":
         in_orbit = evaluate_dataset(model, task, task.restrict(test))
         out_orbit = metrics_group
@@ -223,6 +232,20 @@ def run_cell(job: dict) -> dict:
     result["wall_seconds"] = round(time.perf_counter() - t0, 3)
     atomic_write_text(cell_dir / "cell.json", json.dumps(clean_json(result), indent=2, default=str))
     return result
+
+
+def cell_rollout(model, task, preset: str, spec: dict) -> dict:
+    """Rollout metrics of one trained cell (``spec``: ``steps``, ``n_traj``); a failure is recorded
+    as ``{"error": ...}`` instead of failing the cell (its test metrics stay valid)."""
+    from symzoo.eval.rollout import rollout_metrics
+
+    try:
+        res = rollout_metrics(model, task, steps=int(spec["steps"]), n_traj=int(spec["n_traj"]), preset=preset)
+    except Exception as e:  # noqa: BLE001
+        msg = f"{type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}"
+        log.error("rollout of %s failed: %s", getattr(task, "name", task), msg)
+        return {"error": msg}
+    return {k: v for k, v in res.items() if k not in ("series", "plot")}
 
 
 def acquire_lock(out: Path) -> Path:
@@ -330,6 +353,7 @@ def _compare(task: str, models: Sequence[str], train_sizes: Sequence[int], seeds
             preset: str | None = None, out: str | Path | None = None, jobs: int | None = None,
             reference: str | None = None, orbit: bool = True, orbit_size: int | None = None,
             overrides: Sequence[str] = (), threads: int | None = None, render: bool = True,
+            rollout: bool = True, rollout_steps: int = 1000, rollout_trajectories: int = 16,
             on_cell: Callable[[dict, int, int], None] | None = None,
             on_start: Callable[[dict], None] | None = None) -> dict:
     """Run (or resume) a comparison and return the results (also written to ``out/results.json``).
@@ -339,7 +363,9 @@ def _compare(task: str, models: Sequence[str], train_sizes: Sequence[int], seeds
     (default ``cores // jobs``; small models train fastest with 1, and oversubscribed threads on
     busy cores are many times slower).  ``on_cell(result, done, total)`` is
     called after every newly finished cell; ``on_start(info)`` once before training, with the
-    counts of cells in the grid, already finished and to train.
+    counts of cells in the grid, already finished and to train.  ``rollout``: for tasks with
+    dynamics, roll every curve cell out for ``rollout_steps`` steps from ``rollout_trajectories``
+    test initial states (:func:`symzoo.eval.rollout.rollout_metrics`) and record the metrics.
     """
     from symzoo.registry import get_task, model_entry
     from symzoo.train.config import load_config
@@ -388,8 +414,17 @@ def _compare(task: str, models: Sequence[str], train_sizes: Sequence[int], seeds
     roles = model_roles(models, task_obj, {m: OmegaConf.to_container(cfgs[m].model.args) for m in models})
     ref = choose_reference(models, roles, reference)
 
+    do_rollout = bool(rollout) and bool(getattr(task_obj, "has_dynamics", False))
+    rollout_spec = None
+    if do_rollout:
+        if int(rollout_steps) < 1 or int(rollout_trajectories) < 1:
+            raise SymzooError("--rollout-steps and --rollout-trajectories must be at least 1")
+        rollout_spec = {"steps": int(rollout_steps), "n_traj": int(rollout_trajectories)}
+
     out = Path(out or f"runs/compare-{task}-{preset}")
     settings = {"task": task, "preset": preset, "overrides": sorted(overrides)}
+    if rollout_spec:  # only for tasks with dynamics: other comparisons keep their settings
+        settings["rollout"] = dict(rollout_spec)
     prev = None
     if (out / "results.json").is_file():
         prev = load_results(out)
@@ -427,6 +462,8 @@ def _compare(task: str, models: Sequence[str], train_sizes: Sequence[int], seeds
             "train_sizes": train_sizes, "seeds": seeds,
             "orbit": {"enabled": do_orbit, "train_size": orbit_n,
                       "restriction": (type(task_obj).restrict.__doc__ or "").strip().split("\n")[0] if do_orbit else None},
+            "has_dynamics": bool(getattr(task_obj, "has_dynamics", False)),
+            "rollout": {"enabled": do_rollout, **(rollout_spec or {})},
             "versions": _versions(), "host": {"platform": platform.platform(), "cores": cores},
             "invocations": invocations, "failed": {},
         }
@@ -449,10 +486,22 @@ def _compare(task: str, models: Sequence[str], train_sizes: Sequence[int], seeds
             on_start({"total": len(cells), "reused": len(results), "todo": len(todo), "jobs": jobs,
                       "threads": threads, "out": str(out)})
         write()
+        if rollout_spec and any(c.study == "curve" for c in todo):
+            # simulate (and cache) the reference trajectories once here: workers would race for them
+            from symzoo.eval.rollout import reference_trajectories
+
+            try:
+                reference_trajectories(task_obj, preset=preset, n_traj=rollout_spec["n_traj"],
+                                       steps=rollout_spec["steps"])
+            except SymzooError:
+                raise
+            except Exception as e:  # noqa: BLE001 (each cell records its own rollout error)
+                log.warning("reference trajectories for the rollouts failed: %s", e)
         # the largest cells first: the grid finishes sooner (longest-processing-time first)
         todo.sort(key=lambda c: (-c.train_size, c.study, c.model, c.seed))
         jobs_spec = [{"task": task, "preset": preset, "cell": c.as_dict(), "dir": str(c.directory(out)),
-                      "overrides": overrides, "threads": threads, "settings": settings} for c in todo]
+                      "overrides": overrides, "threads": threads, "settings": settings, "rollout": rollout_spec}
+                     for c in todo]
 
         def finish(c: Cell, res: dict | None, err: BaseException | None) -> None:
             nonlocal done

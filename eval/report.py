@@ -19,7 +19,11 @@ from .stats import (_fmt, data_efficiency, format_factor, format_mean_std, learn
                     summarize, symmetry_gain)
 
 __all__ = ["summarize_results", "render_report", "render_markdown", "plot_learning_curves",
-           "plot_orbit_gap", "format_summary", "reproduce_command"]
+           "plot_orbit_gap", "plot_energy_drift", "format_summary", "reproduce_command", "ROLLOUT_KEYS"]
+
+#: rollout metrics summarized per (model, N) when the cells have them (tasks with dynamics)
+ROLLOUT_KEYS = ("energy_drift", "energy_drift_final", "energy_mse", "rollout_error", "valid_time",
+                "momentum_drift", "angular_momentum_drift", "diverged")
 
 ROLE_LABEL = {"equivariant": "equivariant", "augmented": "augmented", "baseline": "baseline"}
 
@@ -104,8 +108,17 @@ def summarize_results(doc: dict) -> dict[str, Any]:
                 "out_of_orbit": summarize([_num(c["orbit"]["out_of_orbit"].get(pm)) for c in cs]),
                 "ratio": summarize([_ratio(c["orbit"], pm) for c in cs]),
             }
+    rollout: dict[str, dict[str, dict]] = {}
+    if any("energy_drift" in (c.get("rollout") or {}) for c in _cells(doc)):
+        for m in models:
+            rollout[m] = {}
+            for n in sizes:
+                ros = [c.get("rollout") or {} for c in _cells(doc, model=m, size=n)]
+                rollout[m][str(n)] = {k: summarize([_num(r.get(k)) for r in ros if k in r]) for k in ROLLOUT_KEYS
+                                      if any(k in r for r in ros)}
     return {"metric": pm, "reference": ref, "curves": curves, "curves_group": curves_group, "gain": gains,
-            "efficiency": efficiency, "exponent": exponents, "equivariance": equivariance, "orbit": orbit}
+            "efficiency": efficiency, "exponent": exponents, "equivariance": equivariance, "orbit": orbit,
+            "rollout": rollout}
 
 
 # ----------------------------------------------------------------------------- text
@@ -134,13 +147,49 @@ def reproduce_command(doc: dict) -> str:
         parts += ["--orbit-size", str(orbit["train_size"])]
     if doc.get("reference_given"):
         parts += ["--reference", doc["reference"]]
+    ro = s.get("rollout")
+    if ro:
+        if int(ro.get("steps", 1000)) != 1000:
+            parts += ["--rollout-steps", str(ro["steps"])]
+        if int(ro.get("n_traj", 16)) != 16:
+            parts += ["--rollout-trajectories", str(ro["n_traj"])]
+    elif (doc.get("rollout") or {}).get("enabled") is False and doc.get("has_dynamics"):
+        parts.append("--no-rollout")
     return " ".join(parts)
 
 
 def _curve_table(doc: dict, summ: dict, key: str = "curves") -> list[str]:
+    """Error vs N per model; with rollout metrics, an "Energy drift" column at the largest N."""
     sizes = [str(n) for n in doc["train_sizes"]]
     rows = [[f"`{m}`"] + [format_mean_std(summ[key][m][n]) for n in sizes] for m in doc["models"]]
-    return _table(["model"] + [f"N = {n}" for n in sizes], rows)
+    header = ["model"] + [f"N = {n}" for n in sizes]
+    if key == "curves" and summ.get("rollout"):
+        top = sizes[-1]
+        header.append(f"Energy drift (N = {top})")
+        for row, m in zip(rows, doc["models"]):
+            row.append(format_mean_std(summ["rollout"].get(m, {}).get(top, {}).get("energy_drift", {})))
+    return _table(header, rows)
+
+
+def _rollout_spec(doc: dict) -> str:
+    ro = doc.get("rollout") or (doc.get("settings") or {}).get("rollout") or {}
+    return f"{ro.get('steps', '?')} steps, up to {ro.get('n_traj', '?')} test trajectories"
+
+
+def _rollout_table(doc: dict, summ: dict) -> list[str]:
+    """One row per (model, N): energy drift, final drift, rollout error, valid time, momentum drift."""
+    cols = [("energy_drift", "energy drift"), ("energy_drift_final", "drift at t = T"),
+            ("rollout_error", "rollout error"), ("valid_time", "valid time"),
+            ("momentum_drift", "momentum drift"), ("diverged", "diverged")]
+    present = [(k, h) for k, h in cols if any(k in summ["rollout"].get(m, {}).get(str(n), {})
+                                              for m in doc["models"] for n in doc["train_sizes"])]
+    rows = []
+    for m in doc["models"]:
+        for n in doc["train_sizes"]:
+            st = summ["rollout"].get(m, {}).get(str(n), {})
+            if st:
+                rows.append([f"`{m}`", str(n)] + [format_mean_std(st.get(k, {})) for k, _ in present])
+    return _table(["model", "N"] + [h for _, h in present], rows)
 
 
 def _orbit_table(doc: dict, summ: dict) -> list[str]:
@@ -160,6 +209,9 @@ def format_summary(doc: dict) -> str:
     lines = [f"{doc['task']} ({doc['preset']}): test {metric_of(doc)} [{_unit(doc, True)}], "
              f"mean ± std over seeds"]
     lines += _curve_table(doc, summ)
+    if summ.get("rollout"):
+        lines += ["", f"rollouts ({_rollout_spec(doc)}): relative true-energy drift, mean over time"]
+        lines += _rollout_table(doc, summ)
     if summ["orbit"]:
         lines += ["", f"orbit study (trained on the restricted set, N = {doc['orbit']['train_size']})"]
         lines += _orbit_table(doc, summ)
@@ -187,6 +239,16 @@ def render_markdown(doc: dict, summ: dict | None = None, *, images: dict[str, st
     L += _curve_table(doc, summ)
     if images and images.get("curves"):
         L += ["", f"![learning curves]({images['curves']})"]
+    if summ.get("rollout"):
+        L += ["", f"## Rollouts ({_rollout_spec(doc)}, RK4 in float64; mean ± std over seeds)", "",
+              "Energy drift: |E(ẑ_t) − E(z_0)| / |E(z_0)| of the true energy along the model's rollout, mean over "
+              "time and trajectories (\"Energy drift\" column above: at the largest N); drift at t = T: the same at "
+              "the last step; rollout error: geometric mean over time of |z − ẑ| / (|z| + |ẑ|); valid time: time "
+              "until that error exceeds 0.1 (task time units); diverged: fraction of non-finite rollouts "
+              "(see `symzoo.eval.rollout`).", ""]
+        L += _rollout_table(doc, summ)
+        if images and images.get("drift"):
+            L += ["", f"![energy drift]({images['drift']})"]
     if ref is not None and summ["gain"]:
         L += ["", f"## Symmetry gain: model error ÷ `{ref}` error at equal N (> 1: `{ref}` is better)", ""]
         L += _table(["model"] + [f"N = {n}" for n in sizes],
@@ -339,6 +401,48 @@ def plot_orbit_gap(doc: dict, summ: dict, path: str | Path) -> Path | None:
     return path
 
 
+def plot_energy_drift(doc: dict, summ: dict, path: str | Path) -> Path | None:
+    """Log-log energy drift of the rollouts vs training-set size, one line per model (± std)."""
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import FixedLocator, NullFormatter, NullLocator
+
+    if not summ.get("rollout"):
+        return None
+    sizes = [int(n) for n in doc["train_sizes"]]
+    fig = Figure(figsize=(6.4, 4.6))
+    ax = fig.add_subplot()
+    roles = doc.get("roles", {})
+    plotted = 0
+    for i, m in enumerate(doc["models"]):
+        pts = [(n, summ["rollout"].get(m, {}).get(str(n), {}).get("energy_drift")) for n in sizes]
+        pts = [(n, st) for n, st in pts if st and st["n"] > 0 and st["mean"] > 0]
+        if not pts:
+            continue
+        xs, ys = [p[0] for p in pts], [p[1]["mean"] for p in pts]
+        es = [p[1]["std"] if math.isfinite(p[1]["std"]) else 0.0 for p in pts]
+        lo = [min(e, 0.9 * y) for y, e in zip(ys, es)]
+        role = roles.get(m, {}).get("role", "baseline")
+        ax.errorbar(xs, ys, yerr=[lo, es], marker="osD^v<>"[i % 7], linestyle=STYLE.get(role, "--"), capsize=3,
+                    label=f"{m} ({ROLE_LABEL.get(role, role)})")
+        plotted += 1
+    if not plotted:
+        return None
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.xaxis.set_major_locator(FixedLocator(sizes))
+    ax.xaxis.set_major_formatter(lambda x, _: f"{int(round(x))}")
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.set_xlabel("training-set size N (samples)")
+    ax.set_ylabel("relative energy drift |E(ẑ_t) − E(z_0)| / |E(z_0)|")
+    ax.set_title(f"{doc['task']} ({doc['preset']}): energy drift of rollouts ({_rollout_spec(doc)})", fontsize=10)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=9)
+    path = Path(path)
+    _save(fig, path)
+    return path
+
+
 def available_metrics(doc: dict) -> list[str]:
     names: list[str] = []
     for c in doc.get("cells", []):
@@ -370,6 +474,10 @@ def render_report(out: str | Path, *, metric: str | None = None) -> dict[str, Pa
     if p:
         written["learning_curves"] = p
         images["curves"] = p.name
+    p = plot_energy_drift(doc, summ, out / "energy_drift.png")
+    if p:
+        written["energy_drift"] = p
+        images["drift"] = p.name
     p = plot_orbit_gap(doc, summ, out / "orbit_gap.png")
     if p:
         written["orbit_gap"] = p

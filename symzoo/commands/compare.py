@@ -17,6 +17,12 @@ def add_arguments(p):
                                        "(default: the first model claiming the task's full group)")
     p.add_argument("--orbit-size", type=int, help="training size of the orbit study (default: the largest size)")
     p.add_argument("--no-orbit", action="store_true", help="skip the orbit-generalization study")
+    p.add_argument("--rollout-steps", type=int, default=1000,
+                   help="tasks with dynamics: rollout horizon in steps of the task's dt (default 1000)")
+    p.add_argument("--rollout-trajectories", type=int, default=16,
+                   help="tasks with dynamics: test initial states rolled out per cell (default 16)")
+    p.add_argument("--no-rollout", action="store_true",
+                   help="skip the rollout metrics (energy drift, rollout error) of tasks with dynamics")
 
 
 def run(args) -> int:
@@ -43,6 +49,10 @@ def run(args) -> int:
         raise SymzooError("--jobs must be at least 1")
     if args.threads is not None and args.threads < 1:
         raise SymzooError("--threads must be at least 1")
+    if args.rollout_steps < 1:
+        raise SymzooError("--rollout-steps must be at least 1")
+    if args.rollout_trajectories < 1:
+        raise SymzooError("--rollout-trajectories must be at least 1")
 
     def on_cell(res, done, total):
         where = f"[{done}/{total}]"
@@ -53,6 +63,11 @@ def run(args) -> int:
         extra = ""
         if res.get("orbit"):
             extra = f", out/in-orbit ratio {res['orbit']['ratio']:.3g}"
+        ro = res.get("rollout") or {}
+        if "energy_drift" in ro:
+            extra += f", energy drift {ro['energy_drift']:.3g}"
+        elif "error" in ro:
+            extra += f", rollout failed ({ro['error']})"
         print(f"{where} {res['key']}: {pm}={res['metrics'][pm]:.4g}{extra} ({res.get('wall_seconds', 0):.1f} s)",
               flush=True)
 
@@ -65,7 +80,8 @@ def run(args) -> int:
 
     doc = compare(args.task, args.models, args.train_sizes, seeds, preset=args.preset, out=args.out,
                   jobs=args.jobs, threads=args.threads, reference=args.reference, orbit=not args.no_orbit, orbit_size=args.orbit_size,
-                  overrides=args.overrides, on_cell=on_cell, on_start=on_start)
+                  overrides=args.overrides, on_cell=on_cell, on_start=on_start, rollout=not args.no_rollout,
+                  rollout_steps=args.rollout_steps, rollout_trajectories=args.rollout_trajectories)
     print()
     print(format_summary(doc))
     inv = doc["invocations"][-1]

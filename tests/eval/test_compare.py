@@ -148,3 +148,85 @@ def test_must_show_tiny_comparison(tmp_path):
     assert summ["curves"]["egnn"]["100"]["mean"] < summ["curves"]["mlp"]["100"]["mean"]
     assert compare(TASK, models="egnn,mlp,mlp+aug", train_sizes="50,100", seeds=2, preset="tiny",
                    out=out)["invocations"][-1]["cells_trained"] == 0
+
+
+# ----------------------------------------------------------------------------- rollout metrics (tasks with dynamics)
+def test_nbody_report_has_no_rollout_parts(grid_dir):
+    doc = load_results(grid_dir)
+    assert doc["rollout"]["enabled"] is False and "rollout" not in doc["settings"]
+    assert all("rollout" not in c for c in doc["cells"])
+    md = (grid_dir / "report.md").read_text()
+    assert "Energy drift" not in md and "## Rollouts" not in md
+    assert not (grid_dir / "energy_drift.png").exists()
+
+
+def test_spring_grid_records_energy_drift(tmp_path, capsys):
+    out = tmp_path / "spring"
+    rc = main(["compare", "spring", "trainer.max_epochs=1", "trainer.check_val_every_n_epoch=1",
+               "--models", "hnn,node", "--train-sizes", "16,32", "--seeds", "1", "--preset", "tiny",
+               "--jobs", "1", "--threads", "1", "--no-orbit", "--rollout-steps", "20",
+               "--rollout-trajectories", "2", "--out", str(out)])
+    assert rc == 0
+    assert "energy drift" in capsys.readouterr().out
+    doc = load_results(out)
+    assert doc["settings"]["rollout"] == {"steps": 20, "n_traj": 2} and doc["rollout"]["enabled"]
+    assert len(doc["cells"]) == 4
+    for c in doc["cells"]:
+        ro = c["rollout"]
+        assert ro["steps"] == 20 and ro["n_traj"] == 2 and ro["task"] == "spring"
+        assert ro["energy_drift"] > 0 and ro["energy_drift_final"] >= 0 and 0 < ro["rollout_error"] <= 1
+        assert 0 <= ro["valid_time"] <= 20 * ro["dt"] + 1e-9 and ro["diverged"] == 0
+    by = {c["key"]: c for c in doc["cells"]}
+    drift = by["node/n32-s0"]["rollout"]["energy_drift"]
+    assert doc["summary"]["rollout"]["node"]["32"]["energy_drift"]["mean"] == pytest.approx(drift)
+    md = (out / "report.md").read_text()
+    assert "Energy drift (N = 32)" in md and "## Rollouts" in md
+    assert f"{drift:.3g} (n=1)" in md
+    assert f"{by['hnn/n16-s0']['rollout']['rollout_error']:.3g}" in md
+    assert "--rollout-steps 20 --rollout-trajectories 2" in md  # the reproduce command
+    assert (out / "energy_drift.png").stat().st_size > 5000
+    # other rollout settings are other settings (a clear error, not a mixed folder)
+    with pytest.raises(SymzooError, match="other settings"):
+        compare("spring", models="hnn", train_sizes="16", seeds=1, preset="tiny", jobs=1, threads=1,
+                overrides=["trainer.max_epochs=1", "trainer.check_val_every_n_epoch=1"], orbit=False,
+                rollout_steps=30, rollout_trajectories=2, out=out)
+    capsys.readouterr()
+    assert main(["compare", "spring", "--models", "hnn", "--rollout-steps", "0", "--out", str(tmp_path / "y")]) == 2
+    assert "--rollout-steps must be at least 1" in capsys.readouterr().err
+    assert not (tmp_path / "y").exists()
+
+
+def _synthetic_doc(drifts: dict[str, list[float]]) -> dict:
+    cells = []
+    for m, values in drifts.items():
+        for s, d in enumerate(values):
+            cells.append({"model": m, "train_size": 100, "seed": s, "study": "curve", "key": f"{m}/n100-s{s}",
+                          "metrics": {"deriv_mse": 0.01 * (s + 1)}, "equivariance": {"all": 0.1},
+                          "rollout": {"energy_drift": d, "energy_drift_final": 2 * d, "rollout_error": 0.25,
+                                      "valid_time": 3.5, "diverged": 0.0}})
+    return {"format": "symzoo-compare/1", "task": "gravity-3", "preset": "tiny", "primary_metric": "deriv_mse",
+            "units": {}, "models": list(drifts), "train_sizes": [100], "seeds": [0, 1], "reference": None,
+            "settings": {"task": "gravity-3", "preset": "tiny", "overrides": [],
+                         "rollout": {"steps": 1000, "n_traj": 16}},
+            "rollout": {"enabled": True, "steps": 1000, "n_traj": 16}, "orbit": {"enabled": False},
+            "group_factors": [], "cells": cells}
+
+
+def test_report_renders_energy_drift_mean_and_std():
+    from symzoo.eval.report import format_summary, render_markdown, summarize_results
+
+    doc = _synthetic_doc({"ehnn": [0.002, 0.004], "node": [3.0, 5.0]})
+    summ = summarize_results(doc)
+    assert summ["rollout"]["node"]["100"]["energy_drift"] == pytest.approx(
+        {"mean": 4.0, "std": 2 ** 0.5, "n": 2})
+    md = render_markdown(doc, summ)
+    assert "| model | N = 100 | Energy drift (N = 100) |" in md
+    assert "0.003 ± 0.0014 (n=2)" in md and "4 ± 1.4 (n=2)" in md  # ehnn and node drift, mean ± std
+    assert "8 ± 2.8 (n=2)" in md  # drift at t = T
+    assert "| `ehnn` | 100 | 0.003 ± 0.0014 (n=2) | 0.006 ± 0.0028 (n=2) | 0.25 ± 0 (n=2) | 3.5 ± 0 (n=2) | 0 ± 0 (n=2) |" in md
+    assert "1000 steps" in md and "--rollout" not in md  # defaults are not repeated in the command
+    assert "Energy drift (N = 100)" in format_summary(doc)
+    doc2 = _synthetic_doc({"node": [1.0]})
+    for c in doc2["cells"]:
+        del c["rollout"]
+    assert "Energy drift" not in render_markdown(doc2)
