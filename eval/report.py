@@ -173,7 +173,12 @@ def _curve_table(doc: dict, summ: dict, key: str = "curves") -> list[str]:
 
 def _rollout_spec(doc: dict) -> str:
     ro = doc.get("rollout") or (doc.get("settings") or {}).get("rollout") or {}
-    return f"{ro.get('steps', '?')} steps, up to {ro.get('n_traj', '?')} test trajectories"
+    used = sorted({int(r["n_traj"]) for c in _cells(doc) for r in [c.get("rollout") or {}] if "n_traj" in r})
+    asked = ro.get("n_traj", "?")
+    if used and used != [asked]:  # the test split has fewer initial states than asked for
+        n = "/".join(map(str, used))
+        return f"{ro.get('steps', '?')} steps, {n} test trajectories ({asked} asked, all the split has)"
+    return f"{ro.get('steps', '?')} steps, {asked} test trajectories"
 
 
 def _rollout_table(doc: dict, summ: dict) -> list[str]:

@@ -224,7 +224,7 @@ def test_report_renders_energy_drift_mean_and_std():
     assert "0.003 ± 0.0014 (n=2)" in md and "4 ± 1.4 (n=2)" in md  # ehnn and node drift, mean ± std
     assert "8 ± 2.8 (n=2)" in md  # drift at t = T
     assert "| `ehnn` | 100 | 0.003 ± 0.0014 (n=2) | 0.006 ± 0.0028 (n=2) | 0.25 ± 0 (n=2) | 3.5 ± 0 (n=2) | 0 ± 0 (n=2) |" in md
-    assert "1000 steps" in md and "--rollout" not in md  # defaults are not repeated in the command
+    assert "1000 steps, 16 test trajectories" in md and "--rollout" not in md  # defaults are not repeated in the command
     assert "Energy drift (N = 100)" in format_summary(doc)
     doc2 = _synthetic_doc({"node": [1.0]})
     for c in doc2["cells"]:
