@@ -5,9 +5,14 @@ import tempfile
 # it to .symzoo_home so that local re-runs reuse generated data).
 os.environ.setdefault("SYMZOO_HOME", tempfile.mkdtemp(prefix="symzoo-test-home-"))
 os.environ.setdefault("PYTHONHASHSEED", "0")
+# One intra-op thread: the test models are tiny, and on a shared 2-core machine several threads per
+# process (and the subprocesses of the resume/DDP tests) oversubscribe the cores badly.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import pytest  # noqa: E402
 import torch  # noqa: E402
+
+torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
 
 
 @pytest.fixture(autouse=True)
