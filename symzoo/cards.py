@@ -34,7 +34,9 @@ def key_metric(entry: dict) -> str:
     p = m.get("primary")
     if not p or p not in (m.get("test") or {}):
         return "-"
-    return f"{p} {_fmt(m['test'][p])}"
+    ro = m.get("rollout") or {}
+    drift = f"; energy drift {_fmt(ro['energy_drift'])} ({ro.get('steps')} steps)" if "energy_drift" in ro else ""
+    return f"{p} {_fmt(m['test'][p])}{drift}"
 
 
 def _symmetry_short(entry: dict) -> str:
@@ -102,6 +104,16 @@ def render_card(name: str, e: dict, *, level: int = 2) -> str:
             rows.append([f"out of distribution: `{task}` test (other physics)"]
                         + [_fmt(vals.get(k, float("nan"))) for k in keys])
         L += _table(["evaluation"] + [f"`{k}`" for k in keys], rows) + [""]
+        ro = m.get("rollout") or {}
+        if ro:
+            rkeys = [k for k in ("energy_drift", "energy_drift_final", "energy_drift_reference", "energy_mse",
+                                 "rollout_error", "valid_time", "diverged", "momentum_drift",
+                                 "angular_momentum_drift") if k in ro]
+            L += [f"Long-horizon rollout ({ro.get('steps')} {ro.get('method')} steps of dt = {ro.get('dt')}, "
+                  f"horizon {ro.get('horizon')}, {ro.get('n_traj')} `{ro.get('split')}` trajectories, "
+                  f"{ro.get('dtype')}; `{ro.get('measured_by')}`):", ""]
+            L += _table([f"`{k}`" for k in rkeys], [[_fmt(ro[k]) for k in rkeys]]) + [""]
+            L += ["; ".join(f"`{k}`: {u}" for k, u in (ro.get("units") or {}).items() if k in rkeys) + ".", ""]
     eq = e.get("equivariance") or {}
     if eq:
         claimed = ", ".join(eq.get("claimed") or []) or "none"

@@ -52,3 +52,13 @@ def test_zoo_cards_check_and_write(tmp_path, capsys):
     assert main(["zoo", "cards", "--out", str(out)]) == 0
     assert out.read_text() == render_cards(hub.registry())
     assert main(["zoo", "cards", "--check", "--out", str(out)]) == 0
+
+
+@pytest.mark.parametrize("name", ["hnn.spring", "node.spring", "ehnn.gravity-2"])
+def test_hamiltonian_cards_show_the_rollout_drift_and_conservation(name):
+    e = hub.get_entry(name)
+    card = render_card(name, e)
+    ro = e["metrics"]["rollout"]
+    assert "Long-horizon rollout (1000 rk4 steps" in card and _fmt(ro["energy_drift"]) in card
+    assert e["conservation"].strip() in card
+    assert f"energy drift {_fmt(ro['energy_drift'])}" in render_cards(hub.registry())
