@@ -8,13 +8,15 @@
 
 Adding an entry for a new domain: describe it in ``zoo/registry.yaml`` (summary, builder, kwargs,
 task, preset, recipe, command, source: bundled, files: {}, license, domain, intended_use,
-out_of_scope, limitations, conservation), run this script with its name, then
+out_of_scope, limitations, conservation; optional ``data_origin`` when the data are not simulated by
+symzoo, e.g. rMD17 files), run this script with its name, then
 ``symzoo zoo cards`` and commit ``zoo/<name>.*``, ``zoo/registry.yaml`` and ``MODEL_CARDS.md``.
 
 What it measures (with the same functions as ``symzoo eval``): test metrics of the entry's preset,
 the same test set under a random group element per sample, the equivariance error in float64,
-metrics on the entry's ``ood_tasks``, and a reference output on a fixed stored input that the
-test suite checks on every run.
+metrics on the entry's ``ood_tasks``, a 1000-step rollout (energy drift, ``metrics.rollout``) for
+tasks with dynamics, and a reference output on a fixed stored input that the test suite checks on
+every run (forces for force fields; energies get an absolute bound, ``tolerance.per_output``).
 """
 
 from __future__ import annotations
