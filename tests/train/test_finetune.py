@@ -15,7 +15,7 @@ from symzoo.modelio import load_model
 from symzoo.train.finetune import finetune
 
 NAME = "egnn.nbody-charged"
-# tiny and quick: 20 charged-particle samples, one epoch (the real study is in docs/zoo.md)
+# tiny and quick: 20 charged-particle samples, one epoch (the real study is in the README, "Pretrained models and fine-tuning")
 FAST = ["epochs=1", "batch_size=10", "trainer.check_val_every_n_epoch=1", "trainer.tensorboard=false",
         "trainer.progress_bar=false"]
 
