@@ -68,7 +68,7 @@ from torch import Tensor
 
 from symzoo.errors import InputError, SymzooError, UnknownNameError
 from symzoo.integrators import odeint
-from symzoo.paths import atomic_path, dataset_cache_dir
+from symzoo.paths import cached_npz, dataset_cache_dir
 from symzoo.registry import register_task
 from symzoo.symmetry import EuclideanGroup, Group, GroupElement, canonical_frames
 from symzoo.task import Field, GraphTensorDataset, Task
@@ -489,25 +489,19 @@ class HamiltonianTask(Task):
         self.check_preset(preset)
         params = self._sim_params(preset)
         path = dataset_cache_dir(self.name, preset, params) / "data.npz"
-        if path.exists():
-            try:
-                with np.load(path) as z:
-                    return {k: z[k] for k in z.files}
-            except Exception as e:  # corrupt cache: regenerate
-                log.warning("regenerating corrupt dataset cache %s (%s)", path, e)
-        log.info("simulating %s/%s into %s", self.name, preset, path.parent)
         cfg = self.presets[preset]
-        arrays = {}
-        for i, split in enumerate(("train", "val", "test")):
-            gen = torch.Generator().manual_seed(cfg["data_seed"] * 1000 + i)
-            q0, p0 = self.system.sample(cfg[split], gen)
-            q, p = self.system.simulate(q0, p0, cfg["frames"] - 1)
-            arrays[f"{split}_q"] = q.transpose(0, 1).numpy()
-            arrays[f"{split}_p"] = p.transpose(0, 1).numpy()
-        with atomic_path(path) as tmp:
-            with open(tmp, "wb") as f:
-                np.savez(f, **arrays)
-        return arrays
+
+        def make() -> dict[str, np.ndarray]:
+            arrays = {}
+            for i, split in enumerate(("train", "val", "test")):
+                gen = torch.Generator().manual_seed(cfg["data_seed"] * 1000 + i)
+                q0, p0 = self.system.sample(cfg[split], gen)
+                q, p = self.system.simulate(q0, p0, cfg["frames"] - 1)
+                arrays[f"{split}_q"] = q.transpose(0, 1).numpy()
+                arrays[f"{split}_p"] = p.transpose(0, 1).numpy()
+            return arrays
+
+        return cached_npz(path, make, what=f"{self.name}/{preset}")
 
     def _samples(self, q: Tensor, p: Tensor, seed: int, noise: float, future: tuple[Tensor, Tensor] | None = None
                  ) -> GraphTensorDataset:

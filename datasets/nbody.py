@@ -22,7 +22,7 @@ import torch
 from torch import Tensor
 
 from symzoo.errors import InputError, SymzooError
-from symzoo.paths import atomic_path, dataset_cache_dir
+from symzoo.paths import cached_npz, dataset_cache_dir
 from symzoo.registry import register_task
 from symzoo.symmetry import EuclideanGroup, canonical_frames
 from symzoo.task import Field, GraphTensorDataset, Task
@@ -130,21 +130,15 @@ class NBodyTask(Task):
         params = {split: self._sim_params(cfg[split], cfg["data_seed"] * 1000 + i)
                   for i, split in enumerate(("train", "val", "test"))}
         path = dataset_cache_dir(self.name, preset, {"params": params, "version": 1}) / "data.npz"
-        if path.exists():
-            try:
-                with np.load(path) as z:
-                    return {k: z[k] for k in z.files}
-            except Exception as e:  # corrupt cache: regenerate
-                log.warning("regenerating corrupt dataset cache %s (%s)", path, e)
-        log.info("simulating %s/%s into %s", self.name, preset, path.parent)
-        arrays = {}
-        for split, p in params.items():
-            sim = simulate_nbody(**p)
-            arrays.update({f"{split}_{k}": v.astype(np.float32) for k, v in sim.items()})
-        with atomic_path(path) as tmp:
-            with open(tmp, "wb") as f:
-                np.savez(f, **arrays)
-        return arrays
+
+        def make() -> dict[str, np.ndarray]:
+            arrays = {}
+            for split, p in params.items():
+                sim = simulate_nbody(**p)
+                arrays.update({f"{split}_{k}": v.astype(np.float32) for k, v in sim.items()})
+            return arrays
+
+        return cached_npz(path, make, what=f"{self.name}/{preset}")
 
     def _load_user_file(self) -> dict[str, np.ndarray]:
         """Read a user ``.npz`` with ``pos, vel, y [S, n, 3]`` and ``attr [S, n(, 1)]``; split 60/20/20."""

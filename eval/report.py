@@ -28,13 +28,7 @@ ROLLOUT_KEYS = ("energy_drift", "energy_drift_final", "energy_mse", "rollout_err
 ROLE_LABEL = {"equivariant": "equivariant", "augmented": "augmented", "baseline": "baseline"}
 
 
-def _num(x) -> float:
-    if x is None:
-        return math.nan
-    try:
-        return float(x)
-    except (TypeError, ValueError):
-        return math.nan
+from .compare import num as _num  # noqa: E402  (one parser of clean_json numbers)
 
 
 def metric_of(doc: dict) -> str:

@@ -63,3 +63,26 @@ def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
         for block in iter(lambda: f.read(chunk), b""):
             h.update(block)
     return h.hexdigest()
+
+
+def cached_npz(path: str | os.PathLike, make, *, what: str = "dataset") -> dict:
+    """Arrays from the ``.npz`` cache at ``path``; on a miss (or a corrupt file) ``make()`` builds the
+    dict of arrays, which is written atomically and returned."""
+    import logging
+
+    import numpy as np
+
+    log = logging.getLogger(__name__)
+    path = Path(path)
+    if path.exists():
+        try:
+            with np.load(path) as z:
+                return {k: z[k] for k in z.files}
+        except Exception as e:  # corrupt cache: regenerate
+            log.warning("regenerating corrupt cache %s (%s)", path, e)
+    log.info("generating %s into %s", what, path.parent)
+    arrays = make()
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as f:
+            np.savez(f, **arrays)
+    return arrays
