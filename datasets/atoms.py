@@ -67,6 +67,9 @@ def data_search_path(root: str | os.PathLike | None = None) -> list[Path]:
     if os.environ.get("SYMZOO_DATA"):
         paths.append(Path(os.environ["SYMZOO_DATA"]).expanduser())
     paths.append((Path(symzoo.__file__).resolve().parents[1] / ".." / "shared" / "data").resolve())
+    from symzoo.paths import home
+
+    paths.append(home() / "datasets")  # files fetched by a loader's download option
     return paths
 
 
@@ -365,7 +368,12 @@ class RMD17Task(AtomsTask):
                "small": {"train": 950, "val": 50, "test": None},
                "paper": {"train": 950, "val": 50, "test": None}}
 
-    def __init__(self, molecule: str, *, split: str = "01", **kw):
+    def __init__(self, molecule: str, *, split: str = "01", url: str | None = None,
+                 sha256: dict | None = None, **kw):
+        """``url``: a mirror (``https://.../``) holding ``rmd17_<molecule>_{train,test}_<split>.npz``;
+        files not found on the data search path are then downloaded into ``SYMZOO_HOME/datasets/rmd17``
+        and accepted only if they match the pinned ``sha256 = {"train": ..., "test": ...}``."""
+        self.url, self.sha256 = url, dict(sha256 or {})
         if molecule not in RMD17_MOLECULES:
             from symzoo.errors import UnknownNameError, suggest
 
@@ -376,10 +384,24 @@ class RMD17Task(AtomsTask):
         self.description = (f"rMD17 {molecule}: energies (eV) and forces (eV/Å), PBE/def2-SVP; "
                             f"train/val from the train file, test on the test file (split {split})")
 
+    def _locate(self, part: str) -> Path:
+        name = f"rmd17_{self.molecule}_{part}_{self.split}.npz"
+        try:
+            return find_data(f"rmd17/{name}", self.root)
+        except SymzooError:
+            if not self.url:
+                raise
+        sha = self.sha256.get(part)
+        if not sha:
+            raise SymzooError(f"{self.name}: downloading {name} needs its pinned checksum "
+                              f"(data.task_args.sha256.{part}=<sha256 hex>)")
+        from symzoo.hub import download_file
+        from symzoo.paths import home
+
+        return download_file(self.url.rstrip("/") + "/" + name, home() / "datasets" / "rmd17" / name, sha)
+
     def load(self, preset: str):
-        tr = find_data(f"rmd17/rmd17_{self.molecule}_train_{self.split}.npz", self.root)
-        te = find_data(f"rmd17/rmd17_{self.molecule}_test_{self.split}.npz", self.root)
-        return read_npz(tr), read_npz(te)
+        return read_npz(self._locate("train")), read_npz(self._locate("test"))
 
 
 class ThreeBPATask(AtomsTask):
