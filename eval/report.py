@@ -31,6 +31,19 @@ ROLE_LABEL = {"equivariant": "equivariant", "augmented": "augmented", "baseline"
 from .compare import num as _num  # noqa: E402  (one parser of clean_json numbers)
 
 
+def _log_size_axes(ax, sizes) -> None:
+    """Log-log axes with the training-set sizes as the x ticks."""
+    from matplotlib.ticker import FixedLocator, NullFormatter, NullLocator
+
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.xaxis.set_major_locator(FixedLocator(sizes))
+    ax.xaxis.set_major_formatter(lambda x, _: f"{int(round(x))}")
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.set_xlabel("training-set size N (samples)")
+
+
 def metric_of(doc: dict) -> str:
     """The metric a report is about: ``doc["metric"]`` when set (``symzoo report --metric``),
     else the task's ``primary_metric``."""
@@ -341,13 +354,7 @@ def plot_learning_curves(doc: dict, summ: dict, path: str | Path) -> Path | None
         plotted += 1
     if not plotted:
         return None
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.xaxis.set_major_locator(FixedLocator(sizes))
-    ax.xaxis.set_major_formatter(lambda x, _: f"{int(round(x))}")
-    ax.xaxis.set_minor_locator(NullLocator())
-    ax.xaxis.set_minor_formatter(NullFormatter())
-    ax.set_xlabel("training-set size N (samples)")
+    _log_size_axes(ax, sizes)
     ax.set_ylabel(f"test {metric_of(doc)} [{_unit(doc, True)}]")
     k = len(doc["seeds"])
     ax.set_title(f"{doc['task']} ({doc['preset']}): learning curves, mean ± std over {k} seed{'s' * (k > 1)}\n"
@@ -426,13 +433,7 @@ def plot_energy_drift(doc: dict, summ: dict, path: str | Path) -> Path | None:
         plotted += 1
     if not plotted:
         return None
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.xaxis.set_major_locator(FixedLocator(sizes))
-    ax.xaxis.set_major_formatter(lambda x, _: f"{int(round(x))}")
-    ax.xaxis.set_minor_locator(NullLocator())
-    ax.xaxis.set_minor_formatter(NullFormatter())
-    ax.set_xlabel("training-set size N (samples)")
+    _log_size_axes(ax, sizes)
     ax.set_ylabel("relative energy drift |E(ẑ_t) − E(z_0)| / |E(z_0)|")
     ax.set_title(f"{doc['task']} ({doc['preset']}): energy drift of rollouts ({_rollout_spec(doc)})", fontsize=10)
     ax.grid(True, which="both", alpha=0.3)
