@@ -277,6 +277,11 @@ class AtomsTask(Task):
     def load(self, preset: str) -> tuple[list, list]:
         raise NotImplementedError
 
+    def _split_sizes(self, sizes: dict, n_pool: int) -> tuple[int, int]:
+        """(training, validation) counts drawn from a pool of ``n_pool`` training-file structures."""
+        n_val, n_train = int(sizes["val"]), sizes.get("train")
+        return (n_pool - n_val if n_train is None else int(n_train)), n_val
+
     def splits(self, preset: str | None = None, seed: int = 0):
         preset = preset or self.default_preset
         self.check_preset(preset)
@@ -284,8 +289,7 @@ class AtomsTask(Task):
             return self._cache[preset]
         sizes = {**self.presets[preset], **self.overrides}
         pool, test = self.load(preset)
-        n_val, n_train = int(sizes["val"]), sizes.get("train")
-        n_train = len(pool) - n_val if n_train is None else int(n_train)
+        n_train, n_val = self._split_sizes(sizes, len(pool))
         if n_val < 1 or n_train < 1 or n_train + n_val > len(pool):
             raise SymzooError(f"{self.name}: {n_train} training + {n_val} validation structures requested but "
                               f"the training file has {len(pool)}")
@@ -488,22 +492,11 @@ class XYZTask(AtomsTask):
             pool = [pool[i] for i in order[n_test:]]
         return pool, test
 
-    def splits(self, preset: str | None = None, seed: int = 0):
-        preset = preset or self.default_preset
-        self.check_preset(preset)
-        if preset in self._cache:
-            return self._cache[preset]
-        sizes = {**self.presets[preset], **self.overrides}
-        pool, _ = self.load(preset)
+    def _split_sizes(self, sizes: dict, n_pool: int) -> tuple[int, int]:
+        """A float ``val`` is a fraction of the file; ``train`` defaults to the rest."""
         v = sizes["val"]
-        n_val = max(1, int(round(v * len(pool)))) if isinstance(v, float) else int(v)
-        n_train = min(int(sizes.get("train") or len(pool)), len(pool) - n_val)
-        saved = self.overrides
-        self.overrides = {**saved, "val": n_val, "train": n_train}
-        try:
-            return super().splits(preset, seed)
-        finally:
-            self.overrides = saved
+        n_val = max(1, int(round(v * n_pool))) if isinstance(v, float) else int(v)
+        return min(int(sizes.get("train") or n_pool), n_pool - n_val), n_val
 
 
 @register_task("rmd17-ethanol", pattern=r"rmd17-([a-z]+)", example="rmd17-ethanol")

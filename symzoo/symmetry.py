@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
-from typing import Iterable, Sequence
+from typing import Iterable
 
 import torch
 from torch import Tensor
@@ -217,14 +217,6 @@ def act_field(kind: str, x: Tensor, g: GroupElement, index: Tensor | None = None
         t = t if index is None else t[index]
         y = y + t.reshape(t.shape[0], *([1] * (x.dim() - 2)), t.shape[-1])
     return y
-
-
-def apply_perm(x: Tensor, perm: Tensor | None) -> Tensor:
-    return x if perm is None else x[perm]
-
-
-def compose_factors(names: Sequence[str]) -> str:
-    return "+".join(names)
 
 
 def canonical_frames(pos: Tensor, batch: Tensor, num_graphs: int) -> GroupElement:
