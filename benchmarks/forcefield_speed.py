@@ -27,7 +27,6 @@ import torch
 
 def _recipe_args(model: str) -> dict:
     from omegaconf import OmegaConf
-
     from symzoo.train.config import load_config
 
     cfg = load_config("rmd17-ethanol", model, preset="small")
@@ -123,12 +122,22 @@ def main(argv=None) -> int:
             n_atoms = sum(s.pos.shape[0] for s in structures)
             tps = _train_steps_per_s(model, structures, args.train_steps)
             md_sps, ns_day = _md(model, atoms, dt, args.md_steps)
-            row = {"model": name, "system": sys_name, "atoms_per_train_step": n_atoms, "md_atoms": len(atoms),
-                   "train_steps_per_s": round(tps, 3), "md_steps_per_s": round(md_sps, 3),
-                   "md_ns_per_day": round(ns_day, 4), "md_timestep_fs": dt}
+            row = {
+                "model": name,
+                "system": sys_name,
+                "atoms_per_train_step": n_atoms,
+                "md_atoms": len(atoms),
+                "train_steps_per_s": round(tps, 3),
+                "md_steps_per_s": round(md_sps, 3),
+                "md_ns_per_day": round(ns_day, 4),
+                "md_timestep_fs": dt,
+            }
             rows.append(row)
-            print(f"{name:8s} {sys_name:10s} train {tps:8.2f} steps/s ({n_atoms} atoms/step)   "
-                  f"MD {md_sps:8.2f} steps/s = {ns_day:8.3f} ns/day ({len(atoms)} atoms)", flush=True)
+            print(
+                f"{name:8s} {sys_name:10s} train {tps:8.2f} steps/s ({n_atoms} atoms/step)   "
+                f"MD {md_sps:8.2f} steps/s = {ns_day:8.3f} ns/day ({len(atoms)} atoms)",
+                flush=True,
+            )
     scaling = {}
     for name in args.models.split(","):
         cu = [r for r in rows if r["model"] == name and r["system"].startswith("cu-")]
@@ -136,11 +145,17 @@ def main(argv=None) -> int:
             x = np.log([r["md_atoms"] for r in cu])
             y = np.log([1.0 / r["md_steps_per_s"] for r in cu])
             scaling[name] = {"md_time_exponent_vs_atoms": round(float(np.polyfit(x, y, 1)[0]), 3)}
-    report = {"results": rows, "scaling": scaling, "threads": args.threads, "torch": torch.__version__,
-              "cpu_count": os.cpu_count(), "machine": platform.machine(),
-              "load_average": os.getloadavg() if hasattr(os, "getloadavg") else None,
-              "model_args": {n: _recipe_args(n) for n in args.models.split(",")},
-              "unix_time": int(time.time())}
+    report = {
+        "results": rows,
+        "scaling": scaling,
+        "threads": args.threads,
+        "torch": torch.__version__,
+        "cpu_count": os.cpu_count(),
+        "machine": platform.machine(),
+        "load_average": os.getloadavg() if hasattr(os, "getloadavg") else None,
+        "model_args": {n: _recipe_args(n) for n in args.models.split(",")},
+        "unix_time": int(time.time()),
+    }
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(str(args.out) + ".partial")
     tmp.write_text(json.dumps(report, indent=2))

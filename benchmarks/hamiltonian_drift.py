@@ -36,29 +36,50 @@ def main(argv=None) -> int:
     logging.basicConfig(level=logging.WARNING)
 
     from symzoo.eval.rollout import plot_rollouts, rollout_metrics
-    from symzoo.modelio import load_model
-    from symzoo.paths import atomic_write_text
-    from symzoo.registry import get_task, model_entry
     from symzoo.train.config import load_config
     from symzoo.train.run import train
 
+    from symzoo.modelio import load_model
+    from symzoo.paths import atomic_write_text
+    from symzoo.registry import get_task, model_entry
+
     out = Path(args.out)
     plot_dir = Path(args.plot_dir) if args.plot_dir else out
-    results: dict = {"preset": args.preset, "steps": args.steps, "n_traj": args.n_traj, "seed": args.seed,
-                     "overrides": args.overrides, "tasks": {}}
+    results: dict = {
+        "preset": args.preset,
+        "steps": args.steps,
+        "n_traj": args.n_traj,
+        "seed": args.seed,
+        "overrides": args.overrides,
+        "tasks": {},
+    }
     for task_name in args.tasks.split(","):
         task = get_task(task_name, preset=args.preset)
         per_model, series = {}, {}
         for model_name in args.models.split(","):
-            if model_entry(model_name).domain != task.domain and model_entry(model_name).domain != "hamiltonian":
-                print(f"{task_name:>12} {model_name:>6}: skipped (a {model_entry(model_name).domain} model)",
-                      file=sys.stderr)
+            if (
+                model_entry(model_name).domain != task.domain
+                and model_entry(model_name).domain != "hamiltonian"
+            ):
+                print(
+                    f"{task_name:>12} {model_name:>6}: skipped (a {model_entry(model_name).domain} model)",
+                    file=sys.stderr,
+                )
                 continue
             run = out / f"{task_name}-{model_name}-s{args.seed}"
             if not (run / "model.safetensors").is_file():
-                cfg = load_config(task_name, model_name, preset=args.preset,
-                                  overrides=[f"seed={args.seed}", "trainer.progress_bar=false", "trainer.threads=1",
-                                             "trainer.tensorboard=false", *args.overrides])
+                cfg = load_config(
+                    task_name,
+                    model_name,
+                    preset=args.preset,
+                    overrides=[
+                        f"seed={args.seed}",
+                        "trainer.progress_bar=false",
+                        "trainer.threads=1",
+                        "trainer.tensorboard=false",
+                        *args.overrides,
+                    ],
+                )
                 train(cfg, str(run), quiet=True)
             model = load_model(run)
             ev = json.loads((run / "eval.json").read_text())
@@ -68,16 +89,23 @@ def main(argv=None) -> int:
             r["train_seconds"] = ev.get("fit_seconds")  # from the run (also when the run is reused)
             r["epochs"] = ev.get("epochs")
             per_model[model_name] = r
-            print(f"{task_name:>12} {model_name:>6}: energy drift {r['energy_drift']:.3g}, rollout error "
-                  f"{r['rollout_error']:.3g}, valid time {r['valid_time']:.3g}", file=sys.stderr)
+            print(
+                f"{task_name:>12} {model_name:>6}: energy drift {r['energy_drift']:.3g}, rollout error "
+                f"{r['rollout_error']:.3g}, valid time {r['valid_time']:.3g}",
+                file=sys.stderr,
+            )
         entry = {"models": per_model}
         if "hnn" in per_model and "node" in per_model:
             entry["ratio_node_over_hnn"] = {
                 k: per_model["node"][k] / max(per_model["hnn"][k], 1e-300)
-                for k in ("energy_drift", "energy_drift_final", "energy_mse", "rollout_error")}
+                for k in ("energy_drift", "energy_drift_final", "energy_mse", "rollout_error")
+            }
         results["tasks"][task_name] = entry
-        plot_rollouts(series, plot_dir / f"hamiltonian_{task_name}.png",
-                      title=f"{task_name}: {args.steps}-step RK4 rollouts ({args.preset} preset)")
+        plot_rollouts(
+            series,
+            plot_dir / f"hamiltonian_{task_name}.png",
+            title=f"{task_name}: {args.steps}-step RK4 rollouts ({args.preset} preset)",
+        )
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "results.json", json.dumps(results, indent=2))
     print(json.dumps(results, indent=2))

@@ -24,15 +24,18 @@ import time
 from pathlib import Path
 
 import torch
-
-import symzoo
 from symzoo.train.config import load_config
 from symzoo.train.run import train
 
+import symzoo
+
 PUBLISHED = {"egnn": 0.0071, "gnn": 0.0107, "linear": 0.0819}
 LR = {"egnn": 5e-4, "gnn": 1e-3, "linear": 1e-3}
-ARGS = {"egnn": "model.args.hidden=64 model.args.layers=4", "gnn": "model.args.hidden=64 model.args.layers=4",
-        "linear": ""}
+ARGS = {
+    "egnn": "model.args.hidden=64 model.args.layers=4",
+    "gnn": "model.args.hidden=64 model.args.layers=4",
+    "linear": "",
+}
 
 
 def reference_loop_seconds_per_epoch(model_name: str, epochs: int, threads: int) -> float:
@@ -77,24 +80,43 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--models", default="egnn,gnn,linear")
     ap.add_argument("--max-epochs", type=int, default=1000)
-    ap.add_argument("--patience", type=int, default=40, help="early stopping, in validation checks (x5 epochs)")
-    ap.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest for these small graphs)")
+    ap.add_argument(
+        "--patience", type=int, default=40, help="early stopping, in validation checks (x5 epochs)"
+    )
+    ap.add_argument(
+        "--threads", type=int, default=1, help="torch threads (1 is fastest for these small graphs)"
+    )
     ap.add_argument("--reference-epochs", type=int, default=10)
     ap.add_argument("--extra", default="", help="extra key=value overrides for every model")
     ap.add_argument("--out", default="runs/bench")
     args = ap.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    results = {"benchmark": "nbody_paper", "symzoo": symzoo.__version__, "torch": torch.__version__,
-               "machine": platform.machine(), "cpus": os.cpu_count(), "threads": args.threads,
-               "device": "cuda" if torch.cuda.is_available() else "cpu",
-               "load_average_start": os.getloadavg(), "models": {}}
+    results = {
+        "benchmark": "nbody_paper",
+        "symzoo": symzoo.__version__,
+        "torch": torch.__version__,
+        "machine": platform.machine(),
+        "cpus": os.cpu_count(),
+        "threads": args.threads,
+        "device": "cuda" if torch.cuda.is_available() else "cpu",
+        "load_average_start": os.getloadavg(),
+        "models": {},
+    }
     for name in args.models.split(","):
         run = out / name
-        overrides = [f"optim.lr={LR[name]}", "optim.weight_decay=1e-12", "data.batch_size=100",
-                     f"trainer.max_epochs={args.max_epochs}", "trainer.check_val_every_n_epoch=5",
-                     f"trainer.early_stopping_patience={args.patience}", f"trainer.threads={args.threads}",
-                     "trainer.progress_bar=false", "trainer.tensorboard=false", "optim.schedule=none"]
+        overrides = [
+            f"optim.lr={LR[name]}",
+            "optim.weight_decay=1e-12",
+            "data.batch_size=100",
+            f"trainer.max_epochs={args.max_epochs}",
+            "trainer.check_val_every_n_epoch=5",
+            f"trainer.early_stopping_patience={args.patience}",
+            f"trainer.threads={args.threads}",
+            "trainer.progress_bar=false",
+            "trainer.tensorboard=false",
+            "optim.schedule=none",
+        ]
         overrides += ARGS[name].split() + args.extra.split()
         if not (run / "eval.json").is_file():
             cfg = load_config("nbody-charged", name, preset="paper", overrides=overrides)
@@ -102,12 +124,16 @@ def main() -> None:
         ev = json.loads((run / "eval.json").read_text())
         ref = reference_loop_seconds_per_epoch(name, args.reference_epochs, args.threads)
         results["models"][name] = {
-            "test_mse_at_best_val": ev["metrics"]["pos_mse"], "published_test_mse": PUBLISHED[name],
-            "best_epoch": ev["best_epoch"], "epochs_run": ev["epochs"],
-            "seconds_per_epoch": ev["seconds_per_epoch"], "time_to_best_s": time_to_best(run, ev["best_epoch"]),
+            "test_mse_at_best_val": ev["metrics"]["pos_mse"],
+            "published_test_mse": PUBLISHED[name],
+            "best_epoch": ev["best_epoch"],
+            "epochs_run": ev["epochs"],
+            "seconds_per_epoch": ev["seconds_per_epoch"],
+            "time_to_best_s": time_to_best(run, ev["best_epoch"]),
             "reference_loop_seconds_per_epoch": round(ref, 4),
             "harness_over_reference": round(ev["seconds_per_epoch"] / ref, 3),
-            "device": ev["device"], "overrides": overrides,
+            "device": ev["device"],
+            "overrides": overrides,
         }
         print(json.dumps({name: results["models"][name]}, indent=2), flush=True)
     results["load_average_end"] = os.getloadavg()

@@ -32,8 +32,8 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import torch
@@ -45,15 +45,32 @@ from symzoo.registry import register_task
 from symzoo.symmetry import EuclideanGroup, canonical_frames
 from symzoo.task import Field, Task
 
-__all__ = ["KCAL_MOL_TO_EV", "AtomsTask", "find_data", "read_structures", "make_structure",
-           "simulate_emt_cu", "RMD17_MOLECULES"]
+__all__ = [
+    "KCAL_MOL_TO_EV",
+    "AtomsTask",
+    "find_data",
+    "read_structures",
+    "make_structure",
+    "simulate_emt_cu",
+    "RMD17_MOLECULES",
+]
 
 log = logging.getLogger(__name__)
 
 #: 1 kcal/mol in eV (the rMD17 protocol's conversion)
 KCAL_MOL_TO_EV = 0.0433641
-RMD17_MOLECULES = ("aspirin", "azobenzene", "benzene", "ethanol", "malonaldehyde", "naphthalene",
-                   "paracetamol", "salicylic", "toluene", "uracil")
+RMD17_MOLECULES = (
+    "aspirin",
+    "azobenzene",
+    "benzene",
+    "ethanol",
+    "malonaldehyde",
+    "naphthalene",
+    "paracetamol",
+    "salicylic",
+    "toluene",
+    "uracil",
+)
 
 
 # ----------------------------------------------------------------------------- data files
@@ -79,18 +96,22 @@ def find_data(relpath: str, root: str | os.PathLike | None = None) -> Path:
     for p in places:
         if (p / relpath).exists():
             return p / relpath
-    raise SymzooError(f"data file {relpath!r} not found in {', '.join(str(p) for p in places)} "
-                      f"(set data.task_args.root=DIR or $SYMZOO_DATA)")
+    raise SymzooError(
+        f"data file {relpath!r} not found in {', '.join(str(p) for p in places)} "
+        f"(set data.task_args.root=DIR or $SYMZOO_DATA)"
+    )
 
 
 def make_structure(pos, z, energy: float, forces, cell=None, pbc=None):
     """One structure as a PyG ``Data`` (float64 positions/energies/forces)."""
     from torch_geometric.data import Data
 
-    d = Data(pos=torch.as_tensor(np.asarray(pos), dtype=torch.float64),
-             z=torch.as_tensor(np.asarray(z), dtype=torch.long),
-             energy=torch.tensor([float(energy)], dtype=torch.float64),
-             forces=torch.as_tensor(np.asarray(forces), dtype=torch.float64))
+    d = Data(
+        pos=torch.as_tensor(np.asarray(pos), dtype=torch.float64),
+        z=torch.as_tensor(np.asarray(z), dtype=torch.long),
+        energy=torch.tensor([float(energy)], dtype=torch.float64),
+        forces=torch.as_tensor(np.asarray(forces), dtype=torch.float64),
+    )
     if cell is not None:
         d.cell = torch.as_tensor(np.asarray(cell), dtype=torch.float64).reshape(1, 3, 3)
         d.pbc = torch.as_tensor(np.asarray(pbc, dtype=bool)).reshape(1, 3)
@@ -102,8 +123,10 @@ def _check_structure(d, where: str) -> None:
     if n == 0:
         raise InputError(f"{where}: a structure has no atoms")
     if d.pos.shape != (n, 3) or d.forces.shape != (n, 3):
-        raise InputError(f"{where}: positions and forces must be [n_atoms, 3], got {list(d.pos.shape)} and "
-                         f"{list(d.forces.shape)}")
+        raise InputError(
+            f"{where}: positions and forces must be [n_atoms, 3], got {list(d.pos.shape)} and "
+            f"{list(d.forces.shape)}"
+        )
     for k in ("pos", "energy", "forces"):
         if not torch.isfinite(getattr(d, k)).all():
             raise InputError(f"{where}: {k} contains NaN or inf values")
@@ -125,23 +148,33 @@ def read_npz(path: str | os.PathLike, *, unit: float | None = None) -> list:
     if z is None or coords is None:
         raise InputError(f"{path}: needs 'nuclear_charges' and 'coords' (rMD17) or 'z' and 'R' (MD17) arrays")
     if energies is None or forces is None:
-        raise InputError(f"{path}: has no {'energies' if energies is None else 'forces'} "
-                         f"(rMD17 keys 'energies'/'forces', or MD17 'E'/'F')")
+        raise InputError(
+            f"{path}: has no {'energies' if energies is None else 'forces'} "
+            f"(rMD17 keys 'energies'/'forces', or MD17 'E'/'F')"
+        )
     u = KCAL_MOL_TO_EV if unit is None else unit
     energies = np.asarray(energies, dtype=np.float64).reshape(-1) * u
     forces = np.asarray(forces, dtype=np.float64) * u
     coords = np.asarray(coords, dtype=np.float64)
-    if coords.ndim != 3 or coords.shape[-1] != 3 or forces.shape != coords.shape or len(energies) != len(coords):
-        raise InputError(f"{path}: inconsistent shapes coords {coords.shape}, forces {forces.shape}, "
-                         f"energies {energies.shape}")
+    if (
+        coords.ndim != 3
+        or coords.shape[-1] != 3
+        or forces.shape != coords.shape
+        or len(energies) != len(coords)
+    ):
+        raise InputError(
+            f"{path}: inconsistent shapes coords {coords.shape}, forces {forces.shape}, "
+            f"energies {energies.shape}"
+        )
     out = [make_structure(coords[i], z, energies[i], forces[i]) for i in range(len(coords))]
     for i, d in enumerate(out):
         _check_structure(d, f"{path} frame {i}")
     return out
 
 
-def read_structures(path: str | os.PathLike, *, index: str = ":", energy_key: str = "energy",
-                    forces_key: str = "forces") -> list:
+def read_structures(
+    path: str | os.PathLike, *, index: str = ":", energy_key: str = "energy", forces_key: str = "forces"
+) -> list:
     """Every structure of an ASE-readable file (extxyz, ...) or an rMD17-style ``.npz``.
 
     Energies and forces are read from the calculator results ASE attaches, or from
@@ -158,7 +191,9 @@ def read_structures(path: str | os.PathLike, *, index: str = ":", energy_key: st
     try:
         frames = ase.io.read(str(path), index=index)
     except Exception as e:
-        raise SymzooError(f"{path}: cannot read structures ({type(e).__name__}: {str(e).splitlines()[0][:120]})") from None
+        raise SymzooError(
+            f"{path}: cannot read structures ({type(e).__name__}: {str(e).splitlines()[0][:120]})"
+        ) from None
     if not isinstance(frames, list):
         frames = [frames]
     if not frames:
@@ -173,8 +208,14 @@ def read_structures(path: str | os.PathLike, *, index: str = ":", energy_key: st
         if f is None:
             raise InputError(f"{path}: structure {i} has no forces (looked for {forces_key!r})")
         periodic = bool(np.any(at.pbc))
-        d = make_structure(at.positions, at.numbers, float(e), f,
-                           at.cell.array if periodic else None, at.pbc if periodic else None)
+        d = make_structure(
+            at.positions,
+            at.numbers,
+            float(e),
+            f,
+            at.cell.array if periodic else None,
+            at.pbc if periodic else None,
+        )
         _check_structure(d, f"{path} structure {i}")
         out.append(d)
     periodic = [hasattr(d, "cell") for d in out]
@@ -184,9 +225,19 @@ def read_structures(path: str | os.PathLike, *, index: str = ":", energy_key: st
 
 
 # --------------------------------------------------------------------------- EMT copper
-def simulate_emt_cu(n_frames: int, temperature: float, *, seed: int = 0, size: Sequence[int] = (2, 2, 2),
-                    a: float = 3.61, timestep_fs: float = 2.0, sample_every: int = 10,
-                    equilibrate: int = 100, friction: float = 0.02, strain: float = 0.02) -> list:
+def simulate_emt_cu(
+    n_frames: int,
+    temperature: float,
+    *,
+    seed: int = 0,
+    size: Sequence[int] = (2, 2, 2),
+    a: float = 3.61,
+    timestep_fs: float = 2.0,
+    sample_every: int = 10,
+    equilibrate: int = 100,
+    friction: float = 0.02,
+    strain: float = 0.02,
+) -> list:
     """``n_frames`` snapshots of a periodic fcc Cu cell under Langevin MD with ASE's EMT at
     ``temperature`` (K); the cell is isotropically strained by up to ``± strain`` so that
     volumes (and stresses) vary.  Returns structures in eV and Å."""
@@ -201,23 +252,39 @@ def simulate_emt_cu(n_frames: int, temperature: float, *, seed: int = 0, size: S
     atoms.rattle(0.05, seed=int(rng.integers(1 << 30)))
     atoms.calc = EMT()
     MaxwellBoltzmannDistribution(atoms, temperature_K=temperature, rng=rng)
-    dyn = Langevin(atoms, timestep_fs * units.fs, temperature_K=temperature, friction=friction,
-                   rng=np.random.default_rng(int(rng.integers(1 << 30))), fixcm=False)
+    dyn = Langevin(
+        atoms,
+        timestep_fs * units.fs,
+        temperature_K=temperature,
+        friction=friction,
+        rng=np.random.default_rng(int(rng.integers(1 << 30))),
+        fixcm=False,
+    )
     dyn.run(equilibrate)
     out = []
     for _ in range(n_frames):
         dyn.run(sample_every)
-        out.append(make_structure(atoms.positions.copy(), atoms.numbers, atoms.get_potential_energy(),
-                                  atoms.get_forces(), atoms.cell.array.copy(), atoms.pbc))
+        out.append(
+            make_structure(
+                atoms.positions.copy(),
+                atoms.numbers,
+                atoms.get_potential_energy(),
+                atoms.get_forces(),
+                atoms.cell.array.copy(),
+                atoms.pbc,
+            )
+        )
     return out
 
 
 def _save_structures(path: Path, structures: list) -> None:
-    arrays = {"n_atoms": np.array([d.pos.shape[0] for d in structures]),
-              "pos": np.concatenate([d.pos.numpy() for d in structures]),
-              "z": np.concatenate([d.z.numpy() for d in structures]),
-              "energy": np.array([float(d.energy) for d in structures]),
-              "forces": np.concatenate([d.forces.numpy() for d in structures])}
+    arrays = {
+        "n_atoms": np.array([d.pos.shape[0] for d in structures]),
+        "pos": np.concatenate([d.pos.numpy() for d in structures]),
+        "z": np.concatenate([d.z.numpy() for d in structures]),
+        "energy": np.array([float(d.energy) for d in structures]),
+        "forces": np.concatenate([d.forces.numpy() for d in structures]),
+    }
     if hasattr(structures[0], "cell"):
         arrays["cell"] = np.stack([d.cell.numpy()[0] for d in structures])
         arrays["pbc"] = np.stack([d.pbc.numpy()[0] for d in structures])
@@ -233,8 +300,16 @@ def _load_structures(path: Path) -> list:
     out = []
     for i in range(len(a["n_atoms"])):
         s = slice(offs[i], offs[i + 1])
-        out.append(make_structure(a["pos"][s], a["z"][s], a["energy"][i], a["forces"][s],
-                                  a["cell"][i] if "cell" in a else None, a["pbc"][i] if "pbc" in a else None))
+        out.append(
+            make_structure(
+                a["pos"][s],
+                a["z"][s],
+                a["energy"][i],
+                a["forces"][s],
+                a["cell"][i] if "cell" in a else None,
+                a["pbc"][i] if "pbc" in a else None,
+            )
+        )
     return out
 
 
@@ -251,22 +326,38 @@ class AtomsTask(Task):
     needs_grad = True
     perm_labels = "z"
     primary_metric = "force_mae_meV_per_A"
-    units = {"energy_mae_meV": "meV", "energy_rmse_meV": "meV", "energy_per_atom_mae_meV": "meV/atom",
-             "force_mae_meV_per_A": "meV/Å", "force_rmse_meV_per_A": "meV/Å"}
+    units = {
+        "energy_mae_meV": "meV",
+        "energy_rmse_meV": "meV",
+        "energy_per_atom_mae_meV": "meV/atom",
+        "force_mae_meV_per_A": "meV/Å",
+        "force_rmse_meV_per_A": "meV/Å",
+    }
     input_fields = {"pos": Field("position", "node", "Å"), "z": Field("scalar", "node")}
     target_fields = {"energy": Field("scalar", "graph", "eV"), "forces": Field("vector", "node", "eV/Å")}
     output_fields = {"energy": Field("scalar", "graph", "eV"), "forces": Field("vector", "node", "eV/Å")}
     periodic = False
 
-    def __init__(self, name: str, *, root: str | None = None, energy_weight: float = 1.0,
-                 forces_weight: float = 1.0, n_train: int | None = None, n_val: int | None = None,
-                 n_test: int | None = None, split_seed: int = 0):
+    def __init__(
+        self,
+        name: str,
+        *,
+        root: str | None = None,
+        energy_weight: float = 1.0,
+        forces_weight: float = 1.0,
+        n_train: int | None = None,
+        n_val: int | None = None,
+        n_test: int | None = None,
+        split_seed: int = 0,
+    ):
         self.name = name
         self.root = root
         self.energy_weight, self.forces_weight = float(energy_weight), float(forces_weight)
         if self.energy_weight < 0 or self.forces_weight < 0 or self.energy_weight + self.forces_weight == 0:
             raise SymzooError("energy_weight and forces_weight must be >= 0 and not both 0")
-        self.overrides = {k: v for k, v in (("train", n_train), ("val", n_val), ("test", n_test)) if v is not None}
+        self.overrides = {
+            k: v for k, v in (("train", n_train), ("val", n_val), ("test", n_test)) if v is not None
+        }
         self.split_seed = split_seed
         self.group = EuclideanGroup(3, reflections=True, translations=True, permutations=True)
         if self.periodic:
@@ -291,11 +382,13 @@ class AtomsTask(Task):
         pool, test = self.load(preset)
         n_train, n_val = self._split_sizes(sizes, len(pool))
         if n_val < 1 or n_train < 1 or n_train + n_val > len(pool):
-            raise SymzooError(f"{self.name}: {n_train} training + {n_val} validation structures requested but "
-                              f"the training file has {len(pool)}")
+            raise SymzooError(
+                f"{self.name}: {n_train} training + {n_val} validation structures requested but "
+                f"the training file has {len(pool)}"
+            )
         order = np.random.default_rng(self.split_seed).permutation(len(pool))
         val = [pool[i] for i in order[:n_val]]
-        train = [pool[i] for i in order[n_val:n_val + n_train]]
+        train = [pool[i] for i in order[n_val : n_val + n_train]]
         if sizes.get("test") is not None:
             test = test[: int(sizes["test"])]
         if not test:
@@ -310,8 +403,10 @@ class AtomsTask(Task):
             return {}
         sizes = {int(train_set[i].num_nodes) for i in range(len(train_set))}
         if len(sizes) != 1:
-            raise SymzooError(f"{self.name}: the mlp baseline needs structures with one fixed atom count, "
-                              f"found {sorted(sizes)[:5]}")
+            raise SymzooError(
+                f"{self.name}: the mlp baseline needs structures with one fixed atom count, "
+                f"found {sorted(sizes)[:5]}"
+            )
         return {"target": "energy", "n_particles": sizes.pop()}
 
     def prepare_model(self, model, train_set) -> None:
@@ -340,9 +435,13 @@ class AtomsTask(Task):
 
     def metrics(self, out, batch) -> dict[str, Tensor]:
         de, de_atom, df = self._errors(out, batch)
-        return {"energy_mae_meV": 1000 * de.abs().mean(), "energy_rmse_meV": 1000 * de.pow(2).mean().sqrt(),
-                "energy_per_atom_mae_meV": 1000 * de_atom.abs().mean(),
-                "force_mae_meV_per_A": 1000 * df.abs().mean(), "force_rmse_meV_per_A": 1000 * df.pow(2).mean().sqrt()}
+        return {
+            "energy_mae_meV": 1000 * de.abs().mean(),
+            "energy_rmse_meV": 1000 * de.pow(2).mean().sqrt(),
+            "energy_per_atom_mae_meV": 1000 * de_atom.abs().mean(),
+            "force_mae_meV_per_A": 1000 * df.abs().mean(),
+            "force_rmse_meV_per_A": 1000 * df.pow(2).mean().sqrt(),
+        }
 
     # ------------------------------------------------------------- symmetry
     def restrict(self, dataset) -> list:
@@ -368,12 +467,15 @@ class AtomsTask(Task):
 class RMD17Task(AtomsTask):
     """rMD17 molecule (see module docstring)."""
 
-    presets = {"tiny": {"train": 20, "val": 10, "test": 20},
-               "small": {"train": 950, "val": 50, "test": None},
-               "paper": {"train": 950, "val": 50, "test": None}}
+    presets = {
+        "tiny": {"train": 20, "val": 10, "test": 20},
+        "small": {"train": 950, "val": 50, "test": None},
+        "paper": {"train": 950, "val": 50, "test": None},
+    }
 
-    def __init__(self, molecule: str, *, split: str = "01", url: str | None = None,
-                 sha256: dict | None = None, **kw):
+    def __init__(
+        self, molecule: str, *, split: str = "01", url: str | None = None, sha256: dict | None = None, **kw
+    ):
         """``url``: a mirror (``https://.../``) holding ``rmd17_<molecule>_{train,test}_<split>.npz``;
         files not found on the data search path are then downloaded into ``SYMZOO_HOME/datasets/rmd17``
         and accepted only if they match the pinned ``sha256 = {"train": ..., "test": ...}``."""
@@ -381,12 +483,16 @@ class RMD17Task(AtomsTask):
         if molecule not in RMD17_MOLECULES:
             from symzoo.errors import UnknownNameError, suggest
 
-            raise UnknownNameError(f"unknown rMD17 molecule {molecule!r}{suggest(molecule, RMD17_MOLECULES)}; "
-                                   f"molecules: {', '.join(RMD17_MOLECULES)}")
+            raise UnknownNameError(
+                f"unknown rMD17 molecule {molecule!r}{suggest(molecule, RMD17_MOLECULES)}; "
+                f"molecules: {', '.join(RMD17_MOLECULES)}"
+            )
         super().__init__(f"rmd17-{molecule}", **kw)
         self.molecule, self.split = molecule, split
-        self.description = (f"rMD17 {molecule}: energies (eV) and forces (eV/Å), PBE/def2-SVP; "
-                            f"train/val from the train file, test on the test file (split {split})")
+        self.description = (
+            f"rMD17 {molecule}: energies (eV) and forces (eV/Å), PBE/def2-SVP; "
+            f"train/val from the train file, test on the test file (split {split})"
+        )
 
     def _locate(self, part: str) -> Path:
         name = f"rmd17_{self.molecule}_{part}_{self.split}.npz"
@@ -397,8 +503,10 @@ class RMD17Task(AtomsTask):
                 raise
         sha = self.sha256.get(part)
         if not sha:
-            raise SymzooError(f"{self.name}: downloading {name} needs its pinned checksum "
-                              f"(data.task_args.sha256.{part}=<sha256 hex>)")
+            raise SymzooError(
+                f"{self.name}: downloading {name} needs its pinned checksum "
+                f"(data.task_args.sha256.{part}=<sha256 hex>)"
+            )
         from symzoo.hub import download_file
         from symzoo.paths import home
 
@@ -411,42 +519,75 @@ class RMD17Task(AtomsTask):
 class ThreeBPATask(AtomsTask):
     """3BPA temperature transfer: train on 300 K MD, test on the 300/600/1200 K mixture."""
 
-    description = "3BPA (27 atoms): train on 300 K MD (train_300K.xyz), test on train_mixedT.xyz (300/600/1200 K)"
-    presets = {"tiny": {"train": 20, "val": 10, "test": 20},
-               "small": {"train": 450, "val": 50, "test": None},
-               "paper": {"train": 450, "val": 50, "test": None}}
+    description = (
+        "3BPA (27 atoms): train on 300 K MD (train_300K.xyz), test on train_mixedT.xyz (300/600/1200 K)"
+    )
+    presets = {
+        "tiny": {"train": 20, "val": 10, "test": 20},
+        "small": {"train": 450, "val": 50, "test": None},
+        "paper": {"train": 450, "val": 50, "test": None},
+    }
 
     def load(self, preset: str):
-        return (read_structures(find_data("3bpa/train_300K.xyz", self.root)),
-                read_structures(find_data("3bpa/train_mixedT.xyz", self.root)))
+        return (
+            read_structures(find_data("3bpa/train_300K.xyz", self.root)),
+            read_structures(find_data("3bpa/train_mixedT.xyz", self.root)),
+        )
 
 
 class EMTCopperTask(AtomsTask):
     """Periodic fcc Cu (32 atoms) under Langevin MD with ASE's EMT; temperature transfer."""
 
     periodic = True
-    presets = {"tiny": {"train": 24, "val": 8, "test": 16, "temps_train": [300, 600], "temp_test": 1200,
-                        "size": [2, 2, 2]},
-               "small": {"train": 450, "val": 50, "test": 200, "temps_train": [300, 600], "temp_test": 1200,
-                         "size": [2, 2, 2]},
-               "paper": {"train": 1800, "val": 200, "test": 500, "temps_train": [300, 600], "temp_test": 1200,
-                         "size": [3, 3, 3]}}
+    presets = {
+        "tiny": {
+            "train": 24,
+            "val": 8,
+            "test": 16,
+            "temps_train": [300, 600],
+            "temp_test": 1200,
+            "size": [2, 2, 2],
+        },
+        "small": {
+            "train": 450,
+            "val": 50,
+            "test": 200,
+            "temps_train": [300, 600],
+            "temp_test": 1200,
+            "size": [2, 2, 2],
+        },
+        "paper": {
+            "train": 1800,
+            "val": 200,
+            "test": 500,
+            "temps_train": [300, 600],
+            "temp_test": 1200,
+            "size": [3, 3, 3],
+        },
+    }
 
     def __init__(self, **kw):
         super().__init__("emt-cu", **kw)
-        self.description = ("periodic fcc Cu cell, ASE EMT energies/forces from Langevin MD; train/val at 300 and "
-                            "600 K, test at 1200 K (generated offline, cached)")
+        self.description = (
+            "periodic fcc Cu cell, ASE EMT energies/forces from Langevin MD; train/val at 300 and "
+            "600 K, test at 1200 K (generated offline, cached)"
+        )
 
     def load(self, preset: str):
         p = {**self.presets[preset], **self.overrides}
         n_pool = int(p["train"]) + int(p["val"])
         temps = list(p["temps_train"])
         per_t = -(-n_pool // len(temps))
-        params = {"pool": [dict(n_frames=per_t, temperature=float(t), seed=100 + k, size=list(p["size"]))
-                           for k, t in enumerate(temps)],
-                  "test": dict(n_frames=int(p["test"]), temperature=float(p["temp_test"]), seed=999,
-                               size=list(p["size"])),
-                  "version": 2}
+        params = {
+            "pool": [
+                dict(n_frames=per_t, temperature=float(t), seed=100 + k, size=list(p["size"]))
+                for k, t in enumerate(temps)
+            ],
+            "test": dict(
+                n_frames=int(p["test"]), temperature=float(p["temp_test"]), seed=999, size=list(p["size"])
+            ),
+            "version": 2,
+        }
         d = dataset_cache_dir(self.name, preset, params)
         if (d / "pool.npz").is_file() and (d / "test.npz").is_file():
             try:
@@ -464,24 +605,40 @@ class EMTCopperTask(AtomsTask):
 class XYZTask(AtomsTask):
     """Any ASE-readable file (or rMD17-style npz): ``data.task_args.path=FILE`` (``test_path`` optional)."""
 
-    presets = {"tiny": {"train": 20, "val": 5, "test": 10}, "small": {"val": 0.05, "test": None},
-               "paper": {"val": 0.05, "test": None}}
+    presets = {
+        "tiny": {"train": 20, "val": 5, "test": 10},
+        "small": {"val": 0.05, "test": None},
+        "paper": {"val": 0.05, "test": None},
+    }
 
-    def __init__(self, path: str | None = None, *, test_path: str | None = None, test_fraction: float = 0.1,
-                 energy_key: str = "energy", forces_key: str = "forces", **kw):
+    def __init__(
+        self,
+        path: str | None = None,
+        *,
+        test_path: str | None = None,
+        test_fraction: float = 0.1,
+        energy_key: str = "energy",
+        forces_key: str = "forces",
+        **kw,
+    ):
         self.path, self.test_path, self.test_fraction = path, test_path, test_fraction
         self.energy_key, self.forces_key = energy_key, forces_key
         first = read_structures(path, energy_key=energy_key, forces_key=forces_key) if path else None
         self.periodic = first is not None and hasattr(first[0], "cell")
         super().__init__("xyz", **kw)
         self._first = first
-        self.description = (f"energies and forces from {path}" + (f", test on {test_path}" if test_path else "")
-                            if path else "energies and forces from any extxyz/ASE-readable file or rMD17-style npz "
-                                         "(data.task_args.path=FILE)")
+        self.description = (
+            f"energies and forces from {path}" + (f", test on {test_path}" if test_path else "")
+            if path
+            else "energies and forces from any extxyz/ASE-readable file or rMD17-style npz "
+            "(data.task_args.path=FILE)"
+        )
 
     def load(self, preset: str):
         if self._first is None:
-            raise SymzooError("the xyz task needs a file: data.task_args.path=FILE (extxyz or rMD17-style .npz)")
+            raise SymzooError(
+                "the xyz task needs a file: data.task_args.path=FILE (extxyz or rMD17-style .npz)"
+            )
         pool = self._first
         if self.test_path:
             test = read_structures(self.test_path, energy_key=self.energy_key, forces_key=self.forces_key)

@@ -117,15 +117,27 @@ class MirrorGroup(Group):
     dim = 1
 
     def identity(self, num_graphs: int, dtype: torch.dtype = torch.float64) -> GroupElement:
-        return GroupElement(torch.ones(num_graphs, 1, 1, dtype=dtype), torch.zeros(num_graphs, 1, dtype=dtype))
+        return GroupElement(
+            torch.ones(num_graphs, 1, 1, dtype=dtype), torch.zeros(num_graphs, 1, dtype=dtype)
+        )
 
-    def sample(self, num_graphs: int, *, batch=None, labels=None, factors=None, generator=None,
-               dtype: torch.dtype = torch.float64) -> GroupElement:
+    def sample(
+        self,
+        num_graphs: int,
+        *,
+        batch=None,
+        labels=None,
+        factors=None,
+        generator=None,
+        dtype: torch.dtype = torch.float64,
+    ) -> GroupElement:
         if factors is not None:
             factors = set(factors)
             unknown = factors - set(self.factors)
             if unknown:
-                raise ValueError(f"group {self.name} has no factor(s) {sorted(unknown)}; it has {self.factors}")
+                raise ValueError(
+                    f"group {self.name} has no factor(s) {sorted(unknown)}; it has {self.factors}"
+                )
         g = self.identity(num_graphs, dtype)
         if factors is None:
             sign = torch.where(torch.rand(num_graphs, generator=generator) < 0.5, -1.0, 1.0)
@@ -199,8 +211,9 @@ class MechanicalSystem:
         """Conserved quantities of each state: ``energy [B]`` (+ ``momentum``, ``angular_momentum``)."""
         return {"energy": self.hamiltonian(q, p)}
 
-    def simulate(self, q0: Tensor, p0: Tensor, steps: int, *, dt: float | None = None,
-                 substeps: int | None = None) -> tuple[Tensor, Tensor]:
+    def simulate(
+        self, q0: Tensor, p0: Tensor, steps: int, *, dt: float | None = None, substeps: int | None = None
+    ) -> tuple[Tensor, Tensor]:
         """Reference trajectory ``q, p [steps + 1, B, D]`` (RK4, float64, ``substeps`` per frame)."""
         q0, p0 = q0.to(torch.float64), p0.to(torch.float64)
 
@@ -208,8 +221,14 @@ class MechanicalSystem:
             return self.vector_field(z[0], z[1])
 
         with torch.no_grad(), single_thread():
-            q, p = odeint(f, (q0, p0), self.dt if dt is None else dt, steps, method="rk4",
-                          substeps=self.substeps if substeps is None else substeps)
+            q, p = odeint(
+                f,
+                (q0, p0),
+                self.dt if dt is None else dt,
+                steps,
+                method="rk4",
+                substeps=self.substeps if substeps is None else substeps,
+            )
         return q, p
 
     def params(self) -> dict:
@@ -296,8 +315,9 @@ class ChainPendulum(MechanicalSystem):
 
     def _weights(self, q):
         idx = torch.arange(self.n_nodes, device=q.device)
-        return (self.n_nodes - torch.maximum(idx[:, None], idx[None, :])).to(q.dtype), \
-               (self.n_nodes - idx).to(q.dtype)
+        return (self.n_nodes - torch.maximum(idx[:, None], idx[None, :])).to(q.dtype), (
+            self.n_nodes - idx
+        ).to(q.dtype)
 
     def mass_matrix(self, q):
         w, _ = self._weights(q)
@@ -422,8 +442,17 @@ class HamiltonianTask(Task):
     #: default rollout horizon (steps of ``dt``) of :func:`symzoo.eval.rollout.rollout_metrics`
     rollout_steps = 1000
 
-    def __init__(self, name: str, system: MechanicalSystem, *, unit: str, noise: float = 0.0,
-                 train_size: int | None = None, description: str = "", horizon: int = 0):
+    def __init__(
+        self,
+        name: str,
+        system: MechanicalSystem,
+        *,
+        unit: str,
+        noise: float = 0.0,
+        train_size: int | None = None,
+        description: str = "",
+        horizon: int = 0,
+    ):
         self.name, self.system, self.noise, self.train_size = name, system, float(noise), train_size
         if not 0 <= int(horizon) <= 20:
             raise SymzooError(f"{name}: horizon must be between 0 and 20 steps, got {horizon}")
@@ -479,9 +508,16 @@ class HamiltonianTask(Task):
     # ------------------------------------------------------------ data
     def _sim_params(self, preset: str) -> dict:
         cfg = self.presets[preset]
-        return {"system": type(self.system).__name__, "system_params": self.system.params(),
-                "dt": self.system.dt, "substeps": self.system.substeps, "frames": cfg["frames"],
-                "sizes": [cfg["train"], cfg["val"], cfg["test"]], "seed": cfg["data_seed"], "version": 1}
+        return {
+            "system": type(self.system).__name__,
+            "system_params": self.system.params(),
+            "dt": self.system.dt,
+            "substeps": self.system.substeps,
+            "frames": cfg["frames"],
+            "sizes": [cfg["train"], cfg["val"], cfg["test"]],
+            "seed": cfg["data_seed"],
+            "version": 1,
+        }
 
     def trajectories(self, preset: str | None = None) -> dict[str, np.ndarray]:
         """Cached reference trajectories ``{split}_q, {split}_p [n_traj, frames, D]`` (float64)."""
@@ -503,8 +539,9 @@ class HamiltonianTask(Task):
 
         return cached_npz(path, make, what=f"{self.name}/{preset}")
 
-    def _samples(self, q: Tensor, p: Tensor, seed: int, noise: float, future: tuple[Tensor, Tensor] | None = None
-                 ) -> GraphTensorDataset:
+    def _samples(
+        self, q: Tensor, p: Tensor, seed: int, noise: float, future: tuple[Tensor, Tensor] | None = None
+    ) -> GraphTensorDataset:
         """Dataset of states ``q, p [S, D]`` (float64) with analytic derivative targets and, with
         ``future = (q_next, p_next) [S, H, D]``, multi-step targets ``q_next, p_next, v_next [n, H, k]``."""
         sysm = self.system
@@ -516,8 +553,10 @@ class HamiltonianTask(Task):
             gen = torch.Generator().manual_seed(seed)
             q, p, v = (x + noise * torch.randn(x.shape, generator=gen, dtype=x.dtype) for x in (q, p, v))
         n, k = sysm.n_nodes, sysm.k
-        node = {name: x.reshape(-1, n, k).to(torch.float32)
-                for name, x in (("q", q), ("p", p), ("v", v), ("dq", dq), ("dp", dp), ("dv", dv))}
+        node = {
+            name: x.reshape(-1, n, k).to(torch.float32)
+            for name, x in (("q", q), ("p", p), ("v", v), ("dq", dq), ("dp", dp), ("dv", dv))
+        }
         edge_index = None
         if self.particles:
             node["mass"] = sysm.masses(q)[None, :, None].expand(q.shape[0], n, 1).to(torch.float32).clone()
@@ -544,27 +583,37 @@ class HamiltonianTask(Task):
             qa, pa = torch.from_numpy(arrays[f"{split}_q"]), torch.from_numpy(arrays[f"{split}_p"])
             h, frames, d = self.horizon, qa.shape[1], self.system.dof
             if h >= frames:
-                raise SymzooError(f"{self.name}/{preset}: horizon {h} needs more than {frames} frames per trajectory")
-            q, p = qa[:, :frames - h].reshape(-1, d), pa[:, :frames - h].reshape(-1, d)
+                raise SymzooError(
+                    f"{self.name}/{preset}: horizon {h} needs more than {frames} frames per trajectory"
+                )
+            q, p = qa[:, : frames - h].reshape(-1, d), pa[:, : frames - h].reshape(-1, d)
             order = torch.randperm(q.shape[0], generator=torch.Generator().manual_seed(cfg["data_seed"] + i))
             future = None
             if h:
-                qn = torch.stack([qa[:, 1 + j:frames - h + 1 + j] for j in range(h)], 2).reshape(-1, h, d)
-                pn = torch.stack([pa[:, 1 + j:frames - h + 1 + j] for j in range(h)], 2).reshape(-1, h, d)
+                qn = torch.stack([qa[:, 1 + j : frames - h + 1 + j] for j in range(h)], 2).reshape(-1, h, d)
+                pn = torch.stack([pa[:, 1 + j : frames - h + 1 + j] for j in range(h)], 2).reshape(-1, h, d)
                 future = (qn[order], pn[order])
-            ds = self._samples(q[order], p[order], cfg["data_seed"] * 7 + i, self.noise if split == "train" else 0.0,
-                               future)
+            ds = self._samples(
+                q[order], p[order], cfg["data_seed"] * 7 + i, self.noise if split == "train" else 0.0, future
+            )
             ds.meta = {"split": split, "preset": preset}
             out.append(ds)
         if self.train_size is not None:
             if not 1 <= self.train_size <= len(out[0]):
-                raise SymzooError(f"{self.name}/{preset} has {len(out[0])} training samples; "
-                                  f"train_size={self.train_size} is not possible")
+                raise SymzooError(
+                    f"{self.name}/{preset} has {len(out[0])} training samples; "
+                    f"train_size={self.train_size} is not possible"
+                )
             out[0] = out[0].subset(range(self.train_size))
         return tuple(out)
 
-    def initial_batch(self, preset: str | None = None, split: str = "test", n: int | None = None,
-                      dtype: torch.dtype = torch.float64):
+    def initial_batch(
+        self,
+        preset: str | None = None,
+        split: str = "test",
+        n: int | None = None,
+        dtype: torch.dtype = torch.float64,
+    ):
         """A batch of the first frames of ``split``'s trajectories (float64 by default): the
         initial conditions of rollouts."""
         if split not in ("train", "val", "test"):
@@ -604,8 +653,10 @@ class HamiltonianTask(Task):
         super().validate_batch(batch)
         n = self.system.n_nodes
         if batch.q.shape[0] != n * int(batch.num_graphs):
-            raise InputError(f"{self.name}: every state must have {n} node(s); got {batch.q.shape[0]} nodes "
-                             f"for {int(batch.num_graphs)} states")
+            raise InputError(
+                f"{self.name}: every state must have {n} node(s); got {batch.q.shape[0]} nodes "
+                f"for {int(batch.num_graphs)} states"
+            )
 
     def _pdot(self, out, batch) -> Tensor:
         if "dp" in out:
@@ -622,18 +673,25 @@ class HamiltonianTask(Task):
             return out["p_next"]
         qn, vn = out["q_next"], out["v_next"]
         b, h = int(batch.num_graphs), qn.shape[1]
-        flat = (lambda x: x.transpose(0, 1).reshape(h, b, -1))
+
+        def flat(x):
+            return x.transpose(0, 1).reshape(h, b, -1)
+
         p = self.system.momentum(flat(qn), flat(vn))
         return p.reshape(h, -1, qn.shape[-1]).transpose(0, 1)
 
     def loss(self, out, batch) -> Tensor:
         if self.horizon:
             if "q_next" not in out:
-                raise InputError(f"{self.name} (horizon {self.horizon}): the model returned no 'q_next' rollout; "
-                                 "multi-step training needs a symzoo Hamiltonian model")
+                raise InputError(
+                    f"{self.name} (horizon {self.horizon}): the model returned no 'q_next' rollout; "
+                    "multi-step training needs a symzoo Hamiltonian model"
+                )
             second = "p_next" if "p_next" in out else "v_next"
-            return (((out["q_next"] - batch.q_next.to(out["q_next"].dtype)) ** 2).mean()
-                    + ((out[second] - getattr(batch, second).to(out[second].dtype)) ** 2).mean()) / 2
+            return (
+                ((out["q_next"] - batch.q_next.to(out["q_next"].dtype)) ** 2).mean()
+                + ((out[second] - getattr(batch, second).to(out[second].dtype)) ** 2).mean()
+            ) / 2
         keys = [k for k in _FIELDS_OUT if k in out]
         if not keys:
             raise InputError(f"{self.name}: model outputs must contain dq and dp (or dv), got {sorted(out)}")
@@ -649,12 +707,16 @@ class HamiltonianTask(Task):
             m["dv_mse"] = ((out["dv"] - batch.dv.to(out["dv"].dtype)) ** 2).mean()
         if self.horizon and "q_next" in out:
             pn = self._future_p(out, batch)
-            m["traj_mse"] = (((out["q_next"] - batch.q_next.to(pn.dtype)) ** 2).mean()
-                             + ((pn - batch.p_next.to(pn.dtype)) ** 2).mean()) / 2
+            m["traj_mse"] = (
+                ((out["q_next"] - batch.q_next.to(pn.dtype)) ** 2).mean()
+                + ((pn - batch.p_next.to(pn.dtype)) ** 2).mean()
+            ) / 2
         return m
 
     # ------------------------------------------------------------ rollouts
-    def rollout(self, model, batch, steps: int, *, method: str = "rk4", dt: float | None = None) -> dict[str, Tensor]:
+    def rollout(
+        self, model, batch, steps: int, *, method: str = "rk4", dt: float | None = None
+    ) -> dict[str, Tensor]:
         """Integrate ``model`` from the states of ``batch`` for ``steps`` steps of ``dt``.
 
         First-order models (outputs ``dq, dp``) evolve ``(q, p)``; second-order models (outputs
@@ -671,6 +733,7 @@ class HamiltonianTask(Task):
                 del static[key]
         b = int(batch.num_graphs)
         if order == 1:
+
             def f(z):
                 s = copy.copy(static)
                 s.q, s.p = z
@@ -706,8 +769,9 @@ class HamiltonianTask(Task):
         moved = self.act(g, batch)
         n = dataset.n_nodes
         fields = [k for k in {**self.input_fields, **self.target_fields}]
-        return dataset.with_fields(**{k: getattr(moved, k).reshape(b, n, *getattr(moved, k).shape[1:])
-                                      for k in fields})
+        return dataset.with_fields(
+            **{k: getattr(moved, k).reshape(b, n, *getattr(moved, k).shape[1:]) for k in fields}
+        )
 
 
 def model_order(model, batch=None) -> int:
@@ -730,35 +794,55 @@ _SI = "SI: rad, kg m^2/s, s"
 @register_task("spring")
 def spring(noise: float = 0.0, train_size: int | None = None, horizon: int = 0) -> HamiltonianTask:
     """Mass-spring H = p^2/2 + q^2/2 (Greydanus et al. 2019); Z2 mirror symmetry."""
-    return HamiltonianTask("spring", Spring(), unit=_DIMLESS, noise=noise, train_size=train_size, horizon=horizon)
+    return HamiltonianTask(
+        "spring", Spring(), unit=_DIMLESS, noise=noise, train_size=train_size, horizon=horizon
+    )
 
 
 @register_task("pendulum")
 def pendulum(noise: float = 0.0, train_size: int | None = None, horizon: int = 0) -> HamiltonianTask:
     """Ideal pendulum H = p^2/2 + 3(1 - cos q) (Greydanus et al. 2019); Z2 mirror symmetry."""
-    return HamiltonianTask("pendulum", Pendulum(), unit=_DIMLESS, noise=noise, train_size=train_size, horizon=horizon)
+    return HamiltonianTask(
+        "pendulum", Pendulum(), unit=_DIMLESS, noise=noise, train_size=train_size, horizon=horizon
+    )
 
 
 @register_task("double-pendulum")
 def double_pendulum(noise: float = 0.0, train_size: int | None = None, horizon: int = 0) -> HamiltonianTask:
     """Double pendulum (unit masses and links, g = 9.81) in angles; Z2 mirror symmetry."""
-    return HamiltonianTask("double-pendulum", ChainPendulum(2), unit=_SI, noise=noise, train_size=train_size, horizon=horizon,
-                           description="double pendulum (unit point masses, unit links, g = 9.81), angles")
+    return HamiltonianTask(
+        "double-pendulum",
+        ChainPendulum(2),
+        unit=_SI,
+        noise=noise,
+        train_size=train_size,
+        horizon=horizon,
+        description="double pendulum (unit point masses, unit links, g = 9.81), angles",
+    )
 
 
 @register_task("chain-pendulum", pattern=r"chain-pendulum-(\d+)", example="chain-pendulum-3")
-def chain_pendulum(n: str, noise: float = 0.0, train_size: int | None = None, horizon: int = 0) -> HamiltonianTask:
+def chain_pendulum(
+    n: str, noise: float = 0.0, train_size: int | None = None, horizon: int = 0
+) -> HamiltonianTask:
     """Chain of N pendulum links (Finzi et al. 2020 system, in angles); Z2 mirror symmetry."""
     n_links = int(n)
     if not 1 <= n_links <= 10:
         raise UnknownNameError(f"chain-pendulum-N needs 1 <= N <= 10 links, got {n_links}")
-    return HamiltonianTask(f"chain-pendulum-{n_links}", ChainPendulum(n_links), unit=_SI, noise=noise,
-                           train_size=train_size, horizon=horizon,
-                           description=f"chain of {n_links} pendulum links (unit masses and links, g = 9.81), angles")
+    return HamiltonianTask(
+        f"chain-pendulum-{n_links}",
+        ChainPendulum(n_links),
+        unit=_SI,
+        noise=noise,
+        train_size=train_size,
+        horizon=horizon,
+        description=f"chain of {n_links} pendulum links (unit masses and links, g = 9.81), angles",
+    )
 
 
-def _gravity(n: str, dim: int, suffix: str, noise: float, train_size, softening: float | None,
-             horizon: int) -> HamiltonianTask:
+def _gravity(
+    n: str, dim: int, suffix: str, noise: float, train_size, softening: float | None, horizon: int
+) -> HamiltonianTask:
     n_bodies = int(n)
     if not 2 <= n_bodies <= 20:
         raise UnknownNameError(f"gravity-N needs 2 <= N <= 20 bodies, got {n_bodies}")
@@ -769,21 +853,37 @@ def _gravity(n: str, dim: int, suffix: str, noise: float, train_size, softening:
         softening = 0.1 if n_bodies == 2 else 0.5
     if softening < 0:
         raise SymzooError(f"softening must be >= 0, got {softening}")
-    return HamiltonianTask(f"gravity-{n_bodies}{suffix}", Gravity(n_bodies, dim, softening), unit=_DIMLESS,
-                           noise=noise, train_size=train_size, horizon=horizon,
-                           description=f"{n_bodies} unit masses in {dim}-D, G = 1, softening {softening}, "
-                                       "near-circular ring orbits")
+    return HamiltonianTask(
+        f"gravity-{n_bodies}{suffix}",
+        Gravity(n_bodies, dim, softening),
+        unit=_DIMLESS,
+        noise=noise,
+        train_size=train_size,
+        horizon=horizon,
+        description=f"{n_bodies} unit masses in {dim}-D, G = 1, softening {softening}, "
+        "near-circular ring orbits",
+    )
 
 
 @register_task("gravity", pattern=r"gravity-(\d+)", example="gravity-2")
-def gravity(n: str, noise: float = 0.0, train_size: int | None = None, softening: float | None = None,
-            horizon: int = 0) -> HamiltonianTask:
+def gravity(
+    n: str,
+    noise: float = 0.0,
+    train_size: int | None = None,
+    softening: float | None = None,
+    horizon: int = 0,
+) -> HamiltonianTask:
     """N-body gravity in 2-D (Greydanus 2-body/3-body generalized); E(2) x S_N symmetry."""
     return _gravity(n, 2, "", noise, train_size, softening, horizon)
 
 
 @register_task("gravity-3d", pattern=r"gravity-(\d+)-3d", example="gravity-3-3d")
-def gravity_3d(n: str, noise: float = 0.0, train_size: int | None = None, softening: float | None = None,
-            horizon: int = 0) -> HamiltonianTask:
+def gravity_3d(
+    n: str,
+    noise: float = 0.0,
+    train_size: int | None = None,
+    softening: float | None = None,
+    horizon: int = 0,
+) -> HamiltonianTask:
     """N-body gravity in 3-D; E(3) x S_N symmetry."""
     return _gravity(n, 3, "-3d", noise, train_size, softening, horizon)

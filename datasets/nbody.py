@@ -32,7 +32,9 @@ __all__ = ["simulate_nbody", "NBodyTask"]
 log = logging.getLogger(__name__)
 
 
-def _accelerations(pos: Tensor, attr: Tensor, interaction: str, softening: float, max_force: float | None) -> Tensor:
+def _accelerations(
+    pos: Tensor, attr: Tensor, interaction: str, softening: float, max_force: float | None
+) -> Tensor:
     """Accelerations ``[T, n, d]`` of unit-mass charged particles or of gravitating masses."""
     diff = pos[:, :, None, :] - pos[:, None, :, :]  # x_i - x_j
     r2 = (diff**2).sum(-1) + softening**2
@@ -55,10 +57,22 @@ def _accelerations(pos: Tensor, attr: Tensor, interaction: str, softening: float
     return f
 
 
-def simulate_nbody(n_traj: int, n_particles: int = 5, *, interaction: str = "charged", dim: int = 3,
-                   dt: float = 1e-3, n_steps: int = 5000, save_every: int = 100, loc_std: float = 1.0,
-                   vel_norm: float = 0.5, softening: float = 0.0, clip: bool = True, seed: int = 0,
-                   chunk: int = 2000) -> dict[str, np.ndarray]:
+def simulate_nbody(
+    n_traj: int,
+    n_particles: int = 5,
+    *,
+    interaction: str = "charged",
+    dim: int = 3,
+    dt: float = 1e-3,
+    n_steps: int = 5000,
+    save_every: int = 100,
+    loc_std: float = 1.0,
+    vel_norm: float = 0.5,
+    softening: float = 0.0,
+    clip: bool = True,
+    seed: int = 0,
+    chunk: int = 2000,
+) -> dict[str, np.ndarray]:
     """Simulate ``n_traj`` trajectories; returns ``pos, vel [n_traj, n_frames, n, dim]`` and
     ``attr [n_traj, n, 1]`` (charges ±1 or masses in [0.5, 1.5]) as float64 arrays."""
     if n_traj <= 0 or n_particles < 2:
@@ -93,8 +107,10 @@ class NBodyTask(Task):
     ``frame_in`` (EGNN protocol: frame 30 -> frame 40, i.e. 1000 integration steps ahead)."""
 
     domain = "nbody"
-    units = {"pos_mse": "(length unit)^2, dimensionless simulation units",
-             "pos_mae": "length unit, dimensionless simulation units"}
+    units = {
+        "pos_mse": "(length unit)^2, dimensionless simulation units",
+        "pos_mae": "length unit, dimensionless simulation units",
+    }
     primary_metric = "pos_mse"
     input_fields = {"pos": Field("position"), "vel": Field("vector"), "attr": Field("scalar")}
     target_fields = {"y": Field("position")}
@@ -105,9 +121,18 @@ class NBodyTask(Task):
         "paper": {"train": 3000, "val": 2000, "test": 2000, "data_seed": 7},
     }
 
-    def __init__(self, name: str, interaction: str, *, n_particles: int = 5, softening: float = 0.0,
-                 frame_in: int = 30, frame_out: int = 40, train_size: int | None = None,
-                 path: str | None = None):
+    def __init__(
+        self,
+        name: str,
+        interaction: str,
+        *,
+        n_particles: int = 5,
+        softening: float = 0.0,
+        frame_in: int = 30,
+        frame_out: int = 40,
+        train_size: int | None = None,
+        path: str | None = None,
+    ):
         self.name = name
         self.interaction = interaction
         self.n_particles = n_particles
@@ -117,18 +142,27 @@ class NBodyTask(Task):
         self.path = path
         self.group = EuclideanGroup(3, reflections=True, translations=True, permutations=True)
         what = "charges ±1, Coulomb-like" if interaction == "charged" else "masses 0.5-1.5, softened gravity"
-        self.description = (f"{n_particles} particles ({what}); positions, velocities and "
-                            f"{'charges' if interaction == 'charged' else 'masses'} at frame {frame_in} -> "
-                            f"positions at frame {frame_out}")
+        self.description = (
+            f"{n_particles} particles ({what}); positions, velocities and "
+            f"{'charges' if interaction == 'charged' else 'masses'} at frame {frame_in} -> "
+            f"positions at frame {frame_out}"
+        )
 
     def _sim_params(self, n: int, seed: int) -> dict:
-        return dict(n_traj=n, n_particles=self.n_particles, interaction=self.interaction,
-                    softening=self.softening, seed=seed)
+        return dict(
+            n_traj=n,
+            n_particles=self.n_particles,
+            interaction=self.interaction,
+            softening=self.softening,
+            seed=seed,
+        )
 
     def _generate(self, preset: str) -> dict[str, np.ndarray]:
         cfg = self.presets[preset]
-        params = {split: self._sim_params(cfg[split], cfg["data_seed"] * 1000 + i)
-                  for i, split in enumerate(("train", "val", "test"))}
+        params = {
+            split: self._sim_params(cfg[split], cfg["data_seed"] * 1000 + i)
+            for i, split in enumerate(("train", "val", "test"))
+        }
         path = dataset_cache_dir(self.name, preset, {"params": params, "version": 1}) / "data.npz"
 
         def make() -> dict[str, np.ndarray]:
@@ -149,16 +183,24 @@ class NBodyTask(Task):
             with np.load(p) as z:
                 raw = {k: z[k] for k in z.files}
         except Exception as e:
-            raise SymzooError(f"{self.name}: {str(p)!r} is not a readable .npz file ({type(e).__name__})") from None
+            raise SymzooError(
+                f"{self.name}: {str(p)!r} is not a readable .npz file ({type(e).__name__})"
+            ) from None
         missing = [k for k in ("pos", "vel", "attr", "y") if k not in raw]
         if missing:
             raise InputError(f"{self.name}: {p.name} lacks array(s) {missing}; needs pos, vel, attr, y")
         s_ = raw["pos"].shape[0] if raw["pos"].ndim == 3 else -1
         for k in ("pos", "vel", "y"):
             if raw[k].ndim != 3 or raw[k].shape != (s_, self.n_particles, 3):
-                raise InputError(f"{self.name}: {k} must have shape [samples, {self.n_particles}, 3], "
-                                 f"got {list(raw[k].shape)}")
-        attr = raw["attr"].reshape(s_, self.n_particles, -1) if raw["attr"].size == s_ * self.n_particles else None
+                raise InputError(
+                    f"{self.name}: {k} must have shape [samples, {self.n_particles}, 3], "
+                    f"got {list(raw[k].shape)}"
+                )
+        attr = (
+            raw["attr"].reshape(s_, self.n_particles, -1)
+            if raw["attr"].size == s_ * self.n_particles
+            else None
+        )
         if attr is None:
             raise InputError(f"{self.name}: attr must have shape [samples, {self.n_particles}]")
         for k, v in (("pos", raw["pos"]), ("vel", raw["vel"]), ("y", raw["y"]), ("attr", attr)):
@@ -194,12 +236,17 @@ class NBodyTask(Task):
             vel = torch.from_numpy(arrays[f"{split}_vel"])
             attr = torch.from_numpy(arrays[f"{split}_attr"])
             ds = GraphTensorDataset(
-                {"pos": pos[:, fin], "vel": vel[:, fin], "attr": attr, "y": pos[:, fout]}, edge_index=edge_index, meta={"split": split})
+                {"pos": pos[:, fin], "vel": vel[:, fin], "attr": attr, "y": pos[:, fout]},
+                edge_index=edge_index,
+                meta={"split": split},
+            )
             out.append(ds)
         if self.train_size is not None:
             if self.train_size > len(out[0]):
-                raise SymzooError(f"{self.name}/{preset} has {len(out[0])} training samples; "
-                                  f"train_size={self.train_size} is too many")
+                raise SymzooError(
+                    f"{self.name}/{preset} has {len(out[0])} training samples; "
+                    f"train_size={self.train_size} is too many"
+                )
             out[0] = out[0].subset(range(self.train_size))
         return tuple(out)
 
@@ -217,8 +264,12 @@ class NBodyTask(Task):
         g.perm = None
         moved = self.act(g, batch)
         b, n = len(dataset), dataset.n_nodes
-        return dataset.with_fields(**{k: getattr(moved, k).reshape(b, n, *getattr(moved, k).shape[1:])
-                                      for k in ("pos", "vel", "attr", "y")})
+        return dataset.with_fields(
+            **{
+                k: getattr(moved, k).reshape(b, n, *getattr(moved, k).shape[1:])
+                for k in ("pos", "vel", "attr", "y")
+            }
+        )
 
 
 @register_task("nbody-charged")

@@ -42,15 +42,25 @@ import os
 import platform
 import shutil
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from symzoo.errors import SymzooError
 from symzoo.paths import atomic_write_text
 
-__all__ = ["Cell", "compare", "plan_cells", "model_roles", "run_cell", "load_results", "clean_json", "num",
-           "RESULTS_FORMAT"]
+__all__ = [
+    "Cell",
+    "compare",
+    "plan_cells",
+    "model_roles",
+    "run_cell",
+    "load_results",
+    "clean_json",
+    "num",
+    "RESULTS_FORMAT",
+]
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +73,7 @@ RESERVED_KEYS = ("data.train_size", "seed", "data.restrict", "data.preset", "aug
 class Cell:
     """One training run of the grid."""
 
-    model: str          # registered name, optionally ending in "+aug"
+    model: str  # registered name, optionally ending in "+aug"
     train_size: int
     seed: int
     study: str = "curve"  # "curve" | "orbit"
@@ -98,8 +108,9 @@ def parse_list(text: str | Sequence, what: str, cast=str) -> list:
     return out
 
 
-def plan_cells(models: Sequence[str], train_sizes: Sequence[int], seeds: Sequence[int], *,
-               orbit_size: int | None = None) -> list[Cell]:
+def plan_cells(
+    models: Sequence[str], train_sizes: Sequence[int], seeds: Sequence[int], *, orbit_size: int | None = None
+) -> list[Cell]:
     """Every (model, size, seed) curve cell, plus one orbit cell per (model, seed) when
     ``orbit_size`` is given."""
     cells = [Cell(m, int(n), int(s)) for m in models for n in train_sizes for s in seeds]
@@ -125,15 +136,23 @@ def model_roles(models: Sequence[str], task, model_args: dict[str, dict] | None 
         missing = [f for f in group if f not in claimed]
         aug = name.endswith("+aug")
         role = "equivariant" if not missing else ("augmented" if aug else "baseline")
-        roles[name] = {"builder": base, "augment": aug, "symmetry": claimed, "missing": missing,
-                       "role": role, "num_parameters": int(sum(p.numel() for p in m.parameters()))}
+        roles[name] = {
+            "builder": base,
+            "augment": aug,
+            "symmetry": claimed,
+            "missing": missing,
+            "role": role,
+            "num_parameters": int(sum(p.numel() for p in m.parameters())),
+        }
     return roles
 
 
 def choose_reference(models: Sequence[str], roles: dict[str, dict], reference: str | None) -> str | None:
     if reference is not None:
         if reference not in models:
-            raise SymzooError(f"--reference {reference!r} is not one of the compared models ({', '.join(models)})")
+            raise SymzooError(
+                f"--reference {reference!r} is not one of the compared models ({', '.join(models)})"
+            )
         return reference
     for m in models:
         if roles[m]["role"] == "equivariant" and not roles[m]["augment"]:
@@ -150,8 +169,12 @@ def has_restriction(task) -> bool:
 
 # ----------------------------------------------------------------------------- one cell
 def _overrides(cell: Cell, extra: Sequence[str], threads: int | None) -> list[str]:
-    ov = [f"data.train_size={cell.train_size}", f"seed={cell.seed}", "trainer.progress_bar=false",
-          "trainer.tensorboard=false"]
+    ov = [
+        f"data.train_size={cell.train_size}",
+        f"seed={cell.seed}",
+        "trainer.progress_bar=false",
+        "trainer.tensorboard=false",
+    ]
     if threads:
         ov.append(f"trainer.threads={threads}")
     if cell.study == "orbit":
@@ -178,14 +201,13 @@ def run_cell(job: dict) -> dict:
     """Train and evaluate one cell; writes ``cell.json`` last.  ``job``: task, preset, cell (dict),
     dir, overrides (extra), threads, settings.  Runs in a worker process or in-process."""
     import torch
-
+    from omegaconf import OmegaConf
     from symzoo.eval.evaluate import evaluate_dataset
-    from symzoo.modelio import load_model
-    from symzoo.registry import get_task
     from symzoo.train.config import load_config
     from symzoo.train.run import build_datasets, train
 
-    from omegaconf import OmegaConf
+    from symzoo.modelio import load_model
+    from symzoo.registry import get_task
 
     t0 = time.perf_counter()
     cell = Cell(**job["cell"])
@@ -201,8 +223,12 @@ def run_cell(job: dict) -> dict:
         quiet_third_party()
     if cell_dir.exists():  # an interrupted earlier attempt: start clean
         shutil.rmtree(cell_dir)
-    cfg = load_config(job["task"], cell.model, preset=job["preset"],
-                      overrides=_overrides(cell, job.get("overrides", ()), threads))
+    cfg = load_config(
+        job["task"],
+        cell.model,
+        preset=job["preset"],
+        overrides=_overrides(cell, job.get("overrides", ()), threads),
+    )
     train(cfg, str(cell_dir), quiet=True)
 
     ev = json.loads((cell_dir / "eval.json").read_text())
@@ -213,12 +239,21 @@ def run_cell(job: dict) -> dict:
     gseed = 10_000 + cell.seed
     metrics_group = evaluate_dataset(model, task, test, transform="group", seed=gseed)
     result: dict[str, Any] = {
-        **cell.as_dict(), "key": cell.key, "status": "ok", "settings": job["settings"],
-        "metrics": ev["metrics"], "metrics_group": metrics_group,
-        "equivariance": ev["equivariance"]["errors"], "claimed": ev["equivariance"].get("claimed", []),
-        "epochs": ev.get("epochs"), "best_epoch": ev.get("best_epoch"), "best_val": ev.get("best_val"),
-        "fit_seconds": ev.get("fit_seconds"), "device": ev.get("device"),
-        "num_parameters": int(sum(p.numel() for p in model.parameters())), "threads": threads,
+        **cell.as_dict(),
+        "key": cell.key,
+        "status": "ok",
+        "settings": job["settings"],
+        "metrics": ev["metrics"],
+        "metrics_group": metrics_group,
+        "equivariance": ev["equivariance"]["errors"],
+        "claimed": ev["equivariance"].get("claimed", []),
+        "epochs": ev.get("epochs"),
+        "best_epoch": ev.get("best_epoch"),
+        "best_val": ev.get("best_val"),
+        "fit_seconds": ev.get("fit_seconds"),
+        "device": ev.get("device"),
+        "num_parameters": int(sum(p.numel() for p in model.parameters())),
+        "threads": threads,
         "dir": str(Path("cells") / cell.key),
     }
     ro = job.get("rollout")
@@ -240,7 +275,9 @@ def cell_rollout(model, task, preset: str, spec: dict) -> dict:
     from symzoo.eval.rollout import rollout_metrics
 
     try:
-        res = rollout_metrics(model, task, steps=int(spec["steps"]), n_traj=int(spec["n_traj"]), preset=preset)
+        res = rollout_metrics(
+            model, task, steps=int(spec["steps"]), n_traj=int(spec["n_traj"]), preset=preset
+        )
     except Exception as e:  # noqa: BLE001
         msg = f"{type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}"
         log.error("rollout of %s failed: %s", getattr(task, "name", task), msg)
@@ -270,8 +307,10 @@ def acquire_lock(out: Path) -> Path:
                 except PermissionError:
                     alive = True
             if alive:
-                raise SymzooError(f"another `symzoo compare` (pid {pid}) is running in {out}; wait for it "
-                                  f"or choose another --out") from None
+                raise SymzooError(
+                    f"another `symzoo compare` (pid {pid}) is running in {out}; wait for it "
+                    f"or choose another --out"
+                ) from None
             lock.unlink(missing_ok=True)  # stale: its process is gone
             continue
         with os.fdopen(fd, "w") as f:
@@ -314,8 +353,12 @@ def _versions() -> dict:
 
     import symzoo
 
-    v = {"symzoo": symzoo.__version__, "torch": torch.__version__, "numpy": numpy.__version__,
-         "python": platform.python_version()}
+    v = {
+        "symzoo": symzoo.__version__,
+        "torch": torch.__version__,
+        "numpy": numpy.__version__,
+        "python": platform.python_version(),
+    }
     try:
         import lightning
 
@@ -349,13 +392,27 @@ def compare(*args, threads: int | None = None, **kwargs) -> dict:
         torch.set_num_threads(old)
 
 
-def _compare(task: str, models: Sequence[str], train_sizes: Sequence[int], seeds: Sequence[int] | int, *,
-            preset: str | None = None, out: str | Path | None = None, jobs: int | None = None,
-            reference: str | None = None, orbit: bool = True, orbit_size: int | None = None,
-            overrides: Sequence[str] = (), threads: int | None = None, render: bool = True,
-            rollout: bool = True, rollout_steps: int = 1000, rollout_trajectories: int = 16,
-            on_cell: Callable[[dict, int, int], None] | None = None,
-            on_start: Callable[[dict], None] | None = None) -> dict:
+def _compare(
+    task: str,
+    models: Sequence[str],
+    train_sizes: Sequence[int],
+    seeds: Sequence[int] | int,
+    *,
+    preset: str | None = None,
+    out: str | Path | None = None,
+    jobs: int | None = None,
+    reference: str | None = None,
+    orbit: bool = True,
+    orbit_size: int | None = None,
+    overrides: Sequence[str] = (),
+    threads: int | None = None,
+    render: bool = True,
+    rollout: bool = True,
+    rollout_steps: int = 1000,
+    rollout_trajectories: int = 16,
+    on_cell: Callable[[dict, int, int], None] | None = None,
+    on_start: Callable[[dict], None] | None = None,
+) -> dict:
     """Run (or resume) a comparison and return the results (also written to ``out/results.json``).
 
     ``seeds``: a count (seeds ``0..k-1``) or explicit seeds.  ``jobs``: parallel cells (default:
@@ -367,8 +424,9 @@ def _compare(task: str, models: Sequence[str], train_sizes: Sequence[int], seeds
     dynamics, roll every curve cell out for ``rollout_steps`` steps from ``rollout_trajectories``
     test initial states (:func:`symzoo.eval.rollout.rollout_metrics`) and record the metrics.
     """
-    from symzoo.registry import get_task, model_entry
     from symzoo.train.config import load_config
+
+    from symzoo.registry import get_task, model_entry
 
     from .report import readable, render_report, summarize_results
 
@@ -389,8 +447,10 @@ def _compare(task: str, models: Sequence[str], train_sizes: Sequence[int], seeds
         if "=" not in item:
             raise SymzooError(f"override {item!r} must look like key=value")
         if item.split("=", 1)[0].strip() in RESERVED_KEYS:
-            raise SymzooError(f"override {item!r}: compare sets {item.split('=', 1)[0]} itself "
-                              f"(use --train-sizes/--seeds/--preset)")
+            raise SymzooError(
+                f"override {item!r}: compare sets {item.split('=', 1)[0]} itself "
+                f"(use --train-sizes/--seeds/--preset)"
+            )
 
     task_obj = get_task(task, preset=preset)
     preset = task_obj.default_preset if preset is None else preset
@@ -404,8 +464,10 @@ def _compare(task: str, models: Sequence[str], train_sizes: Sequence[int], seeds
     train_split, _, _ = task_obj.splits(preset, seed=0)
     too_big = [n for n in train_sizes + ([orbit_size] if orbit_size else []) if n > len(train_split)]
     if too_big:
-        raise SymzooError(f"train size {max(too_big)} exceeds the {len(train_split)} training samples of "
-                          f"{task}/{preset}; use smaller --train-sizes or another --preset")
+        raise SymzooError(
+            f"train size {max(too_big)} exceeds the {len(train_split)} training samples of "
+            f"{task}/{preset}; use smaller --train-sizes or another --preset"
+        )
     do_orbit = bool(orbit) and has_restriction(task_obj)
     if orbit and not do_orbit:
         log.warning("%s defines no symmetry-restricted training set: no orbit study", task)
@@ -429,8 +491,9 @@ def _compare(task: str, models: Sequence[str], train_sizes: Sequence[int], seeds
     if (out / "results.json").is_file():
         prev = load_results(out)
         if prev.get("settings") != settings:
-            raise SymzooError(f"{out} holds a comparison with other settings ({prev.get('settings')}); "
-                              f"choose another --out")
+            raise SymzooError(
+                f"{out} holds a comparison with other settings ({prev.get('settings')}); choose another --out"
+            )
     elif out.exists() and any(p.name not in ("cells", ".compare.lock") for p in out.iterdir()):
         if not (out / "cells").is_dir():
             raise SymzooError(f"{out} exists and is not a comparison folder; choose another --out")
@@ -450,22 +513,44 @@ def _compare(task: str, models: Sequence[str], train_sizes: Sequence[int], seeds
         cores = available_cores()
         jobs = max(1, min(int(jobs or cores), max(len(todo), 1)))
         threads = int(threads) if threads else max(1, cores // jobs)
-        invocation = {"started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "cells_trained": 0, "cells_reused":
-                      len(results), "jobs": jobs, "threads_per_job": threads, "cores": cores}
+        invocation = {
+            "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "cells_trained": 0,
+            "cells_reused": len(results),
+            "jobs": jobs,
+            "threads_per_job": threads,
+            "cores": cores,
+        }
         invocations = list(prev.get("invocations", [])) if prev else []
         invocations.append(invocation)
         doc: dict[str, Any] = {
-            "format": RESULTS_FORMAT, "settings": settings, "task": task, "preset": preset,
-            "primary_metric": task_obj.primary_metric, "units": dict(task_obj.units),
-            "group": repr(task_obj.group), "group_factors": list(getattr(task_obj.group, "factors", ())),
-            "models": models, "roles": roles, "reference": ref, "reference_given": reference is not None,
-            "train_sizes": train_sizes, "seeds": seeds,
-            "orbit": {"enabled": do_orbit, "train_size": orbit_n,
-                      "restriction": (type(task_obj).restrict.__doc__ or "").strip().split("\n")[0] if do_orbit else None},
+            "format": RESULTS_FORMAT,
+            "settings": settings,
+            "task": task,
+            "preset": preset,
+            "primary_metric": task_obj.primary_metric,
+            "units": dict(task_obj.units),
+            "group": repr(task_obj.group),
+            "group_factors": list(getattr(task_obj.group, "factors", ())),
+            "models": models,
+            "roles": roles,
+            "reference": ref,
+            "reference_given": reference is not None,
+            "train_sizes": train_sizes,
+            "seeds": seeds,
+            "orbit": {
+                "enabled": do_orbit,
+                "train_size": orbit_n,
+                "restriction": (type(task_obj).restrict.__doc__ or "").strip().split("\n")[0]
+                if do_orbit
+                else None,
+            },
             "has_dynamics": bool(getattr(task_obj, "has_dynamics", False)),
             "rollout": {"enabled": do_rollout, **(rollout_spec or {})},
-            "versions": _versions(), "host": {"platform": platform.platform(), "cores": cores},
-            "invocations": invocations, "failed": {},
+            "versions": _versions(),
+            "host": {"platform": platform.platform(), "cores": cores},
+            "invocations": invocations,
+            "failed": {},
         }
 
         def write() -> None:
@@ -483,25 +568,44 @@ def _compare(task: str, models: Sequence[str], train_sizes: Sequence[int], seeds
 
         done = len(results)
         if on_start:
-            on_start({"total": len(cells), "reused": len(results), "todo": len(todo), "jobs": jobs,
-                      "threads": threads, "out": str(out)})
+            on_start(
+                {
+                    "total": len(cells),
+                    "reused": len(results),
+                    "todo": len(todo),
+                    "jobs": jobs,
+                    "threads": threads,
+                    "out": str(out),
+                }
+            )
         write()
         if rollout_spec and any(c.study == "curve" for c in todo):
             # simulate (and cache) the reference trajectories once here: workers would race for them
             from symzoo.eval.rollout import reference_trajectories
 
             try:
-                reference_trajectories(task_obj, preset=preset, n_traj=rollout_spec["n_traj"],
-                                       steps=rollout_spec["steps"])
+                reference_trajectories(
+                    task_obj, preset=preset, n_traj=rollout_spec["n_traj"], steps=rollout_spec["steps"]
+                )
             except SymzooError:
                 raise
             except Exception as e:  # noqa: BLE001 (each cell records its own rollout error)
                 log.warning("reference trajectories for the rollouts failed: %s", e)
         # the largest cells first: the grid finishes sooner (longest-processing-time first)
         todo.sort(key=lambda c: (-c.train_size, c.study, c.model, c.seed))
-        jobs_spec = [{"task": task, "preset": preset, "cell": c.as_dict(), "dir": str(c.directory(out)),
-                      "overrides": overrides, "threads": threads, "settings": settings, "rollout": rollout_spec}
-                     for c in todo]
+        jobs_spec = [
+            {
+                "task": task,
+                "preset": preset,
+                "cell": c.as_dict(),
+                "dir": str(c.directory(out)),
+                "overrides": overrides,
+                "threads": threads,
+                "settings": settings,
+                "rollout": rollout_spec,
+            }
+            for c in todo
+        ]
 
         def finish(c: Cell, res: dict | None, err: BaseException | None) -> None:
             nonlocal done
@@ -534,8 +638,12 @@ def _compare(task: str, models: Sequence[str], train_sizes: Sequence[int], seeds
             import multiprocessing as mp
             from concurrent.futures import ProcessPoolExecutor, as_completed
 
-            pool = ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("spawn"),
-                                       initializer=_worker_init, initargs=(threads,))
+            pool = ProcessPoolExecutor(
+                max_workers=jobs,
+                mp_context=mp.get_context("spawn"),
+                initializer=_worker_init,
+                initargs=(threads,),
+            )
             try:
                 futures = {pool.submit(run_cell, spec): c for c, spec in zip(todo, jobs_spec)}
                 for fut in as_completed(futures):

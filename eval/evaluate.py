@@ -19,8 +19,16 @@ __all__ = ["evaluate_dataset", "equivariance_report", "evaluate_run"]
 log = logging.getLogger(__name__)
 
 
-def evaluate_dataset(model: torch.nn.Module, task: Task, dataset, *, batch_size: int = 200,
-                     transform=None, seed: int = 0, validate: bool = True) -> dict[str, float]:
+def evaluate_dataset(
+    model: torch.nn.Module,
+    task: Task,
+    dataset,
+    *,
+    batch_size: int = 200,
+    transform=None,
+    seed: int = 0,
+    validate: bool = True,
+) -> dict[str, float]:
     """Mean of every task metric over ``dataset`` (weighted by graphs per batch).
 
     ``transform``: ``None``, or ``"group"`` to apply a fresh random group element to every test
@@ -55,12 +63,22 @@ def equivariance_report(model: torch.nn.Module, task: Task, *, dtype=torch.float
     from symzoo.testing import equivariance_errors
 
     errs = equivariance_errors(model, task, dtype=dtype, trials=trials)
-    return {"dtype": str(dtype).replace("torch.", ""), "errors": errs,
-            "claimed": sorted(getattr(model, "symmetry", ())), "group": repr(task.group)}
+    return {
+        "dtype": str(dtype).replace("torch.", ""),
+        "errors": errs,
+        "claimed": sorted(getattr(model, "symmetry", ())),
+        "group": repr(task.group),
+    }
 
 
-def evaluate_run(path: str | Path, *, task_name: str | None = None, preset: str | None = None,
-                 out: str | Path | None = None, batch_size: int = 200) -> dict[str, Any]:
+def evaluate_run(
+    path: str | Path,
+    *,
+    task_name: str | None = None,
+    preset: str | None = None,
+    out: str | Path | None = None,
+    batch_size: int = 200,
+) -> dict[str, Any]:
     """Evaluate a run folder (or any folder with ``model.safetensors`` + ``model.json``) on its
     task's test split: metrics with units and the equivariance report.  Writes ``eval.json``."""
     from symzoo.modelio import load_model
@@ -102,13 +120,17 @@ def evaluate_run(path: str | Path, *, task_name: str | None = None, preset: str 
 
 def format_eval(report: dict) -> str:
     """A plain-text table of an ``eval.json`` report."""
-    lines = [f"{report['model']} on {report['task']} ({report['preset']}, {report['split']}, n={report['n_test']})",
-             f"{'metric':<28}{'value':>14}  unit"]
+    lines = [
+        f"{report['model']} on {report['task']} ({report['preset']}, {report['split']}, n={report['n_test']})",
+        f"{'metric':<28}{'value':>14}  unit",
+    ]
     for k, v in report["metrics"].items():
         lines.append(f"{k:<28}{v:>14.6g}  {report['units'].get(k, '')}")
     eq = report["equivariance"]
-    lines.append(f"equivariance error ({eq['dtype']}, relative; group {eq['group']}; claimed: "
-                 f"{', '.join(eq['claimed']) or 'none'})")
+    lines.append(
+        f"equivariance error ({eq['dtype']}, relative; group {eq['group']}; claimed: "
+        f"{', '.join(eq['claimed']) or 'none'})"
+    )
     for k, v in eq["errors"].items():
         lines.append(f"  {k:<26}{v:>14.3g}")
     return "\n".join(lines)

@@ -44,9 +44,19 @@ def bonds_of(atoms, bond_factor: float = 1.2) -> tuple[np.ndarray, np.ndarray]:
     return np.stack([i[keep], j[keep]], 1), d[keep]
 
 
-def md_stability(model, atoms, *, steps: int = 1000, timestep_fs: float = 0.5, temperature_K: float = 300.0,
-                 bond_stretch_A: float = 0.5, bond_factor: float = 1.2, log_every: int = 10, seed: int = 0,
-                 calculator=None) -> dict[str, Any]:
+def md_stability(
+    model,
+    atoms,
+    *,
+    steps: int = 1000,
+    timestep_fs: float = 0.5,
+    temperature_K: float = 300.0,
+    bond_stretch_A: float = 0.5,
+    bond_factor: float = 1.2,
+    log_every: int = 10,
+    seed: int = 0,
+    calculator=None,
+) -> dict[str, Any]:
     """NVE stability of ``model`` started from ``atoms`` (see module docstring)."""
     from ase import units
     from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary, ZeroRotation
@@ -90,7 +100,10 @@ def md_stability(model, atoms, *, steps: int = 1000, timestep_fs: float = 0.5, t
                 d = np.linalg.norm(vec, axis=1)
                 stretch = np.abs(d - d0)
                 if stretch.max() > bond_stretch_A:
-                    event, reason = t_ps, f"bond {tuple(pairs[stretch.argmax()].tolist())} changed by {stretch.max():.2f} Å"
+                    event, reason = (
+                        t_ps,
+                        f"bond {tuple(pairs[stretch.argmax()].tolist())} changed by {stretch.max():.2f} Å",
+                    )
                     break
     except SymzooError as e:  # e.g. atoms closer than the model's minimum distance
         event, reason = done * timestep_fs / 1000.0, str(e)
@@ -99,11 +112,21 @@ def md_stability(model, atoms, *, steps: int = 1000, timestep_fs: float = 0.5, t
     drift = float(np.polyfit(times_a, e_a, 1)[0]) * 1000 if len(times_a) >= 3 else float("nan")
     sim_ps = done * timestep_fs / 1000.0
     return {
-        "n_atoms": n, "steps_run": done, "steps_requested": steps, "timestep_fs": timestep_fs,
-        "temperature_K": temperature_K, "simulated_ps": sim_ps, "stable": event is None,
-        "time_to_event_ps": event, "event": reason, "bond_stretch_A": bond_stretch_A, "n_bonds": int(len(pairs)),
+        "n_atoms": n,
+        "steps_run": done,
+        "steps_requested": steps,
+        "timestep_fs": timestep_fs,
+        "temperature_K": temperature_K,
+        "simulated_ps": sim_ps,
+        "stable": event is None,
+        "time_to_event_ps": event,
+        "event": reason,
+        "bond_stretch_A": bond_stretch_A,
+        "n_bonds": int(len(pairs)),
         "energy_drift_meV_per_atom_per_ps": drift,
-        "max_energy_deviation_meV_per_atom": float(np.abs(e_a - e_a[0]).max() * 1000) if len(e_a) else float("nan"),
+        "max_energy_deviation_meV_per_atom": float(np.abs(e_a - e_a[0]).max() * 1000)
+        if len(e_a)
+        else float("nan"),
         "wall_seconds": round(wall, 3),
         "ns_per_day": (sim_ps / 1000.0) / (wall / 86400.0) if wall > 0 and done else 0.0,
     }

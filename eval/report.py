@@ -15,15 +15,39 @@ from typing import Any
 
 from symzoo.paths import atomic_path, atomic_write_text
 
-from .stats import (_fmt, data_efficiency, format_factor, format_mean_std, learning_curve_exponent,
-                    summarize, symmetry_gain)
+from .stats import (
+    _fmt,
+    data_efficiency,
+    format_factor,
+    format_mean_std,
+    learning_curve_exponent,
+    summarize,
+    symmetry_gain,
+)
 
-__all__ = ["summarize_results", "render_report", "render_markdown", "plot_learning_curves",
-           "plot_orbit_gap", "plot_energy_drift", "format_summary", "reproduce_command", "ROLLOUT_KEYS"]
+__all__ = [
+    "summarize_results",
+    "render_report",
+    "render_markdown",
+    "plot_learning_curves",
+    "plot_orbit_gap",
+    "plot_energy_drift",
+    "format_summary",
+    "reproduce_command",
+    "ROLLOUT_KEYS",
+]
 
 #: rollout metrics summarized per (model, N) when the cells have them (tasks with dynamics)
-ROLLOUT_KEYS = ("energy_drift", "energy_drift_final", "energy_mse", "rollout_error", "valid_time",
-                "momentum_drift", "angular_momentum_drift", "diverged")
+ROLLOUT_KEYS = (
+    "energy_drift",
+    "energy_drift_final",
+    "energy_mse",
+    "rollout_error",
+    "valid_time",
+    "momentum_drift",
+    "angular_momentum_drift",
+    "diverged",
+)
 
 ROLE_LABEL = {"equivariant": "equivariant", "augmented": "augmented", "baseline": "baseline"}
 
@@ -58,9 +82,16 @@ def _ratio(orbit: dict, metric: str) -> float:
     return o / i if i > 0 else math.inf
 
 
-def _cells(doc: dict, *, model: str | None = None, study: str = "curve", size: int | None = None) -> list[dict]:
-    return [c for c in doc.get("cells", []) if c.get("study", "curve") == study
-            and (model is None or c["model"] == model) and (size is None or int(c["train_size"]) == int(size))]
+def _cells(
+    doc: dict, *, model: str | None = None, study: str = "curve", size: int | None = None
+) -> list[dict]:
+    return [
+        c
+        for c in doc.get("cells", [])
+        if c.get("study", "curve") == study
+        and (model is None or c["model"] == model)
+        and (size is None or int(c["train_size"]) == int(size))
+    ]
 
 
 def summarize_results(doc: dict) -> dict[str, Any]:
@@ -121,11 +152,23 @@ def summarize_results(doc: dict) -> dict[str, Any]:
             rollout[m] = {}
             for n in sizes:
                 ros = [c.get("rollout") or {} for c in _cells(doc, model=m, size=n)]
-                rollout[m][str(n)] = {k: summarize([_num(r.get(k)) for r in ros if k in r]) for k in ROLLOUT_KEYS
-                                      if any(k in r for r in ros)}
-    return {"metric": pm, "reference": ref, "curves": curves, "curves_group": curves_group, "gain": gains,
-            "efficiency": efficiency, "exponent": exponents, "equivariance": equivariance, "orbit": orbit,
-            "rollout": rollout}
+                rollout[m][str(n)] = {
+                    k: summarize([_num(r.get(k)) for r in ros if k in r])
+                    for k in ROLLOUT_KEYS
+                    if any(k in r for r in ros)
+                }
+    return {
+        "metric": pm,
+        "reference": ref,
+        "curves": curves,
+        "curves_group": curves_group,
+        "gain": gains,
+        "efficiency": efficiency,
+        "exponent": exponents,
+        "equivariance": equivariance,
+        "orbit": orbit,
+        "rollout": rollout,
+    }
 
 
 # ----------------------------------------------------------------------------- text
@@ -142,8 +185,15 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
 
 def reproduce_command(doc: dict) -> str:
     s = doc.get("settings", {})
-    parts = ["symzoo compare", doc["task"], *s.get("overrides", []), "--models", ",".join(doc["models"]),
-             "--train-sizes", ",".join(str(n) for n in doc["train_sizes"])]
+    parts = [
+        "symzoo compare",
+        doc["task"],
+        *s.get("overrides", []),
+        "--models",
+        ",".join(doc["models"]),
+        "--train-sizes",
+        ",".join(str(n) for n in doc["train_sizes"]),
+    ]
     seeds = [int(x) for x in doc["seeds"]]
     parts += ["--seeds", str(len(seeds)) if seeds == list(range(len(seeds))) else ",".join(map(str, seeds))]
     parts += ["--preset", str(doc["preset"])]
@@ -190,11 +240,21 @@ def _rollout_spec(doc: dict) -> str:
 
 def _rollout_table(doc: dict, summ: dict) -> list[str]:
     """One row per (model, N): energy drift, final drift, rollout error, valid time, momentum drift."""
-    cols = [("energy_drift", "energy drift"), ("energy_drift_final", "drift at t = T"),
-            ("rollout_error", "rollout error"), ("valid_time", "valid time"),
-            ("momentum_drift", "momentum drift"), ("diverged", "diverged")]
-    present = [(k, h) for k, h in cols if any(k in summ["rollout"].get(m, {}).get(str(n), {})
-                                              for m in doc["models"] for n in doc["train_sizes"])]
+    cols = [
+        ("energy_drift", "energy drift"),
+        ("energy_drift_final", "drift at t = T"),
+        ("rollout_error", "rollout error"),
+        ("valid_time", "valid time"),
+        ("momentum_drift", "momentum drift"),
+        ("diverged", "diverged"),
+    ]
+    present = [
+        (k, h)
+        for k, h in cols
+        if any(
+            k in summ["rollout"].get(m, {}).get(str(n), {}) for m in doc["models"] for n in doc["train_sizes"]
+        )
+    ]
     rows = []
     for m in doc["models"]:
         for n in doc["train_sizes"]:
@@ -210,16 +270,23 @@ def _orbit_table(doc: dict, summ: dict) -> list[str]:
         o = summ["orbit"].get(m)
         if not o:
             continue
-        rows.append([f"`{m}`", format_mean_std(o["in_orbit"]), format_mean_std(o["out_of_orbit"]),
-                     format_mean_std(o["ratio"])])
+        rows.append(
+            [
+                f"`{m}`",
+                format_mean_std(o["in_orbit"]),
+                format_mean_std(o["out_of_orbit"]),
+                format_mean_std(o["ratio"]),
+            ]
+        )
     return _table(["model", "in-orbit error", "out-of-orbit error", "ratio out / in"], rows)
 
 
 def format_summary(doc: dict) -> str:
     """The headline tables as plain text (what ``symzoo compare`` prints at the end)."""
     summ = summarize_results(doc)
-    lines = [f"{doc['task']} ({doc['preset']}): test {metric_of(doc)} [{_unit(doc, True)}], "
-             f"mean ± std over seeds"]
+    lines = [
+        f"{doc['task']} ({doc['preset']}): test {metric_of(doc)} [{_unit(doc, True)}], mean ± std over seeds"
+    ]
     lines += _curve_table(doc, summ)
     if summ.get("rollout"):
         lines += ["", f"rollouts ({_rollout_spec(doc)}): relative true-energy drift, mean over time"]
@@ -236,71 +303,135 @@ def render_markdown(doc: dict, summ: dict | None = None, *, images: dict[str, st
     unit = _unit(doc)
     roles = doc.get("roles", {})
     L: list[str] = [f"# Symmetry comparison: `{doc['task']}` (preset `{doc['preset']}`)", ""]
-    L += [f"- metric: **`{pm}`** ({unit}); lower is better; test split of the preset",
-          f"- symmetry group of the data: {doc.get('group', '?')}",
-          f"- reference (equivariant) model: {'`' + ref + '`' if ref else 'none (no model claims the full group)'}",
-          f"- seeds: {', '.join(str(s) for s in doc['seeds'])} (initialisation and batch order; the first N "
-          f"training samples are the same for every model)",
-          f"- command: `{reproduce_command(doc)}`", ""]
+    L += [
+        f"- metric: **`{pm}`** ({unit}); lower is better; test split of the preset",
+        f"- symmetry group of the data: {doc.get('group', '?')}",
+        f"- reference (equivariant) model: {'`' + ref + '`' if ref else 'none (no model claims the full group)'}",
+        f"- seeds: {', '.join(str(s) for s in doc['seeds'])} (initialisation and batch order; the first N "
+        f"training samples are the same for every model)",
+        f"- command: `{reproduce_command(doc)}`",
+        "",
+    ]
     L += ["## Models", ""]
-    L += _table(["model", "role", "claimed symmetry", "not built in", "parameters"],
-                [[f"`{m}`", roles.get(m, {}).get("role", "?"), ", ".join(roles.get(m, {}).get("symmetry", [])) or "none",
-                  ", ".join(roles.get(m, {}).get("missing", [])) or "—", str(roles.get(m, {}).get("num_parameters", "?"))]
-                 for m in doc["models"]])
+    L += _table(
+        ["model", "role", "claimed symmetry", "not built in", "parameters"],
+        [
+            [
+                f"`{m}`",
+                roles.get(m, {}).get("role", "?"),
+                ", ".join(roles.get(m, {}).get("symmetry", [])) or "none",
+                ", ".join(roles.get(m, {}).get("missing", [])) or "—",
+                str(roles.get(m, {}).get("num_parameters", "?")),
+            ]
+            for m in doc["models"]
+        ],
+    )
     L += ["", f"## Test error `{pm}` vs training-set size (mean ± std over seeds, n = seeds)", ""]
     L += _curve_table(doc, summ)
     if images and images.get("curves"):
         L += ["", f"![learning curves]({images['curves']})"]
     if summ.get("rollout"):
-        L += ["", f"## Rollouts ({_rollout_spec(doc)}, RK4 in float64; mean ± std over seeds)", "",
-              "Energy drift: |E(ẑ_t) − E(z_0)| / |E(z_0)| of the true energy along the model's rollout, mean over "
-              "time and trajectories (\"Energy drift\" column above: at the largest N); drift at t = T: the same at "
-              "the last step; rollout error: geometric mean over time of |z − ẑ| / (|z| + |ẑ|); valid time: time "
-              "until that error exceeds 0.1 (task time units); diverged: fraction of non-finite rollouts "
-              "(see `symzoo.eval.rollout`).", ""]
+        L += [
+            "",
+            f"## Rollouts ({_rollout_spec(doc)}, RK4 in float64; mean ± std over seeds)",
+            "",
+            "Energy drift: |E(ẑ_t) − E(z_0)| / |E(z_0)| of the true energy along the model's rollout, mean over "
+            'time and trajectories ("Energy drift" column above: at the largest N); drift at t = T: the same at '
+            "the last step; rollout error: geometric mean over time of |z − ẑ| / (|z| + |ẑ|); valid time: time "
+            "until that error exceeds 0.1 (task time units); diverged: fraction of non-finite rollouts "
+            "(see `symzoo.eval.rollout`).",
+            "",
+        ]
         L += _rollout_table(doc, summ)
         if images and images.get("drift"):
             L += ["", f"![energy drift]({images['drift']})"]
     if ref is not None and summ["gain"]:
         L += ["", f"## Symmetry gain: model error ÷ `{ref}` error at equal N (> 1: `{ref}` is better)", ""]
-        L += _table(["model"] + [f"N = {n}" for n in sizes],
-                    [[f"`{m}`"] + [(_fmt(summ["gain"][m].get(n, math.nan)) + "×") if math.isfinite(
-                        summ["gain"][m].get(n, math.nan)) else "—" for n in sizes] for m in summ["gain"]])
-        L += ["", f"## Data-efficiency factor: how many times more training data a model needs to reach "
-                  f"`{ref}`'s error at N", "",
-              "Read off the model's mean learning curve by linear interpolation in (log N, log error), "
-              "never extrapolated: \"> k×\" means the model did not reach that error up to the largest size "
-              "measured; \"≤ k×\" means it was already at or below it at its smallest size.", ""]
-        L += _table(["model"] + [f"`{ref}` at N = {n}" for n in sizes],
-                    [[f"`{m}`"] + [format_factor(summ["efficiency"][m].get(n, {})) for n in sizes]
-                     for m in summ["efficiency"]])
+        L += _table(
+            ["model"] + [f"N = {n}" for n in sizes],
+            [
+                [f"`{m}`"]
+                + [
+                    (_fmt(summ["gain"][m].get(n, math.nan)) + "×")
+                    if math.isfinite(summ["gain"][m].get(n, math.nan))
+                    else "—"
+                    for n in sizes
+                ]
+                for m in summ["gain"]
+            ],
+        )
+        L += [
+            "",
+            f"## Data-efficiency factor: how many times more training data a model needs to reach "
+            f"`{ref}`'s error at N",
+            "",
+            "Read off the model's mean learning curve by linear interpolation in (log N, log error), "
+            'never extrapolated: "> k×" means the model did not reach that error up to the largest size '
+            'measured; "≤ k×" means it was already at or below it at its smallest size.',
+            "",
+        ]
+        L += _table(
+            ["model"] + [f"`{ref}` at N = {n}" for n in sizes],
+            [
+                [f"`{m}`"] + [format_factor(summ["efficiency"][m].get(n, {})) for n in sizes]
+                for m in summ["efficiency"]
+            ],
+        )
     L += ["", "## Learning-curve exponent (least-squares slope of log error vs log N; error ∝ N^slope)", ""]
-    L += _table(["model", "slope", "points"],
-                [[f"`{m}`", _fmt(summ["exponent"][m]["slope"]), str(summ["exponent"][m]["n_points"])]
-                 for m in doc["models"]])
+    L += _table(
+        ["model", "slope", "points"],
+        [
+            [f"`{m}`", _fmt(summ["exponent"][m]["slope"]), str(summ["exponent"][m]["n_points"])]
+            for m in doc["models"]
+        ],
+    )
     factors = list(doc.get("group_factors", [])) + ["all"]
-    L += ["", "## Equivariance error (relative RMS, float64, random group elements; max over cells)", "",
-          "Errors near 1e-15 are exact symmetry (round-off); O(0.1-1) means the model does not respect "
-          "that factor.", ""]
-    L += _table(["model"] + factors, [[f"`{m}`"] + [_fmt(summ["equivariance"][m].get(f, math.nan), 2)
-                                                   for f in factors] for m in doc["models"]])
+    L += [
+        "",
+        "## Equivariance error (relative RMS, float64, random group elements; max over cells)",
+        "",
+        "Errors near 1e-15 are exact symmetry (round-off); O(0.1-1) means the model does not respect "
+        "that factor.",
+        "",
+    ]
+    L += _table(
+        ["model"] + factors,
+        [
+            [f"`{m}`"] + [_fmt(summ["equivariance"][m].get(f, math.nan), 2) for f in factors]
+            for m in doc["models"]
+        ],
+    )
     if summ["orbit"]:
         o = doc["orbit"]
-        L += ["", f"## Orbit generalization (trained on the symmetry-restricted set, N = {o['train_size']})", "",
-              f"Restricted set: {(o.get('restriction') or 'task.restrict').rstrip('.')}. In-orbit: the test set restricted the "
-              f"same way. Out-of-orbit: the test set moved by random elements of {doc.get('group', 'the group')}. "
-              f"A ratio ≈ 1 means the model generalizes across the orbit.", ""]
+        L += [
+            "",
+            f"## Orbit generalization (trained on the symmetry-restricted set, N = {o['train_size']})",
+            "",
+            f"Restricted set: {(o.get('restriction') or 'task.restrict').rstrip('.')}. In-orbit: the test set restricted the "
+            f"same way. Out-of-orbit: the test set moved by random elements of {doc.get('group', 'the group')}. "
+            f"A ratio ≈ 1 means the model generalizes across the orbit.",
+            "",
+        ]
         L += _orbit_table(doc, summ)
         if images and images.get("orbit"):
             L += ["", f"![orbit gap]({images['orbit']})"]
     failed = doc.get("failed") or {}
-    L += ["", "## Run", "",
-          f"- cells finished: {doc.get('cells_done', len(doc.get('cells', [])))} / {doc.get('cells_total', '?')}"
-          + (f"; **failed: {len(failed)}** ({'; '.join(f'{k}: {v}' for k, v in failed.items())})" if failed else ""),
-          f"- device: {doc.get('device')}; host: {(doc.get('host') or {}).get('cores', '?')} cores",
-          f"- wall time: {_fmt(_num(doc.get('wall_seconds_total')), 4)} s over {len(doc.get('invocations', []))} "
-          f"invocation(s); training+evaluation time summed over cells: {_fmt(_num(doc.get('cell_seconds_total')), 4)} s",
-          f"- versions: {', '.join(f'{k} {v}' for k, v in (doc.get('versions') or {}).items())}", ""]
+    L += [
+        "",
+        "## Run",
+        "",
+        f"- cells finished: {doc.get('cells_done', len(doc.get('cells', [])))} / {doc.get('cells_total', '?')}"
+        + (
+            f"; **failed: {len(failed)}** ({'; '.join(f'{k}: {v}' for k, v in failed.items())})"
+            if failed
+            else ""
+        ),
+        f"- device: {doc.get('device')}; host: {(doc.get('host') or {}).get('cores', '?')} cores",
+        f"- wall time: {_fmt(_num(doc.get('wall_seconds_total')), 4)} s over {len(doc.get('invocations', []))} "
+        f"invocation(s); training+evaluation time summed over cells: {_fmt(_num(doc.get('cell_seconds_total')), 4)} s",
+        f"- versions: {', '.join(f'{k} {v}' for k, v in (doc.get('versions') or {}).items())}",
+        "",
+    ]
     return "\n".join(L)
 
 
@@ -327,7 +458,6 @@ def _save(fig, path: Path) -> None:
 def plot_learning_curves(doc: dict, summ: dict, path: str | Path) -> Path | None:
     """Log-log learning curves with ± std error bars, one line per model."""
     from matplotlib.figure import Figure
-    from matplotlib.ticker import FixedLocator, NullFormatter, NullLocator
 
     sizes = [int(n) for n in doc["train_sizes"]]
     fig = Figure(figsize=(6.4, 4.6))
@@ -341,13 +471,26 @@ def plot_learning_curves(doc: dict, summ: dict, path: str | Path) -> Path | None
         xs = [p[0] for p in pts]
         ys = [p[1]["mean"] for p in pts]
         es = [p[1]["std"] if math.isfinite(p[1]["std"]) else 0.0 for p in pts]
-        seeds = {n: [v for v in (_num(c["metrics"].get(metric_of(doc))) for c in _cells(doc, model=m, size=n))
-                     if math.isfinite(v) and v > 0] for n in xs}
+        seeds = {
+            n: [
+                v
+                for v in (_num(c["metrics"].get(metric_of(doc))) for c in _cells(doc, model=m, size=n))
+                if math.isfinite(v) and v > 0
+            ]
+            for n in xs
+        }
         # on a log axis mean - std can be <= 0: clip the lower bar at half the smallest seed value
         lo = [min(e, y - 0.5 * min(seeds[n] or [y])) for n, y, e in zip(xs, ys, es)]
         role = roles.get(m, {}).get("role", "baseline")
-        line = ax.errorbar(xs, ys, yerr=[lo, es], marker="osD^v<>"[i % 7], linestyle=STYLE.get(role, "--"),
-                           capsize=3, label=f"{m} ({ROLE_LABEL.get(role, role)})")
+        line = ax.errorbar(
+            xs,
+            ys,
+            yerr=[lo, es],
+            marker="osD^v<>"[i % 7],
+            linestyle=STYLE.get(role, "--"),
+            capsize=3,
+            label=f"{m} ({ROLE_LABEL.get(role, role)})",
+        )
         sx = [n for n in xs for _ in seeds[n]]
         sy = [v for n in xs for v in seeds[n]]
         ax.scatter(sx, sy, s=10, color=line[0].get_color(), alpha=0.45, zorder=1)
@@ -357,8 +500,11 @@ def plot_learning_curves(doc: dict, summ: dict, path: str | Path) -> Path | None
     _log_size_axes(ax, sizes)
     ax.set_ylabel(f"test {metric_of(doc)} [{_unit(doc, True)}]")
     k = len(doc["seeds"])
-    ax.set_title(f"{doc['task']} ({doc['preset']}): learning curves, mean ± std over {k} seed{'s' * (k > 1)}\n"
-                 f"(small dots: single seeds)", fontsize=10)
+    ax.set_title(
+        f"{doc['task']} ({doc['preset']}): learning curves, mean ± std over {k} seed{'s' * (k > 1)}\n"
+        f"(small dots: single seeds)",
+        fontsize=10,
+    )
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=9)
     path = Path(path)
@@ -378,18 +524,40 @@ def plot_orbit_gap(doc: dict, summ: dict, path: str | Path) -> Path | None:
     w = 0.38
     xs = list(range(len(models)))
     tops = []
-    for j, (key, label) in enumerate((("in_orbit", "in-orbit (restricted test set)"),
-                                      ("out_of_orbit", "out-of-orbit (randomly transformed test set)"))):
+    for j, (key, label) in enumerate(
+        (
+            ("in_orbit", "in-orbit (restricted test set)"),
+            ("out_of_orbit", "out-of-orbit (randomly transformed test set)"),
+        )
+    ):
         ys = [summ["orbit"][m][key]["mean"] for m in models]
-        es = [summ["orbit"][m][key]["std"] if math.isfinite(summ["orbit"][m][key]["std"]) else 0.0 for m in models]
+        es = [
+            summ["orbit"][m][key]["std"] if math.isfinite(summ["orbit"][m][key]["std"]) else 0.0
+            for m in models
+        ]
         lo = [min(e, y * 0.999) for y, e in zip(ys, es)]
-        ax.bar([x + (j - 0.5) * w for x in xs], ys, w, yerr=[lo, es], capsize=3, label=label,
-               color=("tab:blue", "tab:red")[j], alpha=0.85)
+        ax.bar(
+            [x + (j - 0.5) * w for x in xs],
+            ys,
+            w,
+            yerr=[lo, es],
+            capsize=3,
+            label=label,
+            color=("tab:blue", "tab:red")[j],
+            alpha=0.85,
+        )
         tops.append([y + e for y, e in zip(ys, es)])
     for x, m in zip(xs, models):
         r = summ["orbit"][m]["ratio"]["mean"]
-        ax.annotate(f"×{_fmt(r, 3)}", (x, max(tops[0][x], tops[1][x])), xytext=(0, 4), textcoords="offset points",
-                    ha="center", va="bottom", fontsize=9)
+        ax.annotate(
+            f"×{_fmt(r, 3)}",
+            (x, max(tops[0][x], tops[1][x])),
+            xytext=(0, 4),
+            textcoords="offset points",
+            ha="center",
+            va="bottom",
+            fontsize=9,
+        )
     ax.set_yscale("log")
     lo_y = min(min(summ["orbit"][m][k]["mean"] for k in ("in_orbit", "out_of_orbit")) for m in models)
     hi_y = max(max(t) for t in tops)
@@ -398,8 +566,10 @@ def plot_orbit_gap(doc: dict, summ: dict, path: str | Path) -> Path | None:
     ax.set_xticklabels(models)
     ax.set_xlabel("model (label above bars: out-of-orbit ÷ in-orbit error)")
     ax.set_ylabel(f"test {metric_of(doc)} [{_unit(doc, True)}]")
-    ax.set_title(f"{doc['task']}: orbit generalization, trained on restricted set (N = {doc['orbit']['train_size']})",
-                 fontsize=10)
+    ax.set_title(
+        f"{doc['task']}: orbit generalization, trained on restricted set (N = {doc['orbit']['train_size']})",
+        fontsize=10,
+    )
     ax.grid(True, axis="y", which="both", alpha=0.3)
     ax.legend(fontsize=8, loc="upper left")
     path = Path(path)
@@ -410,7 +580,6 @@ def plot_orbit_gap(doc: dict, summ: dict, path: str | Path) -> Path | None:
 def plot_energy_drift(doc: dict, summ: dict, path: str | Path) -> Path | None:
     """Log-log energy drift of the rollouts vs training-set size, one line per model (± std)."""
     from matplotlib.figure import Figure
-    from matplotlib.ticker import FixedLocator, NullFormatter, NullLocator
 
     if not summ.get("rollout"):
         return None
@@ -428,14 +597,23 @@ def plot_energy_drift(doc: dict, summ: dict, path: str | Path) -> Path | None:
         es = [p[1]["std"] if math.isfinite(p[1]["std"]) else 0.0 for p in pts]
         lo = [min(e, 0.9 * y) for y, e in zip(ys, es)]
         role = roles.get(m, {}).get("role", "baseline")
-        ax.errorbar(xs, ys, yerr=[lo, es], marker="osD^v<>"[i % 7], linestyle=STYLE.get(role, "--"), capsize=3,
-                    label=f"{m} ({ROLE_LABEL.get(role, role)})")
+        ax.errorbar(
+            xs,
+            ys,
+            yerr=[lo, es],
+            marker="osD^v<>"[i % 7],
+            linestyle=STYLE.get(role, "--"),
+            capsize=3,
+            label=f"{m} ({ROLE_LABEL.get(role, role)})",
+        )
         plotted += 1
     if not plotted:
         return None
     _log_size_axes(ax, sizes)
     ax.set_ylabel("relative energy drift |E(ẑ_t) − E(z_0)| / |E(z_0)|")
-    ax.set_title(f"{doc['task']} ({doc['preset']}): energy drift of rollouts ({_rollout_spec(doc)})", fontsize=10)
+    ax.set_title(
+        f"{doc['task']} ({doc['preset']}): energy drift of rollouts ({_rollout_spec(doc)})", fontsize=10
+    )
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=9)
     path = Path(path)
@@ -464,8 +642,10 @@ def render_report(out: str | Path, *, metric: str | None = None) -> dict[str, Pa
     if metric is not None:
         names = available_metrics(doc)
         if metric not in names:
-            raise SymzooError(f"{out}: no metric {metric!r}{suggest(metric, names)}; "
-                              f"recorded metrics: {', '.join(names) or 'none'}")
+            raise SymzooError(
+                f"{out}: no metric {metric!r}{suggest(metric, names)}; "
+                f"recorded metrics: {', '.join(names) or 'none'}"
+            )
         doc["metric"] = metric
     summ = summarize_results(doc)
     written: dict[str, Path] = {}
@@ -486,4 +666,3 @@ def render_report(out: str | Path, *, metric: str | None = None) -> dict[str, Pa
     readable(out / "report.md")
     written["report"] = out / "report.md"
     return written
-

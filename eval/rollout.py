@@ -56,12 +56,15 @@ DRIFT_CAP = 1e6
 def _check_task(task) -> None:
     for attr in ("rollout", "simulate", "initial_batch", "conserved", "state"):
         if not hasattr(task, attr):
-            raise SymzooError(f"task {getattr(task, 'name', task)!r} has no dynamics to roll out "
-                              f"(it lacks {attr!r}); rollout metrics apply to Hamiltonian tasks")
+            raise SymzooError(
+                f"task {getattr(task, 'name', task)!r} has no dynamics to roll out "
+                f"(it lacks {attr!r}); rollout metrics apply to Hamiltonian tasks"
+            )
 
 
-def reference_trajectories(task, *, preset: str | None = None, split: str = "test", n_traj: int = 16,
-                           steps: int = 1000) -> tuple[Tensor, Tensor]:
+def reference_trajectories(
+    task, *, preset: str | None = None, split: str = "test", n_traj: int = 16, steps: int = 1000
+) -> tuple[Tensor, Tensor]:
     """Reference flat ``q, p [steps + 1, n, D]`` (float64) from the first frames of ``split``,
     simulated by ``task.simulate`` and cached."""
     preset = preset or task.default_preset
@@ -88,10 +91,20 @@ def _finite_rows(x: Tensor) -> Tensor:
 
 
 @torch.no_grad()
-def rollout_metrics(model: torch.nn.Module, task, *, steps: int | None = None, n_traj: int = 16,
-                    preset: str | None = None, split: str = "test", method: str = "rk4",
-                    threshold: float = 0.1, dtype: torch.dtype = torch.float64,
-                    plot: str | Path | None = None, return_series: bool = False) -> dict[str, Any]:
+def rollout_metrics(
+    model: torch.nn.Module,
+    task,
+    *,
+    steps: int | None = None,
+    n_traj: int = 16,
+    preset: str | None = None,
+    split: str = "test",
+    method: str = "rk4",
+    threshold: float = 0.1,
+    dtype: torch.dtype = torch.float64,
+    plot: str | Path | None = None,
+    return_series: bool = False,
+) -> dict[str, Any]:
     """Roll ``model`` out from ``n_traj`` initial states of ``task`` for ``steps`` steps and compare
     with the reference (see the module docstring for the definitions).  Returns a flat dict of
     floats (plus ``series`` of per-step means when ``return_series``); writes a PNG of error and
@@ -124,7 +137,10 @@ def rollout_metrics(model: torch.nn.Module, task, *, steps: int | None = None, n
     err = torch.where(finite, err, torch.ones_like(err))[1:]  # [T, B]
     geo = torch.exp(torch.log(err.clamp(min=1e-300)).mean(0))  # per trajectory
 
-    qs, ps = torch.where(finite[..., None], q_hat, q_ref[:1]), torch.where(finite[..., None], p_hat, p_ref[:1])
+    qs, ps = (
+        torch.where(finite[..., None], q_hat, q_ref[:1]),
+        torch.where(finite[..., None], p_hat, p_ref[:1]),
+    )
     cons_hat = task.conserved(qs.reshape(-1, qs.shape[-1]), ps.reshape(-1, ps.shape[-1]))
     cons_ref = task.conserved(q_ref.reshape(-1, q_ref.shape[-1]), p_ref.reshape(-1, p_ref.shape[-1]))
 
@@ -141,14 +157,23 @@ def rollout_metrics(model: torch.nn.Module, task, *, steps: int | None = None, n
     first = torch.where(exceeded.any(0), exceeded.float().argmax(0), torch.full((b,), steps))
     dt = float(task.dt)
     res: dict[str, Any] = {
-        "task": task.name, "model": getattr(model, "builder_name", type(model).__name__),
-        "preset": preset, "split": split, "n_traj": b, "steps": steps, "dt": dt, "horizon": steps * dt,
-        "method": method, "dtype": str(dtype).replace("torch.", ""),
+        "task": task.name,
+        "model": getattr(model, "builder_name", type(model).__name__),
+        "preset": preset,
+        "split": split,
+        "n_traj": b,
+        "steps": steps,
+        "dt": dt,
+        "horizon": steps * dt,
+        "method": method,
+        "dtype": str(dtype).replace("torch.", ""),
         "rollout_error": float(geo.mean()),
         "energy_drift": float(drift.mean()),
         "energy_drift_final": float(drift[-1].mean()),
         "energy_drift_reference": float(drift_ref.mean()),
-        "energy_mse": float(torch.where(finite, (e_hat - e_ref) ** 2, torch.full_like(e_hat, DRIFT_CAP))[1:].mean()),
+        "energy_mse": float(
+            torch.where(finite, (e_hat - e_ref) ** 2, torch.full_like(e_hat, DRIFT_CAP))[1:].mean()
+        ),
         "valid_time": float(first.double().mean() * dt),
         "valid_threshold": threshold,
         "diverged": float((~finite).any(0).double().mean()),

@@ -22,13 +22,21 @@ Definitions (the ones ``report.md`` states):
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Sequence
 
 import numpy as np
 
-__all__ = ["summarize", "symmetry_gain", "data_needed", "data_efficiency", "DataNeeded",
-           "learning_curve_exponent", "format_mean_std", "format_factor"]
+__all__ = [
+    "summarize",
+    "symmetry_gain",
+    "data_needed",
+    "data_efficiency",
+    "DataNeeded",
+    "learning_curve_exponent",
+    "format_mean_std",
+    "format_factor",
+]
 
 
 def summarize(values: Sequence[float]) -> dict[str, float]:
@@ -99,8 +107,12 @@ def data_needed(sizes: Sequence[float], errors: Sequence[float], target: float) 
     return DataNeeded(math.inf, "not_reached")
 
 
-def data_efficiency(baseline_sizes: Sequence[float], baseline_errors: Sequence[float],
-                    equivariant_size: float, equivariant_error: float) -> dict:
+def data_efficiency(
+    baseline_sizes: Sequence[float],
+    baseline_errors: Sequence[float],
+    equivariant_size: float,
+    equivariant_error: float,
+) -> dict:
     """How many times more training data the baseline needs to match the equivariant model's
     error at ``equivariant_size``.
 
@@ -115,9 +127,16 @@ def data_efficiency(baseline_sizes: Sequence[float], baseline_errors: Sequence[f
     bound = {"interpolated": "=", "not_reached": ">", "already_below": "<=", "undefined": "?"}[need.status]
     n, _ = _clean_curve(baseline_sizes, baseline_errors)
     max_size = float(n.max()) if n.size else math.nan
-    return {"factor": factor, "needed": need.size, "status": need.status, "bound": bound,
-            "reference_size": n_eq, "max_size": max_size, "min_size": float(n.min()) if n.size else math.nan,
-            "lower_bound": max_size / n_eq if need.status == "not_reached" and n_eq > 0 else None}
+    return {
+        "factor": factor,
+        "needed": need.size,
+        "status": need.status,
+        "bound": bound,
+        "reference_size": n_eq,
+        "max_size": max_size,
+        "min_size": float(n.min()) if n.size else math.nan,
+        "lower_bound": max_size / n_eq if need.status == "not_reached" and n_eq > 0 else None,
+    }
 
 
 def learning_curve_exponent(sizes: Sequence[float], errors: Sequence[float]) -> dict[str, float]:
@@ -159,8 +178,11 @@ def format_factor(eff: dict, digits: int = 3) -> str:
         return f"{_fmt(eff['factor'], digits)}×"
     if b == ">":
         lower = eff.get("lower_bound")
-        return (f"> {_fmt(lower, digits)}× (needs > max size {int(eff['max_size'])})" if lower
-                else f"needs > max size {int(eff['max_size'])}")
+        return (
+            f"> {_fmt(lower, digits)}× (needs > max size {int(eff['max_size'])})"
+            if lower
+            else f"needs > max size {int(eff['max_size'])}"
+        )
     if b == "<=":
         return f"≤ {_fmt(eff['factor'], digits)}× (better at smallest size)"
     return "—"

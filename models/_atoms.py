@@ -74,14 +74,25 @@ def _periodic_pairs(pos: Tensor, cell: Tensor, pbc: Tensor, cutoff: float) -> tu
     from ase.neighborlist import primitive_neighbor_list
 
     i, j, s = primitive_neighbor_list(
-        "ijS", pbc.detach().cpu().numpy().astype(bool), cell.detach().cpu().double().numpy(),
-        pos.detach().cpu().double().numpy(), float(cutoff), self_interaction=False)
+        "ijS",
+        pbc.detach().cpu().numpy().astype(bool),
+        cell.detach().cpu().double().numpy(),
+        pos.detach().cpu().double().numpy(),
+        float(cutoff),
+        self_interaction=False,
+    )
     ei = torch.from_numpy(np.stack([i, j]).astype(np.int64)).to(pos.device)
     return ei, torch.from_numpy(s.astype(np.float64)).to(pos.device)
 
 
-def neighbor_list(pos: Tensor, batch: Tensor, num_graphs: int, cutoff: float, cell: Tensor | None = None,
-                  pbc: Tensor | None = None) -> tuple[Tensor, Tensor]:
+def neighbor_list(
+    pos: Tensor,
+    batch: Tensor,
+    num_graphs: int,
+    cutoff: float,
+    cell: Tensor | None = None,
+    pbc: Tensor | None = None,
+) -> tuple[Tensor, Tensor]:
     """Radius graph of a batch: ``edge_index [2, E]`` and edge vectors ``vec [E, 3]``.
 
     ``pos [N, 3]`` (gradients flow through ``vec``), ``batch [N]`` graph of each atom,
@@ -101,8 +112,9 @@ def neighbor_list(pos: Tensor, batch: Tensor, num_graphs: int, cutoff: float, ce
         if bool(pbc[g].any()):
             ei, s = _periodic_pairs(pos[sl], cell[g], pbc[g], cutoff)
         else:
-            ei = _molecule_pairs(pos[sl].detach(), torch.zeros(counts[g], dtype=torch.long, device=pos.device),
-                                 1, cutoff)
+            ei = _molecule_pairs(
+                pos[sl].detach(), torch.zeros(counts[g], dtype=torch.long, device=pos.device), 1, cutoff
+            )
             s = torch.zeros(ei.shape[1], 3, dtype=torch.float64, device=pos.device)
         edges.append(ei + offs[g])
         shifts.append(s)
@@ -152,8 +164,12 @@ class PolynomialCutoff(nn.Module):
 
     def forward(self, r: Tensor) -> Tensor:
         p, x = self.p, r / self.cutoff
-        out = (1.0 - (p + 1.0) * (p + 2.0) / 2.0 * x.pow(p) + p * (p + 2.0) * x.pow(p + 1.0)
-               - p * (p + 1.0) / 2.0 * x.pow(p + 2.0))
+        out = (
+            1.0
+            - (p + 1.0) * (p + 2.0) / 2.0 * x.pow(p)
+            + p * (p + 2.0) * x.pow(p + 1.0)
+            - p * (p + 1.0) / 2.0 * x.pow(p + 2.0)
+        )
         return out * (x < 1.0)
 
 
@@ -250,8 +266,9 @@ class AtomisticModel(SymmetryContract, nn.Module):
             if bool(unknown.any()):
                 bad = sorted(set(z[unknown].tolist()))
                 known = torch.nonzero(self.known_species).flatten().tolist()
-                raise InputError(f"element(s) with Z={bad} were not in this model's training data "
-                                 f"(it knows Z={known})")
+                raise InputError(
+                    f"element(s) with Z={bad} were not in this model's training data (it knows Z={known})"
+                )
 
     def forward(self, batch, *, compute_stress: bool = False) -> dict[str, Tensor]:
         """``batch.pos [N, 3]`` (Å), ``batch.z [N]``, ``batch.batch [N]``; optional ``batch.cell
@@ -276,14 +293,24 @@ class AtomisticModel(SymmetryContract, nn.Module):
                 strain = torch.zeros(num_graphs, 3, 3, dtype=pos.dtype, device=pos.device, requires_grad=True)
                 sym = 0.5 * (strain + strain.transpose(-1, -2))
                 pos = pos + torch.einsum("ni,nij->nj", pos, sym[b])
-                cell = cell.reshape(num_graphs, 3, 3) + torch.einsum("nki,nij->nkj", cell.reshape(num_graphs, 3, 3), sym)
-            ei, vec = neighbor_list(pos, b, num_graphs, self.cutoff, cell if periodic else None,
-                                    torch.as_tensor(pbc) if periodic else None)
+                cell = cell.reshape(num_graphs, 3, 3) + torch.einsum(
+                    "nki,nij->nkj", cell.reshape(num_graphs, 3, 3), sym
+                )
+            ei, vec = neighbor_list(
+                pos,
+                b,
+                num_graphs,
+                self.cutoff,
+                cell if periodic else None,
+                torch.as_tensor(pbc) if periodic else None,
+            )
             if ei.shape[1] and self.min_distance > 0:
                 dmin = vec.detach().norm(dim=-1).min()
                 if float(dmin) < self.min_distance:
-                    raise InputError(f"two atoms are {float(dmin):.3g} Å apart, closer than the minimum distance "
-                                     f"{self.min_distance} Å this model accepts")
+                    raise InputError(
+                        f"two atoms are {float(dmin):.3g} Å apart, closer than the minimum distance "
+                        f"{self.min_distance} Å this model accepts"
+                    )
             e = self.atomic_energies(z, ei, vec, pos.shape[0])
             e = e * self.energy_scale.to(e.dtype) + self.atomic_reference.to(e.dtype)[z]
             energy = scatter_sum(e, b, num_graphs)

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
-import torch
 from torch import Tensor, nn
 
 __all__ = ["SymmetryContract", "mlp", "ACTIVATIONS", "segment_mean", "segment_sum"]
@@ -26,8 +25,14 @@ class SymmetryContract:
     irreps_out: dict[str, str] = {}
 
 
-def mlp(sizes: Sequence[int], act: str = "silu", *, last_act: bool = False, last_bias: bool = True,
-        last_gain: float | None = None) -> nn.Sequential:
+def mlp(
+    sizes: Sequence[int],
+    act: str = "silu",
+    *,
+    last_act: bool = False,
+    last_bias: bool = True,
+    last_gain: float | None = None,
+) -> nn.Sequential:
     """A plain MLP ``sizes[0] -> ... -> sizes[-1]`` with ``act`` between layers."""
     if act not in ACTIVATIONS:
         raise ValueError(f"unknown activation {act!r}; choose one of {sorted(ACTIVATIONS)}")

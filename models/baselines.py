@@ -34,8 +34,9 @@ class GNN(SymmetryContract, nn.Module):
     def __init__(self, hidden: int = 64, layers: int = 4, act: str = "silu", attr_dim: int = 1, dim: int = 3):
         super().__init__()
         self.embed = nn.Linear(2 * dim + 1, hidden)
-        self.edge_mlps = nn.ModuleList(mlp([2 * hidden + attr_dim, hidden, hidden], act, last_act=True)
-                                       for _ in range(layers))
+        self.edge_mlps = nn.ModuleList(
+            mlp([2 * hidden + attr_dim, hidden, hidden], act, last_act=True) for _ in range(layers)
+        )
         self.node_mlps = nn.ModuleList(mlp([2 * hidden, hidden, hidden], act) for _ in range(layers))
         self.decoder = mlp([hidden, hidden, dim], act)
 
@@ -57,8 +58,15 @@ class FlatMLP(SymmetryContract, nn.Module):
     irreps_in = {"pos": "nx3x0e", "vel": "nx3x0e", "attr": "0e"}
     irreps_out = {"pos": "1o"}
 
-    def __init__(self, n_particles: int = 5, hidden: int = 256, layers: int = 3, act: str = "silu",
-                 attr_dim: int = 1, dim: int = 3):
+    def __init__(
+        self,
+        n_particles: int = 5,
+        hidden: int = 256,
+        layers: int = 3,
+        act: str = "silu",
+        attr_dim: int = 1,
+        dim: int = 3,
+    ):
         super().__init__()
         if n_particles < 1:
             raise ValueError(f"n_particles must be >= 1, got {n_particles}")
@@ -70,8 +78,10 @@ class FlatMLP(SymmetryContract, nn.Module):
         x, v, attr = batch.pos, batch.vel, batch.attr
         b = x.shape[0] // self.n
         if b * self.n != x.shape[0] or (hasattr(batch, "num_graphs") and int(batch.num_graphs) != b):
-            raise InputError(f"mlp was built for systems of {self.n} particles; the batch has "
-                             f"{x.shape[0]} nodes in {getattr(batch, 'num_graphs', '?')} graphs")
+            raise InputError(
+                f"mlp was built for systems of {self.n} particles; the batch has "
+                f"{x.shape[0]} nodes in {getattr(batch, 'num_graphs', '?')} graphs"
+            )
         z = torch.cat([x, v, attr], -1).reshape(b, -1)
         return {"pos": x + self.net(z).reshape(b * self.n, self.dim)}
 
@@ -120,8 +130,10 @@ class EnergyMLP(AtomisticModel):
         self._check(z, pos)
         b = pos.shape[0] // self.n
         if b * self.n != pos.shape[0] or int(getattr(batch, "num_graphs", b)) != b:
-            raise InputError(f"mlp was built for structures of {self.n} atoms; the batch has {pos.shape[0]} "
-                             f"atoms in {getattr(batch, 'num_graphs', '?')} structures")
+            raise InputError(
+                f"mlp was built for structures of {self.n} atoms; the batch has {pos.shape[0]} "
+                f"atoms in {getattr(batch, 'num_graphs', '?')} structures"
+            )
         with torch.enable_grad():
             if not pos.requires_grad:
                 pos = pos.detach().requires_grad_(True)
@@ -138,8 +150,15 @@ def gnn(hidden: int = 64, layers: int = 4, act: str = "silu", attr_dim: int = 1,
 
 
 @register_model("mlp", domain="nbody")
-def flat_mlp(n_particles: int = 5, hidden: int = 256, layers: int = 3, act: str = "silu", attr_dim: int = 1,
-             dim: int = 3, target: str = "positions") -> nn.Module:
+def flat_mlp(
+    n_particles: int = 5,
+    hidden: int = 256,
+    layers: int = 3,
+    act: str = "silu",
+    attr_dim: int = 1,
+    dim: int = 3,
+    target: str = "positions",
+) -> nn.Module:
     """MLP on flattened coordinates of a fixed-size particle system; no built-in symmetry.
 
     ``target="positions"`` (N-body: predicts positions) or ``"energy"`` (atoms: predicts the energy of

@@ -22,9 +22,18 @@ __all__ = ["EGNNLayer", "EGNN"]
 class EGNNLayer(nn.Module):
     """One E_GCL layer with velocity: ``(h, x, v) -> (h', x')``."""
 
-    def __init__(self, hidden: int, edge_dim: int, act: str = "silu", *, recurrent: bool = True,
-                 tanh: bool = False, coords_agg: str = "mean", coords_range: float = 1.0,
-                 update_h: bool = True):
+    def __init__(
+        self,
+        hidden: int,
+        edge_dim: int,
+        act: str = "silu",
+        *,
+        recurrent: bool = True,
+        tanh: bool = False,
+        coords_agg: str = "mean",
+        coords_range: float = 1.0,
+        update_h: bool = True,
+    ):
         super().__init__()
         # phi_e([h_i, h_j, |x_i - x_j|^2, a_ij]): its first linear map is split into per-node
         # projections gathered onto edges (the same function, with far fewer per-edge FLOPs)
@@ -41,14 +50,21 @@ class EGNNLayer(nn.Module):
             coord.append(nn.Tanh())
         self.coord_mlp = nn.Sequential(*coord)
         self.vel_mlp = mlp([hidden, hidden, 1], act)
-        self.recurrent, self.tanh, self.coords_agg, self.coords_range = recurrent, tanh, coords_agg, coords_range
+        self.recurrent, self.tanh, self.coords_agg, self.coords_range = (
+            recurrent,
+            tanh,
+            coords_agg,
+            coords_range,
+        )
 
     def forward(self, h: Tensor, x: Tensor, v: Tensor, edge_index: Tensor, edge_attr: Tensor):
         """``h [N, hidden]``, ``x, v [N, d]``, ``edge_index [2, E]``, ``edge_attr [E, edge_dim]``."""
         row, col = edge_index
         diff = x[row] - x[col]
         radial = (diff**2).sum(-1, keepdim=True)
-        pre = self.edge_src(h)[row] + self.edge_dst(h)[col] + self.edge_geo(torch.cat([radial, edge_attr], -1))
+        pre = (
+            self.edge_src(h)[row] + self.edge_dst(h)[col] + self.edge_geo(torch.cat([radial, edge_attr], -1))
+        )
         m = self.edge_out(self.edge_act(pre))
         w = self.coord_mlp(m)
         if self.tanh:
@@ -69,8 +85,16 @@ class EGNN(SymmetryContract, nn.Module):
     irreps_in = {"pos": "1o", "vel": "1o", "attr": "0e"}
     irreps_out = {"pos": "1o"}
 
-    def __init__(self, hidden: int = 64, layers: int = 4, act: str = "silu", attr_dim: int = 1,
-                 recurrent: bool = True, tanh: bool = False, coords_agg: str = "mean"):
+    def __init__(
+        self,
+        hidden: int = 64,
+        layers: int = 4,
+        act: str = "silu",
+        attr_dim: int = 1,
+        recurrent: bool = True,
+        tanh: bool = False,
+        coords_agg: str = "mean",
+    ):
         super().__init__()
         if hidden < 1 or layers < 1:
             raise ValueError(f"EGNN needs hidden >= 1 and layers >= 1, got hidden={hidden}, layers={layers}")
@@ -79,9 +103,17 @@ class EGNN(SymmetryContract, nn.Module):
         self.embed = nn.Linear(1, hidden)
         edge_dim = attr_dim + 1
         self.layers = nn.ModuleList(
-            EGNNLayer(hidden, edge_dim, act, recurrent=recurrent, tanh=tanh, coords_agg=coords_agg,
-                      update_h=i < layers - 1)
-            for i in range(layers))
+            EGNNLayer(
+                hidden,
+                edge_dim,
+                act,
+                recurrent=recurrent,
+                tanh=tanh,
+                coords_agg=coords_agg,
+                update_h=i < layers - 1,
+            )
+            for i in range(layers)
+        )
 
     def forward(self, batch) -> dict[str, Tensor]:
         """``batch.pos, batch.vel [N, d]``, ``batch.attr [N, attr_dim]``, ``batch.edge_index [2, E]``
@@ -96,7 +128,14 @@ class EGNN(SymmetryContract, nn.Module):
 
 
 @register_model("egnn", domain="nbody")
-def egnn(hidden: int = 64, layers: int = 4, act: str = "silu", attr_dim: int = 1, recurrent: bool = True,
-         tanh: bool = False, coords_agg: str = "mean") -> EGNN:
+def egnn(
+    hidden: int = 64,
+    layers: int = 4,
+    act: str = "silu",
+    attr_dim: int = 1,
+    recurrent: bool = True,
+    tanh: bool = False,
+    coords_agg: str = "mean",
+) -> EGNN:
     """E(n)-equivariant GNN with velocity input (Satorras et al. 2021); E(3) x S_n equivariant."""
     return EGNN(hidden, layers, act, attr_dim, recurrent, tanh, coords_agg)

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import copy
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import Tensor, nn
@@ -47,8 +47,10 @@ _SMOOTH = ("tanh", "softplus", "silu", "gelu")
 
 def _check_act(act: str, who: str) -> None:
     if act not in _SMOOTH:
-        raise ValueError(f"{who} differentiates its network, so it needs a smooth activation "
-                         f"({', '.join(_SMOOTH)}), not {act!r}")
+        raise ValueError(
+            f"{who} differentiates its network, so it needs a smooth activation "
+            f"({', '.join(_SMOOTH)}), not {act!r}"
+        )
 
 
 class LazyMLP(nn.Module):
@@ -63,7 +65,9 @@ class LazyMLP(nn.Module):
     another size raise :class:`~symzoo.errors.InputError`.
     """
 
-    def __init__(self, hidden: Sequence[int], out: int | str, act: str = "tanh", in_features: int | None = None):
+    def __init__(
+        self, hidden: Sequence[int], out: int | str, act: str = "tanh", in_features: int | None = None
+    ):
         super().__init__()
         if isinstance(out, str) and out not in ("same", "half"):
             raise ValueError(f"out must be an int, 'same' or 'half', not {out!r}")
@@ -113,13 +117,19 @@ class LazyMLP(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         if self.in_features is None:
             sizes = self._sizes(x.shape[-1])
-            self._resize({**{f"w{i}": (sizes[i + 1], sizes[i]) for i in range(len(sizes) - 1)},
-                          **{f"b{i}": (sizes[i + 1],) for i in range(len(sizes) - 1)}})
+            self._resize(
+                {
+                    **{f"w{i}": (sizes[i + 1], sizes[i]) for i in range(len(sizes) - 1)},
+                    **{f"b{i}": (sizes[i + 1],) for i in range(len(sizes) - 1)},
+                }
+            )
             self._init(sizes)
             self.in_features = x.shape[-1]
         elif x.shape[-1] != self.in_features:
-            raise InputError(f"this model was sized for states of {self.in_features} numbers, got {x.shape[-1]}; "
-                             "a model trained on one system cannot run on another")
+            raise InputError(
+                f"this model was sized for states of {self.in_features} numbers, got {x.shape[-1]}; "
+                "a model trained on one system cannot run on another"
+            )
         n = len(self.hidden) + 1
         for i in range(n):
             x = torch.nn.functional.linear(x, getattr(self, f"w{i}"), getattr(self, f"b{i}"))
@@ -131,7 +141,9 @@ class LazyMLP(nn.Module):
 def _flat(batch, name: str, dtype: torch.dtype) -> Tensor:
     x = getattr(batch, name, None)
     if x is None:
-        raise InputError(f"the batch has no field {name!r} (Hamiltonian models need a symzoo Hamiltonian task)")
+        raise InputError(
+            f"the batch has no field {name!r} (Hamiltonian models need a symzoo Hamiltonian task)"
+        )
     b = int(batch.num_graphs)
     if x.shape[0] % b:
         raise InputError(f"field {name!r}: {x.shape[0]} nodes do not split into {b} equal systems")
@@ -164,7 +176,7 @@ class _Dynamics(SymmetryContract, nn.Module):
         return _with_rollout(self, batch, self._derivatives(batch))
 
 
-def _with_rollout(model: "_Dynamics", batch, out: dict[str, Tensor]) -> dict[str, Tensor]:
+def _with_rollout(model: _Dynamics, batch, out: dict[str, Tensor]) -> dict[str, Tensor]:
     future = getattr(batch, "q_next", None)
     if future is None:
         return out
@@ -279,8 +291,14 @@ class LNN(_FlatDynamics):
     irreps_in = {"q": "kx0e", "v": "kx0e"}
     irreps_out = {"dq": "kx0e", "dv": "kx0e"}
 
-    def __init__(self, hidden: int = 200, layers: int = 2, act: str = "softplus", damping: float = 1e-3,
-                 state_dim: int | None = None):
+    def __init__(
+        self,
+        hidden: int = 200,
+        layers: int = 2,
+        act: str = "softplus",
+        damping: float = 1e-3,
+        state_dim: int | None = None,
+    ):
         super().__init__()
         _check_act(act, "lnn")
         if damping < 0:
@@ -337,13 +355,18 @@ class EHNN(_Dynamics):
         if hidden < 1 or layers < 1:
             raise ValueError(f"ehnn needs hidden >= 1 and layers >= 1, got hidden={hidden}, layers={layers}")
         self.embed = mlp([2, hidden], act)
-        self.edge_mlps = nn.ModuleList(mlp([2 * hidden + 4, hidden, hidden], act, last_act=True) for _ in range(layers))
+        self.edge_mlps = nn.ModuleList(
+            mlp([2 * hidden + 4, hidden, hidden], act, last_act=True) for _ in range(layers)
+        )
         self.node_mlps = nn.ModuleList(mlp([2 * hidden, hidden, hidden], act) for _ in range(layers))
-        self.coord_mlps = nn.ModuleList(nn.Sequential(mlp([hidden, hidden, 1], act, last_gain=0.01), nn.Tanh())
-                                        for _ in range(layers))
+        self.coord_mlps = nn.ModuleList(
+            nn.Sequential(mlp([hidden, hidden, 1], act, last_gain=0.01), nn.Tanh()) for _ in range(layers)
+        )
         self.readout = mlp([hidden, hidden, 1], act)
 
-    def energy(self, q: Tensor, p: Tensor, mass: Tensor, edge_index: Tensor, batch: Tensor, num_graphs: int) -> Tensor:
+    def energy(
+        self, q: Tensor, p: Tensor, mass: Tensor, edge_index: Tensor, batch: Tensor, num_graphs: int
+    ) -> Tensor:
         """The learned Hamiltonian ``[num_graphs]``."""
         row, col = edge_index
         pp = (p * p).sum(-1, keepdim=True)
@@ -386,8 +409,13 @@ def hnn(hidden: int = 200, layers: int = 2, act: str = "tanh", state_dim: int | 
 
 
 @register_model("lnn", domain="hamiltonian")
-def lnn(hidden: int = 200, layers: int = 2, act: str = "softplus", damping: float = 1e-3,
-        state_dim: int | None = None) -> LNN:
+def lnn(
+    hidden: int = 200,
+    layers: int = 2,
+    act: str = "softplus",
+    damping: float = 1e-3,
+    state_dim: int | None = None,
+) -> LNN:
     """Lagrangian neural network (Cranmer et al. 2020): learned scalar L, Euler-Lagrange accelerations."""
     return LNN(hidden, layers, act, damping, state_dim)
 

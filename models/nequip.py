@@ -65,7 +65,9 @@ class IrrepLinear(nn.Module):
     def __init__(self, keys, c_in: int, c_out: dict[str, int] | int):
         super().__init__()
         c_out = {k: c_out for k in keys} if isinstance(c_out, int) else c_out
-        self.w = nn.ParameterDict({k: nn.Parameter(torch.randn(c_in, c_out[k]) / math.sqrt(c_in)) for k in keys})
+        self.w = nn.ParameterDict(
+            {k: nn.Parameter(torch.randn(c_in, c_out[k]) / math.sqrt(c_in)) for k in keys}
+        )
         self.b = nn.Parameter(torch.zeros(c_out["0e"])) if "0e" in keys else None
 
     def forward(self, x: dict[str, Tensor]) -> dict[str, Tensor]:
@@ -81,8 +83,18 @@ class IrrepLinear(nn.Module):
 class Interaction(nn.Module):
     """One NequIP convolution + gate on irrep dicts (see module docstring)."""
 
-    def __init__(self, in_keys, target_keys, channels: int, l_max: int, num_basis: int, radial_hidden: int,
-                 radial_layers: int, species_dim: int, resnet: bool):
+    def __init__(
+        self,
+        in_keys,
+        target_keys,
+        channels: int,
+        l_max: int,
+        num_basis: int,
+        radial_hidden: int,
+        radial_layers: int,
+        species_dim: int,
+        resnet: bool,
+    ):
         super().__init__()
         from e3nn import o3
 
@@ -100,8 +112,10 @@ class Interaction(nn.Module):
         self.fan = {k: sum(1 for p in paths if p[2] == k) for k in self.out_keys}
         # Clebsch-Gordan coefficients kept in float64 (not buffers, so that a float32 model cast to
         # float64 still has exact coefficients); converted per dtype/device on first use
-        self._cg64 = [o3.wigner_3j(l1, l2, l3, dtype=torch.float64) * math.sqrt(2 * l3 + 1)
-                      for (_, l2, _, l1, l3) in paths]
+        self._cg64 = [
+            o3.wigner_3j(l1, l2, l3, dtype=torch.float64) * math.sqrt(2 * l3 + 1)
+            for (_, l2, _, l1, l3) in paths
+        ]
         self._cg_cache: dict = {}
         sizes = [num_basis] + [radial_hidden] * radial_layers
         layers: list[nn.Module] = []
@@ -119,12 +133,25 @@ class Interaction(nn.Module):
         self.linear_2 = IrrepLinear(self.out_keys, channels, c_out)
         sc_keys = [k for k in self.out_keys if k in self.in_keys]
         self.sc_keys = sc_keys
-        self.sc = nn.ParameterDict({k: nn.Parameter(torch.randn(species_dim, channels, c_out[k])
-                                                    / math.sqrt(species_dim * channels)) for k in sc_keys})
+        self.sc = nn.ParameterDict(
+            {
+                k: nn.Parameter(
+                    torch.randn(species_dim, channels, c_out[k]) / math.sqrt(species_dim * channels)
+                )
+                for k in sc_keys
+            }
+        )
         self.resnet = resnet and set(self.out_keys) == set(self.in_keys)
 
-    def forward(self, x: dict[str, Tensor], species: Tensor, edge_index: Tensor, sh: dict[int, Tensor],
-                radial: Tensor, inv_sqrt_neighbors: Tensor) -> dict[str, Tensor]:
+    def forward(
+        self,
+        x: dict[str, Tensor],
+        species: Tensor,
+        edge_index: Tensor,
+        sh: dict[int, Tensor],
+        radial: Tensor,
+        inv_sqrt_neighbors: Tensor,
+    ) -> dict[str, Tensor]:
         i, j = edge_index
         n, c = species.shape[0], self.channels
         h = self.linear_1(x)
@@ -135,12 +162,14 @@ class Interaction(nn.Module):
         if key not in self._cg_cache:
             self._cg_cache[key] = [c.to(dtype=radial.dtype, device=radial.device) for c in self._cg64]
         cgs = self._cg_cache[key]
-        for p, (k1, l2, k3, l1, l3) in enumerate(self.paths):
+        for p, (k1, l2, k3, _l1, _l3) in enumerate(self.paths):
             cg = cgs[p]
-            a = torch.einsum("ej,ijk->eik", sh[l2], cg)            # [E, 2l1+1, 2l3+1]
-            m = torch.bmm(hj[k1], a) * w[p][:, :, None]             # [E, C, 2l3+1]
+            a = torch.einsum("ej,ijk->eik", sh[l2], cg)  # [E, 2l1+1, 2l3+1]
+            m = torch.bmm(hj[k1], a) * w[p][:, :, None]  # [E, C, 2l3+1]
             msgs[k3] = m if k3 not in msgs else msgs[k3] + m
-        agg = {k: scatter_sum(m, i, n) * (inv_sqrt_neighbors / math.sqrt(self.fan[k])) for k, m in msgs.items()}
+        agg = {
+            k: scatter_sum(m, i, n) * (inv_sqrt_neighbors / math.sqrt(self.fan[k])) for k, m in msgs.items()
+        }
         out = self.linear_2(agg)
         for k in self.sc_keys:
             out[k] = out[k] + torch.einsum("nk,ncm,kcd->ndm", species, x[k], self.sc[k].to(species.dtype))
@@ -148,7 +177,7 @@ class Interaction(nn.Module):
         s = out["0e"]
         res = {"0e": nn.functional.silu(s[:, :c])}
         for g, k in enumerate(self.gated):
-            res[k] = out[k] * torch.sigmoid(s[:, c * (g + 1):c * (g + 2)])
+            res[k] = out[k] * torch.sigmoid(s[:, c * (g + 1) : c * (g + 2)])
         if "0o" in out:
             res["0o"] = torch.tanh(out["0o"])
         if self.resnet:
@@ -159,14 +188,28 @@ class Interaction(nn.Module):
 class NequIP(AtomisticModel):
     """NequIP energy model: ``{pos [N, 3], z [N], batch [N]} -> {"energy": [B], "forces": [N, 3]}``."""
 
-    def __init__(self, channels: int = 32, layers: int = 4, l_max: int = 2, parity: bool = True,
-                 num_basis: int = 8, cutoff: float = 5.0, p: int = 6, radial_hidden: int = 64,
-                 radial_layers: int = 2, species_dim: int = 8, avg_num_neighbors: float | None = None,
-                 resnet: bool = True, min_distance: float = 0.5):
+    def __init__(
+        self,
+        channels: int = 32,
+        layers: int = 4,
+        l_max: int = 2,
+        parity: bool = True,
+        num_basis: int = 8,
+        cutoff: float = 5.0,
+        p: int = 6,
+        radial_hidden: int = 64,
+        radial_layers: int = 2,
+        species_dim: int = 8,
+        avg_num_neighbors: float | None = None,
+        resnet: bool = True,
+        min_distance: float = 0.5,
+    ):
         super().__init__(cutoff, min_distance)
         if channels < 1 or layers < 1 or num_basis < 1 or species_dim < 1 or radial_layers < 1:
-            raise ValueError("NequIP needs channels, layers, num_basis, radial_layers and species_dim >= 1; got "
-                             f"{channels}, {layers}, {num_basis}, {radial_layers}, {species_dim}")
+            raise ValueError(
+                "NequIP needs channels, layers, num_basis, radial_layers and species_dim >= 1; got "
+                f"{channels}, {layers}, {num_basis}, {radial_layers}, {species_dim}"
+            )
         if not 0 <= l_max <= 6:
             raise ValueError(f"l_max must be between 0 and 6, got {l_max}")
         if p < 2:
@@ -179,8 +222,9 @@ class NequIP(AtomisticModel):
         self.envelope = PolynomialCutoff(cutoff, p)
         blocks, keys = [], ["0e"]
         for _ in range(layers):
-            blk = Interaction(keys, target, channels, l_max, num_basis, radial_hidden, radial_layers, species_dim,
-                              resnet)
+            blk = Interaction(
+                keys, target, channels, l_max, num_basis, radial_hidden, radial_layers, species_dim, resnet
+            )
             blocks.append(blk)
             keys = blk.out_keys
         self.blocks = nn.ModuleList(blocks)
@@ -201,8 +245,14 @@ class NequIP(AtomisticModel):
             from ._atoms import neighbor_list
 
             b = Batch.from_data_list(structures[: min(len(structures), 200)])
-            ei, _ = neighbor_list(b.pos.double(), b.batch, b.num_graphs, self.cutoff,
-                                  getattr(b, "cell", None), getattr(b, "pbc", None))
+            ei, _ = neighbor_list(
+                b.pos.double(),
+                b.batch,
+                b.num_graphs,
+                self.cutoff,
+                getattr(b, "cell", None),
+                getattr(b, "pbc", None),
+            )
             self.avg_num_neighbors.fill_(max(ei.shape[1] / b.pos.shape[0], 1.0))
             info["avg_num_neighbors"] = float(self.avg_num_neighbors)
         return info
@@ -211,8 +261,10 @@ class NequIP(AtomisticModel):
         from e3nn import o3
 
         r = vec.norm(dim=-1)
-        sh_all = o3.spherical_harmonics(list(range(self.l_max + 1)), vec, normalize=True, normalization="component")
-        sh = {lv: sh_all[:, lv * lv:(lv + 1) * (lv + 1)] for lv in range(self.l_max + 1)}
+        sh_all = o3.spherical_harmonics(
+            list(range(self.l_max + 1)), vec, normalize=True, normalization="component"
+        )
+        sh = {lv: sh_all[:, lv * lv : (lv + 1) * (lv + 1)] for lv in range(self.l_max + 1)}
         radial = self.bessel(r) * self.envelope(r)[:, None]
         x = {"0e": self.embed(z)[:, :, None]}
         species = self.species(z)
@@ -223,9 +275,34 @@ class NequIP(AtomisticModel):
 
 
 @register_model("nequip", domain="atoms")
-def nequip(channels: int = 32, layers: int = 4, l_max: int = 2, parity: bool = True, num_basis: int = 8,
-           cutoff: float = 5.0, p: int = 6, radial_hidden: int = 64, radial_layers: int = 2, species_dim: int = 8,
-           avg_num_neighbors: float | None = None, resnet: bool = True, min_distance: float = 0.5) -> NequIP:
+def nequip(
+    channels: int = 32,
+    layers: int = 4,
+    l_max: int = 2,
+    parity: bool = True,
+    num_basis: int = 8,
+    cutoff: float = 5.0,
+    p: int = 6,
+    radial_hidden: int = 64,
+    radial_layers: int = 2,
+    species_dim: int = 8,
+    avg_num_neighbors: float | None = None,
+    resnet: bool = True,
+    min_distance: float = 0.5,
+) -> NequIP:
     """NequIP: E(3)-equivariant tensor-product convolutions with gates (Batzner et al. 2022)."""
-    return NequIP(channels, layers, l_max, parity, num_basis, cutoff, p, radial_hidden, radial_layers,
-                  species_dim, avg_num_neighbors, resnet, min_distance)
+    return NequIP(
+        channels,
+        layers,
+        l_max,
+        parity,
+        num_basis,
+        cutoff,
+        p,
+        radial_hidden,
+        radial_layers,
+        species_dim,
+        avg_num_neighbors,
+        resnet,
+        min_distance,
+    )

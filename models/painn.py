@@ -53,18 +53,28 @@ class PaiNNUpdate(nn.Module):
 class PaiNN(AtomisticModel):
     """PaiNN energy model: ``{pos [N, 3], z [N], batch [N]} -> {"energy": [B], "forces": [N, 3]}``."""
 
-    def __init__(self, channels: int = 64, layers: int = 3, num_basis: int = 20, cutoff: float = 5.0,
-                 min_distance: float = 0.5):
+    def __init__(
+        self,
+        channels: int = 64,
+        layers: int = 3,
+        num_basis: int = 20,
+        cutoff: float = 5.0,
+        min_distance: float = 0.5,
+    ):
         super().__init__(cutoff, min_distance)
         if channels < 1 or layers < 1 or num_basis < 1:
-            raise ValueError(f"PaiNN needs channels, layers, num_basis >= 1; got {channels}, {layers}, {num_basis}")
+            raise ValueError(
+                f"PaiNN needs channels, layers, num_basis >= 1; got {channels}, {layers}, {num_basis}"
+            )
         self.channels = channels
         self.embed = nn.Embedding(MAX_Z + 1, channels)
         self.rbf = BesselBasis(cutoff, num_basis, trainable=False)
         self.fcut = CosineCutoff(cutoff)
         self.messages = nn.ModuleList(PaiNNMessage(channels, num_basis) for _ in range(layers))
         self.updates = nn.ModuleList(PaiNNUpdate(channels) for _ in range(layers))
-        self.readout = nn.Sequential(nn.Linear(channels, channels // 2), nn.SiLU(), nn.Linear(channels // 2, 1))
+        self.readout = nn.Sequential(
+            nn.Linear(channels, channels // 2), nn.SiLU(), nn.Linear(channels // 2, 1)
+        )
 
     def atomic_energies(self, z: Tensor, edge_index: Tensor, vec: Tensor, num_nodes: int) -> Tensor:
         r = vec.norm(dim=-1)
@@ -79,7 +89,8 @@ class PaiNN(AtomisticModel):
 
 
 @register_model("painn", domain="atoms")
-def painn(channels: int = 64, layers: int = 3, num_basis: int = 20, cutoff: float = 5.0,
-          min_distance: float = 0.5) -> PaiNN:
+def painn(
+    channels: int = 64, layers: int = 3, num_basis: int = 20, cutoff: float = 5.0, min_distance: float = 0.5
+) -> PaiNN:
     """PaiNN: equivariant scalar/vector message passing (Schütt et al. 2021)."""
     return PaiNN(channels, layers, num_basis, cutoff, min_distance)

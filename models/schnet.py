@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 
-import torch
 from torch import Tensor, nn
 
 from symzoo.registry import register_model
@@ -31,9 +30,13 @@ class CFConv(nn.Module):
 
     def __init__(self, channels: int, num_basis: int, filters: int):
         super().__init__()
-        self.filter = nn.Sequential(nn.Linear(num_basis, filters), ShiftedSoftplus(), nn.Linear(filters, filters))
+        self.filter = nn.Sequential(
+            nn.Linear(num_basis, filters), ShiftedSoftplus(), nn.Linear(filters, filters)
+        )
         self.lin_in = nn.Linear(channels, filters, bias=False)
-        self.lin_out = nn.Sequential(nn.Linear(filters, channels), ShiftedSoftplus(), nn.Linear(channels, channels))
+        self.lin_out = nn.Sequential(
+            nn.Linear(filters, channels), ShiftedSoftplus(), nn.Linear(channels, channels)
+        )
 
     def forward(self, h: Tensor, edge_index: Tensor, rbf: Tensor, fcut: Tensor) -> Tensor:
         i, j = edge_index
@@ -45,18 +48,30 @@ class CFConv(nn.Module):
 class SchNet(AtomisticModel):
     """SchNet energy model: ``{pos [N, 3], z [N], batch [N]} -> {"energy": [B], "forces": [N, 3]}``."""
 
-    def __init__(self, channels: int = 64, layers: int = 3, num_basis: int = 32, filters: int | None = None,
-                 cutoff: float = 5.0, min_distance: float = 0.5):
+    def __init__(
+        self,
+        channels: int = 64,
+        layers: int = 3,
+        num_basis: int = 32,
+        filters: int | None = None,
+        cutoff: float = 5.0,
+        min_distance: float = 0.5,
+    ):
         super().__init__(cutoff, min_distance)
         if channels < 1 or layers < 1 or num_basis < 2:
-            raise ValueError(f"SchNet needs channels >= 1, layers >= 1, num_basis >= 2; got {channels}, {layers}, "
-                             f"{num_basis}")
+            raise ValueError(
+                f"SchNet needs channels >= 1, layers >= 1, num_basis >= 2; got {channels}, {layers}, "
+                f"{num_basis}"
+            )
         self.embed = nn.Embedding(MAX_Z + 1, channels)
         self.rbf = GaussianBasis(cutoff, num_basis)
         self.fcut = CosineCutoff(cutoff)
-        self.interactions = nn.ModuleList(CFConv(channels, num_basis, filters or channels) for _ in range(layers))
-        self.readout = nn.Sequential(nn.Linear(channels, channels // 2), ShiftedSoftplus(),
-                                     nn.Linear(channels // 2, 1))
+        self.interactions = nn.ModuleList(
+            CFConv(channels, num_basis, filters or channels) for _ in range(layers)
+        )
+        self.readout = nn.Sequential(
+            nn.Linear(channels, channels // 2), ShiftedSoftplus(), nn.Linear(channels // 2, 1)
+        )
 
     def atomic_energies(self, z: Tensor, edge_index: Tensor, vec: Tensor, num_nodes: int) -> Tensor:
         r = vec.norm(dim=-1)
@@ -68,7 +83,13 @@ class SchNet(AtomisticModel):
 
 
 @register_model("schnet", domain="atoms")
-def schnet(channels: int = 64, layers: int = 3, num_basis: int = 32, filters: int | None = None,
-           cutoff: float = 5.0, min_distance: float = 0.5) -> SchNet:
+def schnet(
+    channels: int = 64,
+    layers: int = 3,
+    num_basis: int = 32,
+    filters: int | None = None,
+    cutoff: float = 5.0,
+    min_distance: float = 0.5,
+) -> SchNet:
     """SchNet: invariant continuous-filter convolutions (baseline force field)."""
     return SchNet(channels, layers, num_basis, filters, cutoff, min_distance)

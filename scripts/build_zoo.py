@@ -23,9 +23,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import logging
 import os
+import re
 import shlex
 import shutil
 import statistics
@@ -74,7 +74,7 @@ def run_command(command: str, out: Path) -> Path:
     argv = argv[1:]
     if "--out" in argv:
         i = argv.index("--out")
-        del argv[i:i + 2]
+        del argv[i : i + 2]
     argv += ["--out", str(out), "--quiet"]
     if out.exists():
         shutil.rmtree(out)
@@ -92,19 +92,34 @@ def reference_io(model, task, preset: str, n_graphs: int = 3) -> dict:
     from symzoo.task import GraphTensorDataset, cast_batch
 
     _, _, test = task.splits(preset, seed=0)
-    sub = test.subset(range(n_graphs)) if isinstance(test, GraphTensorDataset) else \
-        torch.utils.data.Subset(test, range(n_graphs))
+    sub = (
+        test.subset(range(n_graphs))
+        if isinstance(test, GraphTensorDataset)
+        else torch.utils.data.Subset(test, range(n_graphs))
+    )
     batch = cast_batch(next(iter(task.loader(sub, n_graphs))), torch.float32)
     with torch.set_grad_enabled(bool(getattr(task, "needs_grad", False))):
         out = model(batch)
-    tensors = {f"in.{k}": v.detach().contiguous() for k, v in batch.to_dict().items()
-               if torch.is_tensor(v) and k != "sample_index"}
+    tensors = {
+        f"in.{k}": v.detach().contiguous()
+        for k, v in batch.to_dict().items()
+        if torch.is_tensor(v) and k != "sample_index"
+    }
     tensors.update({f"out.{k}": v.detach().contiguous() for k, v in out.items() if torch.is_tensor(v)})
     return tensors
 
 
-ROLLOUT_KEYS = ("energy_drift", "energy_drift_final", "energy_drift_reference", "energy_mse", "rollout_error",
-                "valid_time", "diverged", "momentum_drift", "angular_momentum_drift")
+ROLLOUT_KEYS = (
+    "energy_drift",
+    "energy_drift_final",
+    "energy_drift_reference",
+    "energy_mse",
+    "rollout_error",
+    "valid_time",
+    "diverged",
+    "momentum_drift",
+    "angular_momentum_drift",
+)
 
 
 def rollout_summary(model, task, preset: str, steps: int = 1000, n_traj: int = 16) -> dict | None:
@@ -114,33 +129,41 @@ def rollout_summary(model, task, preset: str, steps: int = 1000, n_traj: int = 1
     from symzoo.eval.rollout import rollout_metrics
 
     r = rollout_metrics(model, task, steps=steps, n_traj=n_traj, preset=preset)
-    out = {"measured_by": f"symzoo.eval.rollout.rollout_metrics(model, task, steps={steps}, n_traj={n_traj}, "
-                          f"preset={preset!r})",
-           "split": r.get("split", "test"), "n_traj": n_traj, "steps": steps, "dt": r.get("dt"),
-           "horizon": r.get("horizon"), "method": r.get("method"), "dtype": r.get("dtype"),
-           "units": {"energy_drift": "relative |E(t) - E(0)| / |E(0)|, mean over t and trajectories",
-                     "energy_drift_final": "relative |E(T) - E(0)| / |E(0)| at the last step",
-                     "energy_drift_reference": "the same for the float64 RK4 reference integrator",
-                     "energy_mse": "(energy unit)^2, dimensionless",
-                     "rollout_error": "geometric mean over t of the relative phase-space error",
-                     "valid_time": "time until the relative error exceeds "
-                                   f"{r.get('valid_threshold', 0.1)}, simulation time units",
-                     "diverged": "fraction of trajectories with non-finite states",
-                     "momentum_drift": "|P(t) - P(0)| relative to sum |p_i|, mean over t and trajectories",
-                     "angular_momentum_drift": "|L(t) - L(0)| relative to sum |q_i||p_i|, mean over t"}}
+    out = {
+        "measured_by": f"symzoo.eval.rollout.rollout_metrics(model, task, steps={steps}, n_traj={n_traj}, "
+        f"preset={preset!r})",
+        "split": r.get("split", "test"),
+        "n_traj": n_traj,
+        "steps": steps,
+        "dt": r.get("dt"),
+        "horizon": r.get("horizon"),
+        "method": r.get("method"),
+        "dtype": r.get("dtype"),
+        "units": {
+            "energy_drift": "relative |E(t) - E(0)| / |E(0)|, mean over t and trajectories",
+            "energy_drift_final": "relative |E(T) - E(0)| / |E(0)| at the last step",
+            "energy_drift_reference": "the same for the float64 RK4 reference integrator",
+            "energy_mse": "(energy unit)^2, dimensionless",
+            "rollout_error": "geometric mean over t of the relative phase-space error",
+            "valid_time": "time until the relative error exceeds "
+            f"{r.get('valid_threshold', 0.1)}, simulation time units",
+            "diverged": "fraction of trajectories with non-finite states",
+            "momentum_drift": "|P(t) - P(0)| relative to sum |p_i|, mean over t and trajectories",
+            "angular_momentum_drift": "|L(t) - L(0)| relative to sum |q_i||p_i|, mean over t",
+        },
+    }
     out.update({k: _round(float(r[k]), 4) for k in ROLLOUT_KEYS if k in r})
     return out
 
 
 def export(name: str, run: Path, doc: dict) -> None:
     """Copy ``run``'s model into ``zoo/``, measure it, and fill the registry entry ``name``."""
-    import torch
     from omegaconf import OmegaConf
     from safetensors.torch import save_file
+    from symzoo.eval.evaluate import evaluate_dataset, evaluate_run
 
     import symzoo
     from symzoo import hub
-    from symzoo.eval.evaluate import evaluate_dataset, evaluate_run
     from symzoo.modelio import load_model
     from symzoo.paths import atomic_path, atomic_write_text, sha256_file
     from symzoo.registry import get_task
@@ -158,7 +181,11 @@ def export(name: str, run: Path, doc: dict) -> None:
     meta.update({"pretrained_name": name, "train_config": train_cfg})
     meta.pop("recipe", None)
 
-    weights, config, ref = ZOO / f"{name}.safetensors", ZOO / f"{name}.json", ZOO / f"{name}.reference.safetensors"
+    weights, config, ref = (
+        ZOO / f"{name}.safetensors",
+        ZOO / f"{name}.json",
+        ZOO / f"{name}.reference.safetensors",
+    )
     with atomic_path(weights) as tmp:
         shutil.copyfile(run / "model.safetensors", tmp)
     atomic_write_text(config, json.dumps(meta, indent=2, sort_keys=True, default=str) + "\n")
@@ -171,14 +198,23 @@ def export(name: str, run: Path, doc: dict) -> None:
     sizes = getattr(task, "presets", {}).get(entry["preset"], {})
     split_s = ", ".join(f"{sizes[k]} {k}" for k in ("train", "val", "test") if sizes.get(k) is not None)
     unit = f"trajectories of {sizes['frames']} frames each" if "frames" in sizes else "samples"
-    entry["training_data"] = (f"Task `{entry['task']}`: {getattr(task, 'description', '').rstrip('.')}. Preset "
-                              f"`{entry['preset']}`" + (f" ({split_s} {unit}" if split_s else "")
-                              + (f", data seed {sizes['data_seed']})" if "data_seed" in sizes else ")" if split_s else "")
-                              + "; " + (entry.get("data_origin") or "generated by symzoo's simulator and cached "
-                                        "under SYMZOO_HOME/datasets") + ".")
+    entry["training_data"] = (
+        f"Task `{entry['task']}`: {getattr(task, 'description', '').rstrip('.')}. Preset "
+        f"`{entry['preset']}`"
+        + (f" ({split_s} {unit}" if split_s else "")
+        + (f", data seed {sizes['data_seed']})" if "data_seed" in sizes else ")" if split_s else "")
+        + "; "
+        + (
+            entry.get("data_origin")
+            or "generated by symzoo's simulator and cached under SYMZOO_HOME/datasets"
+        )
+        + "."
+    )
     entry["source"] = "bundled"
-    entry["files"] = {role: {"name": p.name, "sha256": sha256_file(p), "bytes": p.stat().st_size}
-                      for role, p in (("weights", weights), ("config", config), ("reference", ref))}
+    entry["files"] = {
+        role: {"name": p.name, "sha256": sha256_file(p), "bytes": p.stat().st_size}
+        for role, p in (("weights", weights), ("config", config), ("reference", ref))
+    }
     out_keys = sorted(k for k in tensors if k.startswith("out."))
     # per-atom forces say more than a graph-level energy of order -4000 eV
     out_key = "out.forces" if "out.forces" in out_keys else out_keys[0]
@@ -187,7 +223,7 @@ def export(name: str, run: Path, doc: dict) -> None:
         tolerance["per_output"] = {"energy": {"rtol": 0.0, "atol": 5e-3}}
     entry["reference"] = {
         "input": f"first 3 graphs of the {entry['task']}/{entry['preset']} test split (float32), "
-                 f"stored in {ref.name}",
+        f"stored in {ref.name}",
         "output": out_key[4:],
         "first_values": [_round(float(v)) for v in tensors[out_key].flatten()[:6]],
         "tolerance": tolerance,
@@ -213,8 +249,11 @@ def export(name: str, run: Path, doc: dict) -> None:
     ev = json.loads((run / "eval.json").read_text()) if (run / "eval.json").is_file() else {}
     entry["metrics"] = {
         "measured_by": f"symzoo eval {name}",
-        "split": "test", "preset": report["preset"], "n_test": report["n_test"],
-        "primary": report["primary_metric"], "units": report["units"],
+        "split": "test",
+        "preset": report["preset"],
+        "n_test": report["n_test"],
+        "primary": report["primary_metric"],
+        "units": report["units"],
         "test": {k: _round(v) for k, v in report["metrics"].items()},
         "test_group_transformed": {k: _round(v) for k, v in transformed.items()},
         "ood": ood,
@@ -222,14 +261,20 @@ def export(name: str, run: Path, doc: dict) -> None:
     if rollout:
         entry["metrics"]["rollout"] = rollout
     entry["equivariance"] = {
-        "dtype": report["equivariance"]["dtype"], "group": report["equivariance"]["group"],
+        "dtype": report["equivariance"]["dtype"],
+        "group": report["equivariance"]["group"],
         "claimed": report["equivariance"]["claimed"],
         "relative_error": {k: float(f"{v:.2e}") for k, v in report["equivariance"]["errors"].items()},
     }
     entry["training"] = {
-        "train_size": meta.get("train_size"), "best_epoch": meta.get("best_epoch"), "epochs_run": ev.get("epochs"),
-        "fit_seconds": ev.get("fit_seconds"), "device": ev.get("device"), "torch": ev.get("torch"),
-        "symzoo_version": meta.get("symzoo_version"), "seed": meta.get("seed"),
+        "train_size": meta.get("train_size"),
+        "best_epoch": meta.get("best_epoch"),
+        "epochs_run": ev.get("epochs"),
+        "fit_seconds": ev.get("fit_seconds"),
+        "device": ev.get("device"),
+        "torch": ev.get("torch"),
+        "symzoo_version": meta.get("symzoo_version"),
+        "seed": meta.get("seed"),
     }
     recipe = ROOT / entry["recipe"] if entry.get("recipe") else None
     entry["recipe_existed"] = bool(recipe and recipe.is_file())
@@ -239,8 +284,17 @@ def export(name: str, run: Path, doc: dict) -> None:
     log.info("%s: %s", name, entry["metrics"]["test"])
 
 
-def finetune_study(name: str, target: str, sizes: list[int], seeds: int, preset: str, extra: list[str],
-                   workdir: Path, results_file: str | None = None, reuse: bool = False) -> None:
+def finetune_study(
+    name: str,
+    target: str,
+    sizes: list[int],
+    seeds: int,
+    preset: str,
+    extra: list[str],
+    workdir: Path,
+    results_file: str | None = None,
+    reuse: bool = False,
+) -> None:
     """Fine-tune ``name`` on ``target`` and train the same model from scratch, at each size and seed.
 
     Results go to ``<workdir>/<name>-<target>.json`` first, then into the registry entry's
@@ -260,30 +314,42 @@ def finetune_study(name: str, target: str, sizes: list[int], seeds: int, preset:
                     else:
                         if out.exists():
                             shutil.rmtree(out)
-                        run = finetune(name, target, train_size=n, preset=preset,
-                                       overrides=[f"seed={seed}", *extra], out=str(out),
-                                       from_scratch=(kind == "scratch"))
+                        run = finetune(
+                            name,
+                            target,
+                            train_size=n,
+                            preset=preset,
+                            overrides=[f"seed={seed}", *extra],
+                            out=str(out),
+                            from_scratch=(kind == "scratch"),
+                        )
                     ev = json.loads((run / "eval.json").read_text())
                     res[kind].append(ev["metrics"][ev["primary_metric"]])
                     n_test, units = ev["n_test"], ev["units"][ev["primary_metric"]]
                     log.info("%s n=%d seed=%d: %s %.5g", target, n, seed, kind, res[kind][-1])
             row = {"train_size": n, "seeds": seeds, "metric": ev["primary_metric"]}
             for kind, vals in res.items():
-                row[kind] = {"mean": _round(statistics.mean(vals), 4),
-                             "std": _round(statistics.stdev(vals), 2) if len(vals) > 1 else 0.0,
-                             "values": [_round(v, 4) for v in vals]}
+                row[kind] = {
+                    "mean": _round(statistics.mean(vals), 4),
+                    "std": _round(statistics.stdev(vals), 2) if len(vals) > 1 else 0.0,
+                    "values": [_round(v, 4) for v in vals],
+                }
             row["gain"] = _round(row["scratch"]["mean"] / row["pretrained"]["mean"], 3)
             rows.append(row)
         extra_s = (" " + " ".join(extra)) if extra else ""
         study = {
-            "preset": preset, "split": "test", "n_test": n_test, "units": units,
+            "preset": preset,
+            "split": "test",
+            "n_test": n_test,
+            "units": units,
             "command_finetune": f"symzoo finetune {name} {target}{extra_s} seed=S --train-size N --preset {preset}",
             "command_scratch": f"symzoo finetune {name} {target}{extra_s} seed=S --train-size N --preset {preset} "
-                               "--from-scratch",
+            "--from-scratch",
             "study_command": f"python scripts/build_zoo.py --finetune-study {name} {target} "
-                             f"--sizes {','.join(map(str, sizes))} --seeds {seeds} --preset {preset}"
-                             + (f" --extra '{' '.join(extra)}'" if extra else ""),
-            "results": rows, "extra": list(extra),
+            f"--sizes {','.join(map(str, sizes))} --seeds {seeds} --preset {preset}"
+            + (f" --extra '{' '.join(extra)}'" if extra else ""),
+            "results": rows,
+            "extra": list(extra),
         }
         workdir.mkdir(parents=True, exist_ok=True)
         tag = "".join(f"-{x.split('=', 1)[1]}" for x in extra if x.startswith("data.task_args."))
@@ -296,19 +362,26 @@ def finetune_study(name: str, target: str, sizes: list[int], seeds: int, preset:
     all_sizes = ",".join(str(r["train_size"]) for r in study["results"])
     study["study_command"] = re.sub(r"--sizes \S+", f"--sizes {all_sizes}", study["study_command"])
     if "zero_shot" not in study:  # the pretrained model on the target test set, no training at all
-        import symzoo
         from symzoo.eval.evaluate import evaluate_dataset
+
+        import symzoo
         from symzoo.registry import get_task
 
-        targs = {x.split("=", 1)[0].rsplit(".", 1)[-1]: yaml.safe_load(x.split("=", 1)[1])
-                 for x in study.get("extra", []) if x.startswith("data.task_args.")}
+        targs = {
+            x.split("=", 1)[0].rsplit(".", 1)[-1]: yaml.safe_load(x.split("=", 1)[1])
+            for x in study.get("extra", [])
+            if x.startswith("data.task_args.")
+        }
         task = get_task(target, preset=preset, **targs)
         _, _, test = task.splits(preset, seed=0)
         metrics = evaluate_dataset(symzoo.load_pretrained(name), task, test)
         study["zero_shot"] = _round(metrics[study["results"][0]["metric"]], 4)
     doc = read_registry()  # fresh: other builds may have written meanwhile
-    label = target + "".join(f" {x.split('=', 1)[0].rsplit('.', 1)[-1]}={x.split('=', 1)[1]}"
-                             for x in study.get("extra", []) if x.startswith("data.task_args."))
+    label = target + "".join(
+        f" {x.split('=', 1)[0].rsplit('.', 1)[-1]}={x.split('=', 1)[1]}"
+        for x in study.get("extra", [])
+        if x.startswith("data.task_args.")
+    )
     doc["entries"][name].setdefault("finetune", {})[label] = study
     write_registry(doc)
     log.info("fine-tuning study %s -> %s: %s", name, target, study["results"])
@@ -326,7 +399,9 @@ def main(argv=None) -> int:
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--preset", default="small")
     p.add_argument("--extra", default="", help="extra key=value overrides for the fine-tuning study")
-    p.add_argument("--from-results", help="merge this fine-tuning results JSON into the registry, no training")
+    p.add_argument(
+        "--from-results", help="merge this fine-tuning results JSON into the registry, no training"
+    )
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
     for name in ("lightning", "lightning.pytorch", "lightning.fabric"):
@@ -335,8 +410,16 @@ def main(argv=None) -> int:
     doc = read_registry()
     workdir = Path(args.workdir)
     if args.finetune_study:
-        finetune_study(*args.finetune_study, [int(s) for s in args.sizes.split(",")], args.seeds, args.preset,
-                       args.extra.split(), workdir / "finetune", args.from_results, args.reuse)
+        finetune_study(
+            *args.finetune_study,
+            [int(s) for s in args.sizes.split(",")],
+            args.seeds,
+            args.preset,
+            args.extra.split(),
+            workdir / "finetune",
+            args.from_results,
+            args.reuse,
+        )
         return 0
     names = list(doc["entries"]) if args.all else args.names
     for name in names:

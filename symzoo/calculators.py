@@ -53,7 +53,9 @@ def _load(model_or_path):
 
         return symzoo.load_pretrained(str(model_or_path))
     except AttributeError:
-        raise SymzooError(f"{model_or_path!r} is neither a model, a run folder nor a pretrained name") from None
+        raise SymzooError(
+            f"{model_or_path!r} is neither a model, a run folder nor a pretrained name"
+        ) from None
 
 
 class SymzooCalculator:
@@ -71,14 +73,19 @@ class SymzooCalculator:
 
         if not issubclass(cls, Calculator):
             if cls not in SymzooCalculator._ase_classes:
-                SymzooCalculator._ase_classes[cls] = type(cls.__name__, (cls, Calculator),
-                                                          {"_all_changes": all_changes, "__module__": cls.__module__})
+                SymzooCalculator._ase_classes[cls] = type(
+                    cls.__name__,
+                    (cls, Calculator),
+                    {"_all_changes": all_changes, "__module__": cls.__module__},
+                )
             cls = SymzooCalculator._ase_classes[cls]
         return object.__new__(cls)
 
     implemented_properties = ["energy", "free_energy", "forces", "stress"]
 
-    def __init__(self, model_or_run_dir, *, dtype: torch.dtype = torch.float64, device: str = "cpu", **kwargs):
+    def __init__(
+        self, model_or_run_dir, *, dtype: torch.dtype = torch.float64, device: str = "cpu", **kwargs
+    ):
         from ase.calculators.calculator import Calculator
 
         Calculator.__init__(self, **kwargs)

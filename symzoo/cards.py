@@ -35,16 +35,23 @@ def key_metric(entry: dict) -> str:
     if not p or p not in (m.get("test") or {}):
         return "-"
     ro = m.get("rollout") or {}
-    drift = f"; energy drift {_fmt(ro['energy_drift'])} ({ro.get('steps')} steps)" if "energy_drift" in ro else ""
+    drift = (
+        f"; energy drift {_fmt(ro['energy_drift'])} ({ro.get('steps')} steps)" if "energy_drift" in ro else ""
+    )
     return f"{p} {_fmt(m['test'][p])}{drift}"
 
 
 def _symmetry_short(entry: dict) -> str:
-    claimed = ((entry.get("equivariance") or {}).get("claimed")
-               or (entry.get("symmetry") or {}).get("claimed") or [])
+    claimed = (
+        (entry.get("equivariance") or {}).get("claimed") or (entry.get("symmetry") or {}).get("claimed") or []
+    )
     abbrev = {"rotation": "R", "reflection": "P", "translation": "T", "permutation": "S_n"}
-    return "+".join(abbrev.get(c, c) for c in ("rotation", "reflection", "translation", "permutation")
-                    if c in claimed) or "none"
+    return (
+        "+".join(
+            abbrev.get(c, c) for c in ("rotation", "reflection", "translation", "permutation") if c in claimed
+        )
+        or "none"
+    )
 
 
 def summary_rows(reg: dict[str, dict]) -> list[tuple[str, str, str, str, str]]:
@@ -72,98 +79,188 @@ def render_card(name: str, e: dict, *, level: int = 2) -> str:
     w = files.get("weights") or {}
     kwargs = ", ".join(f"{k}={v}" for k, v in (e.get("kwargs") or {}).items()) or "defaults"
     L = [f"{h} {name}", "", str(e.get("summary", "")).strip(), ""]
-    L += [f"{hh} Model details", "",
-          f"- Architecture: `{e['builder']}({kwargs})`" + (f"; {e['paper']}" if e.get("paper") else ""),
-          f"- Parameters: {e.get('num_parameters', '?'):,}" if isinstance(e.get("num_parameters"), int)
-          else f"- Parameters: {e.get('num_parameters', '?')}",
-          f"- Weights: `{w.get('name', '?')}` ({_size(w.get('bytes'))}, safetensors), "
-          f"sha256 `{w.get('sha256', '?')}`",
-          f"- Source: `{e.get('source')}`; load with `symzoo.load_pretrained(\"{name}\")`",
-          f"- License: {e.get('license', '?')}", ""]
-    L += [f"{hh} Intended use", "", str(e.get("intended_use", "not stated")).strip(), "",
-          f"{hh} Out-of-scope use", "", str(e.get("out_of_scope", "not stated")).strip(), ""]
+    L += [
+        f"{hh} Model details",
+        "",
+        f"- Architecture: `{e['builder']}({kwargs})`" + (f"; {e['paper']}" if e.get("paper") else ""),
+        f"- Parameters: {e.get('num_parameters', '?'):,}"
+        if isinstance(e.get("num_parameters"), int)
+        else f"- Parameters: {e.get('num_parameters', '?')}",
+        f"- Weights: `{w.get('name', '?')}` ({_size(w.get('bytes'))}, safetensors), "
+        f"sha256 `{w.get('sha256', '?')}`",
+        f'- Source: `{e.get("source")}`; load with `symzoo.load_pretrained("{name}")`',
+        f"- License: {e.get('license', '?')}",
+        "",
+    ]
+    L += [
+        f"{hh} Intended use",
+        "",
+        str(e.get("intended_use", "not stated")).strip(),
+        "",
+        f"{hh} Out-of-scope use",
+        "",
+        str(e.get("out_of_scope", "not stated")).strip(),
+        "",
+    ]
     t = e.get("training") or {}
-    L += [f"{hh} Training data", "",
-          str(e.get("training_data", f"task `{e.get('task')}`, preset `{e.get('preset')}`")).strip(), ""]
+    L += [
+        f"{hh} Training data",
+        "",
+        str(e.get("training_data", f"task `{e.get('task')}`, preset `{e.get('preset')}`")).strip(),
+        "",
+    ]
     if t:
-        L += [f"Trained on {t.get('train_size')} samples with seed {t.get('seed')}; best validation epoch "
-              f"{t.get('best_epoch')} of {t.get('epochs_run')} ({t.get('device')}, torch {t.get('torch')}, "
-              f"{t.get('fit_seconds')} s of fitting).", ""]
+        L += [
+            f"Trained on {t.get('train_size')} samples with seed {t.get('seed')}; best validation epoch "
+            f"{t.get('best_epoch')} of {t.get('epochs_run')} ({t.get('device')}, torch {t.get('torch')}, "
+            f"{t.get('fit_seconds')} s of fitting).",
+            "",
+        ]
     if m:
         keys = list((m.get("test") or {}).keys())
-        L += [f"{hh} Metrics", "",
-              f"Measured by `{m.get('measured_by')}` on the `{m.get('split')}` split of preset "
-              f"`{m.get('preset')}` (n = {m.get('n_test')}); primary metric `{m.get('primary')}`. Units: "
-              + "; ".join(f"`{k}` in {u}" for k, u in (m.get("units") or {}).items()) + ".", ""]
+        L += [
+            f"{hh} Metrics",
+            "",
+            f"Measured by `{m.get('measured_by')}` on the `{m.get('split')}` split of preset "
+            f"`{m.get('preset')}` (n = {m.get('n_test')}); primary metric `{m.get('primary')}`. Units: "
+            + "; ".join(f"`{k}` in {u}" for k, u in (m.get("units") or {}).items())
+            + ".",
+            "",
+        ]
         rows = [["in-distribution test"] + [_fmt(m["test"][k]) for k in keys]]
         if m.get("test_group_transformed"):
             group = (e.get("equivariance") or {}).get("group", "the task's group")
-            rows.append([f"test, a random {group} element per sample"]
-                        + [_fmt(m["test_group_transformed"].get(k, float("nan"))) for k in keys])
+            rows.append(
+                [f"test, a random {group} element per sample"]
+                + [_fmt(m["test_group_transformed"].get(k, float("nan"))) for k in keys]
+            )
         for task, vals in (m.get("ood") or {}).items():
-            rows.append([f"out of distribution: `{task}` test (other physics)"]
-                        + [_fmt(vals.get(k, float("nan"))) for k in keys])
+            rows.append(
+                [f"out of distribution: `{task}` test (other physics)"]
+                + [_fmt(vals.get(k, float("nan"))) for k in keys]
+            )
         L += _table(["evaluation"] + [f"`{k}`" for k in keys], rows) + [""]
         ro = m.get("rollout") or {}
         if ro:
-            rkeys = [k for k in ("energy_drift", "energy_drift_final", "energy_drift_reference", "energy_mse",
-                                 "rollout_error", "valid_time", "diverged", "momentum_drift",
-                                 "angular_momentum_drift") if k in ro]
-            L += [f"Long-horizon rollout ({ro.get('steps')} {ro.get('method')} steps of dt = {ro.get('dt')}, "
-                  f"horizon {ro.get('horizon')}, {ro.get('n_traj')} `{ro.get('split')}` trajectories, "
-                  f"{ro.get('dtype')}; `{ro.get('measured_by')}`):", ""]
+            rkeys = [
+                k
+                for k in (
+                    "energy_drift",
+                    "energy_drift_final",
+                    "energy_drift_reference",
+                    "energy_mse",
+                    "rollout_error",
+                    "valid_time",
+                    "diverged",
+                    "momentum_drift",
+                    "angular_momentum_drift",
+                )
+                if k in ro
+            ]
+            L += [
+                f"Long-horizon rollout ({ro.get('steps')} {ro.get('method')} steps of dt = {ro.get('dt')}, "
+                f"horizon {ro.get('horizon')}, {ro.get('n_traj')} `{ro.get('split')}` trajectories, "
+                f"{ro.get('dtype')}; `{ro.get('measured_by')}`):",
+                "",
+            ]
             L += _table([f"`{k}`" for k in rkeys], [[_fmt(ro[k]) for k in rkeys]]) + [""]
-            L += ["; ".join(f"`{k}`: {u}" for k, u in (ro.get("units") or {}).items() if k in rkeys) + ".", ""]
+            L += [
+                "; ".join(f"`{k}`: {u}" for k, u in (ro.get("units") or {}).items() if k in rkeys) + ".",
+                "",
+            ]
     eq = e.get("equivariance") or {}
     if eq:
         claimed = ", ".join(eq.get("claimed") or []) or "none"
-        L += [f"{hh} Symmetry", "",
-              f"The task's symmetry group is {eq.get('group')}; the model claims: {claimed}. Measured "
-              f"relative equivariance error ({eq.get('dtype')}, random group elements, "
-              "`symzoo.testing.equivariance_errors`):", ""]
+        L += [
+            f"{hh} Symmetry",
+            "",
+            f"The task's symmetry group is {eq.get('group')}; the model claims: {claimed}. Measured "
+            f"relative equivariance error ({eq.get('dtype')}, random group elements, "
+            "`symzoo.testing.equivariance_errors`):",
+            "",
+        ]
         errs = eq.get("relative_error") or {}
         L += _table(list(errs), [[_fmt(v) for v in errs.values()]]) + [""]
     L += [f"{hh} Conservation", "", str(e.get("conservation", "not stated")).strip(), ""]
     L += [f"{hh} Domain of validity and units", "", str(e.get("domain", "not stated")).strip(), ""]
     for task, ft in (e.get("finetune") or {}).items():
-        L += [f"{hh} Fine-tuning on `{task}`", "",
-              f"Test `{ft['results'][0]['metric']}` ({ft.get('units')}) on preset `{ft.get('preset')}` "
-              f"(n = {ft.get('n_test')}), mean ± std over seeds: fine-tuned from this entry vs. the same "
-              f"architecture and config trained from scratch on the same N samples"
-              + (f"; without any fine-tuning this entry scores {_fmt(ft['zero_shot'])}"
-                 if "zero_shot" in ft else "")
-              + ".", ""]
-        rows = [[str(r["train_size"]), str(r["seeds"]),
-                 f"{_fmt(r['pretrained']['mean'])} ± {_fmt(r['pretrained']['std'])}",
-                 f"{_fmt(r['scratch']['mean'])} ± {_fmt(r['scratch']['std'])}", f"{r['gain']}x"]
-                for r in ft["results"]]
+        L += [
+            f"{hh} Fine-tuning on `{task}`",
+            "",
+            f"Test `{ft['results'][0]['metric']}` ({ft.get('units')}) on preset `{ft.get('preset')}` "
+            f"(n = {ft.get('n_test')}), mean ± std over seeds: fine-tuned from this entry vs. the same "
+            f"architecture and config trained from scratch on the same N samples"
+            + (
+                f"; without any fine-tuning this entry scores {_fmt(ft['zero_shot'])}"
+                if "zero_shot" in ft
+                else ""
+            )
+            + ".",
+            "",
+        ]
+        rows = [
+            [
+                str(r["train_size"]),
+                str(r["seeds"]),
+                f"{_fmt(r['pretrained']['mean'])} ± {_fmt(r['pretrained']['std'])}",
+                f"{_fmt(r['scratch']['mean'])} ± {_fmt(r['scratch']['std'])}",
+                f"{r['gain']}x",
+            ]
+            for r in ft["results"]
+        ]
         L += _table(["N train", "seeds", "fine-tuned", "from scratch", "scratch / fine-tuned"], rows) + [""]
         if ft.get("note"):
             L += [str(ft["note"]).strip(), ""]
-        L += ["```", ft["command_finetune"], ft["command_scratch"], "# the whole study:", ft["study_command"],
-              "```", ""]
+        L += [
+            "```",
+            ft["command_finetune"],
+            ft["command_scratch"],
+            "# the whole study:",
+            ft["study_command"],
+            "```",
+            "",
+        ]
     L += [f"{hh} Limitations", "", str(e.get("limitations", "not stated")).strip(), ""]
-    L += [f"{hh} How to reproduce", "", "```", str(e.get("command", "")).strip(),
-          f"python scripts/build_zoo.py {name}   # trains with the command above, exports, measures",
-          f"symzoo eval {name}                    # re-measures the metrics above",
-          f"symzoo zoo verify {name}              # ... and compares them with this card", "```", "",
-          f"Recipe: `{e.get('recipe')}`" + ("" if e.get("recipe_existed", True) else
-                                           " (did not exist when trained: the schema defaults and the "
-                                           "overrides in the command were used)")
-          + "; the resolved configuration is stored as `train_config` in "
-          f"`{(files.get('config') or {}).get('name', '?')}`.", ""]
+    L += [
+        f"{hh} How to reproduce",
+        "",
+        "```",
+        str(e.get("command", "")).strip(),
+        f"python scripts/build_zoo.py {name}   # trains with the command above, exports, measures",
+        f"symzoo eval {name}                    # re-measures the metrics above",
+        f"symzoo zoo verify {name}              # ... and compares them with this card",
+        "```",
+        "",
+        f"Recipe: `{e.get('recipe')}`"
+        + (
+            ""
+            if e.get("recipe_existed", True)
+            else " (did not exist when trained: the schema defaults and the "
+            "overrides in the command were used)"
+        )
+        + "; the resolved configuration is stored as `train_config` in "
+        f"`{(files.get('config') or {}).get('name', '?')}`.",
+        "",
+    ]
     return "\n".join(L)
 
 
 def render_cards(reg: dict[str, dict]) -> str:
     """The whole ``MODEL_CARDS.md``: a summary table and one card per entry."""
-    L = [TITLE, "",
-         "<!-- generated from zoo/registry.yaml by `symzoo zoo cards`; do not edit by hand -->", "",
-         "Every entry was trained with the symzoo harness from the recorded command and measured with "
-         "`symzoo eval`; `symzoo eval NAME` re-measures it. Load one with "
-         "`symzoo.load_pretrained(NAME)` (files verified by sha256).", ""]
-    L += _table(["name", "task", "symmetry", "key metric (test)", "size"],
-                [[f"[{r[0]}](#{r[0].replace('.', '')})", *r[1:]] for r in summary_rows(reg)]) + [""]
+    L = [
+        TITLE,
+        "",
+        "<!-- generated from zoo/registry.yaml by `symzoo zoo cards`; do not edit by hand -->",
+        "",
+        "Every entry was trained with the symzoo harness from the recorded command and measured with "
+        "`symzoo eval`; `symzoo eval NAME` re-measures it. Load one with "
+        "`symzoo.load_pretrained(NAME)` (files verified by sha256).",
+        "",
+    ]
+    L += _table(
+        ["name", "task", "symmetry", "key metric (test)", "size"],
+        [[f"[{r[0]}](#{r[0].replace('.', '')})", *r[1:]] for r in summary_rows(reg)],
+    ) + [""]
     for name in sorted(reg):
         L += [render_card(name, reg[name]), ""]
     return "\n".join(L).rstrip() + "\n"

@@ -48,8 +48,14 @@ def quiet_third_party() -> None:
 
     for name in ("lightning", "lightning.pytorch", "lightning.fabric", "pytorch_lightning"):
         logging.getLogger(name).setLevel(logging.WARNING)
-    for pat in (".*LeafSpec.*", ".*log_every_n_steps.*", ".*does not have many workers.*",
-                ".*litlogger.*", ".*Checkpoint directory.*exists and is not empty.*", ".*TensorBoard.*"):
+    for pat in (
+        ".*LeafSpec.*",
+        ".*log_every_n_steps.*",
+        ".*does not have many workers.*",
+        ".*litlogger.*",
+        ".*Checkpoint directory.*exists and is not empty.*",
+        ".*TensorBoard.*",
+    ):
         warnings.filterwarnings("ignore", message=pat)
 
 
@@ -64,8 +70,9 @@ def main(argv: list[str] | None = None) -> int:
         if bad or not hasattr(args, "overrides"):
             parser.error(f"unrecognized arguments: {' '.join(bad or extra)}")
         args.overrides = list(args.overrides or []) + extra
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
     if not args.verbose:
         quiet_third_party()
     if not getattr(args, "_run", None):
@@ -83,8 +90,10 @@ def main(argv: list[str] | None = None) -> int:
         if os.environ.get("SYMZOO_DEBUG"):
             raise
         msg = str(e).strip().splitlines()[0] if str(e).strip() else ""
-        print(f"symzoo: error: {type(e).__name__}: {msg} (set SYMZOO_DEBUG=1 for the traceback)",
-              file=sys.stderr)
+        print(
+            f"symzoo: error: {type(e).__name__}: {msg} (set SYMZOO_DEBUG=1 for the traceback)",
+            file=sys.stderr,
+        )
         return 1
 
 

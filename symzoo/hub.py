@@ -97,12 +97,15 @@ def _validate_entry(name: str, entry: dict) -> None:
             raise SymzooError(f"pretrained registry: entry {name!r} has unknown file role {role!r}")
     src = str(entry["source"])
     if not (src == "bundled" or src.startswith(("https://", "http://", "hf://"))):
-        raise SymzooError(f"pretrained registry: entry {name!r} has source {src!r}; "
-                          "expected 'bundled', 'https://...' or 'hf://org/repo@revision'")
+        raise SymzooError(
+            f"pretrained registry: entry {name!r} has source {src!r}; "
+            "expected 'bundled', 'https://...' or 'hf://org/repo@revision'"
+        )
 
 
-def load_registry(path: str | Path | None = None, *,
-                  include_unbuilt: bool = False) -> dict[str, dict[str, Any]]:
+def load_registry(
+    path: str | Path | None = None, *, include_unbuilt: bool = False
+) -> dict[str, dict[str, Any]]:
     """Read a registry YAML (default: the shipped ``zoo/registry.yaml``) -> ``{name: entry}``.
 
     Entries whose ``files`` are still empty (described but not built by ``scripts/build_zoo.py``)
@@ -111,8 +114,9 @@ def load_registry(path: str | Path | None = None, *,
 
     path = Path(path) if path else registry_file()
     if not path.is_file():
-        raise SymzooError(f"pretrained registry {path} does not exist "
-                          "(is the symzoo.zoo package data installed?)")
+        raise SymzooError(
+            f"pretrained registry {path} does not exist (is the symzoo.zoo package data installed?)"
+        )
     try:
         doc = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as e:
@@ -159,11 +163,13 @@ def get_entry(name: str) -> dict[str, Any]:
     reg = registry()
     if name not in reg and ("/" in name or os.sep in name or name.startswith(".")):
         # `symzoo eval PATH` falls back to pretrained names: a path-like name is a missing folder
-        raise UnknownNameError(f"{name} does not exist (not a run folder, and not a pretrained name; "
-                               "see `symzoo zoo list`)")
+        raise UnknownNameError(
+            f"{name} does not exist (not a run folder, and not a pretrained name; see `symzoo zoo list`)"
+        )
     if name not in reg:
-        raise UnknownNameError(f"unknown pretrained model {name!r}{suggest(name, reg)}; "
-                               "see `symzoo zoo list`")
+        raise UnknownNameError(
+            f"unknown pretrained model {name!r}{suggest(name, reg)}; see `symzoo zoo list`"
+        )
     return reg[name]
 
 
@@ -192,7 +198,7 @@ def _sha256(path: Path) -> str:
 
 def _parse_hf(url: str) -> tuple[str, str, str]:
     """``hf://org/repo@revision/path/file`` -> (repo_id, revision, filename)."""
-    rest = url[len("hf://"):]
+    rest = url[len("hf://") :]
     if "@" not in rest:
         raise SymzooError(f"{url}: Hugging Face sources must pin a revision: hf://org/repo@revision/file")
     repo_id, tail = rest.split("@", 1)
@@ -207,8 +213,10 @@ def _parse_hf(url: str) -> tuple[str, str, str]:
 def _verify(path: Path, sha256: str, what: str) -> None:
     got = _sha256(path)
     if got != sha256:
-        raise SymzooError(f"{what}: sha256 mismatch (expected {sha256[:16]}..., got {got[:16]}...); "
-                          "the file is corrupt or was tampered with, refusing to use it")
+        raise SymzooError(
+            f"{what}: sha256 mismatch (expected {sha256[:16]}..., got {got[:16]}...); "
+            "the file is corrupt or was tampered with, refusing to use it"
+        )
 
 
 def download_file(url: str, dest: str | Path, sha256: str, *, timeout: float = 60.0) -> Path:
@@ -221,8 +229,10 @@ def download_file(url: str, dest: str | Path, sha256: str, *, timeout: float = 6
     """
     dest = Path(dest)
     if is_offline():
-        raise SymzooError(f"offline (SYMZOO_OFFLINE/HF_HUB_OFFLINE is set) and {dest.name} is not cached; "
-                          f"unset it or fetch {url} on a connected machine with `symzoo zoo download`")
+        raise SymzooError(
+            f"offline (SYMZOO_OFFLINE/HF_HUB_OFFLINE is set) and {dest.name} is not cached; "
+            f"unset it or fetch {url} on a connected machine with `symzoo zoo download`"
+        )
     dest.parent.mkdir(parents=True, exist_ok=True)
     partial = dest.with_name(f"{dest.name}.{os.getpid()}.partial")  # unique per process
     try:
@@ -251,8 +261,9 @@ def _download_http(url: str, partial: Path, timeout: float) -> None:
                 try:
                     block = resp.read(1 << 16)
                 except (OSError, ValueError) as e:  # IncompleteRead, reset connection
-                    raise SymzooError(f"download of {url} failed after {got} bytes: "
-                                      f"{type(e).__name__}") from None
+                    raise SymzooError(
+                        f"download of {url} failed after {got} bytes: {type(e).__name__}"
+                    ) from None
                 if not block:
                     break
                 f.write(block)
@@ -272,8 +283,9 @@ def _download_hf(url: str, partial: Path) -> None:
     try:
         from huggingface_hub import hf_hub_download
     except ImportError:
-        raise SymzooError(f"{url} is on the Hugging Face Hub: "
-                          "`pip install huggingface_hub` to download it") from None
+        raise SymzooError(
+            f"{url} is on the Hugging Face Hub: `pip install huggingface_hub` to download it"
+        ) from None
     try:
         local = hf_hub_download(repo_id=repo_id, filename=filename, revision=revision)
     except Exception as e:  # the hub raises many types; report one line
@@ -336,8 +348,10 @@ def load_pretrained(name: str, *, device: str | None = None):
     model = load_model(folder)
     entry = get_entry(name)
     if model.meta.get("builder") != entry["builder"]:
-        raise SymzooError(f"{name}: model.json names builder {model.meta.get('builder')!r} but the "
-                          f"registry says {entry['builder']!r}")
+        raise SymzooError(
+            f"{name}: model.json names builder {model.meta.get('builder')!r} but the "
+            f"registry says {entry['builder']!r}"
+        )
     model.pretrained = dict(entry, name=name)
     if device is not None:
         model = model.to(device)
@@ -353,8 +367,8 @@ def reference_batch(name: str):
     if "reference" not in entry["files"]:
         raise SymzooError(f"{name} has no reference input/output")
     tensors = load_file(str(pretrained_path(name) / CACHE_NAMES["reference"]))
-    inputs = {k[len("in."):]: v for k, v in tensors.items() if k.startswith("in.")}
-    outputs = {k[len("out."):]: v for k, v in tensors.items() if k.startswith("out.")}
+    inputs = {k[len("in.") :]: v for k, v in tensors.items() if k.startswith("in.")}
+    outputs = {k[len("out.") :]: v for k, v in tensors.items() if k.startswith("out.")}
     batch = Data(**inputs)
     if "ptr" in inputs:
         batch.num_graphs = int(inputs["ptr"].numel() - 1)

@@ -16,7 +16,7 @@ derivative with the same structure.
 
 from __future__ import annotations
 
-from typing import Callable, Sequence, Union
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import Tensor
@@ -32,7 +32,7 @@ __all__ = [
     "METHODS",
 ]
 
-State = Union[Tensor, Sequence[Tensor]]
+State = Tensor | Sequence[Tensor]
 VectorField = Callable[[State], State]
 
 METHODS = ("rk4", "euler")
@@ -71,8 +71,9 @@ def _stack(states: list[State]) -> State:
     return tuple(torch.stack([s[i] for s in states], 0) for i in range(len(states[0])))
 
 
-def odeint(f: VectorField, z0: State, dt: float, steps: int, *, method: str = "rk4",
-           substeps: int = 1) -> State:
+def odeint(
+    f: VectorField, z0: State, dt: float, steps: int, *, method: str = "rk4", substeps: int = 1
+) -> State:
     """Integrate ``dz/dt = f(z)`` for ``steps`` steps of ``dt``; returns the trajectory with a new
     leading time axis (``[steps + 1, ...]`` per tensor, entry 0 is ``z0``).
 
@@ -94,8 +95,13 @@ def odeint(f: VectorField, z0: State, dt: float, steps: int, *, method: str = "r
     return _stack(out)
 
 
-def leapfrog_step(q: Tensor, p: Tensor, dt: float, force: Callable[[Tensor], Tensor],
-                  velocity: Callable[[Tensor], Tensor] = lambda p: p) -> tuple[Tensor, Tensor]:
+def leapfrog_step(
+    q: Tensor,
+    p: Tensor,
+    dt: float,
+    force: Callable[[Tensor], Tensor],
+    velocity: Callable[[Tensor], Tensor] = lambda p: p,
+) -> tuple[Tensor, Tensor]:
     """One kick-drift-kick Stormer-Verlet step for ``H = T(p) + V(q)``.
 
     ``force(q) = -dV/dq`` and ``velocity(p) = dT/dp`` (``p / m`` for a particle of mass ``m``).
@@ -106,11 +112,21 @@ def leapfrog_step(q: Tensor, p: Tensor, dt: float, force: Callable[[Tensor], Ten
     return q_new, p_new
 
 
-def leapfrog(q0: Tensor, p0: Tensor, dt: float, steps: int, force: Callable[[Tensor], Tensor],
-             velocity: Callable[[Tensor], Tensor] = lambda p: p, *, substeps: int = 1) -> tuple[Tensor, Tensor]:
+def leapfrog(
+    q0: Tensor,
+    p0: Tensor,
+    dt: float,
+    steps: int,
+    force: Callable[[Tensor], Tensor],
+    velocity: Callable[[Tensor], Tensor] = lambda p: p,
+    *,
+    substeps: int = 1,
+) -> tuple[Tensor, Tensor]:
     """Leapfrog trajectory ``(q [steps + 1, ...], p [steps + 1, ...])`` of a separable system."""
     if steps < 0 or substeps < 1:
-        raise ValueError(f"leapfrog needs steps >= 0 and substeps >= 1, got steps={steps}, substeps={substeps}")
+        raise ValueError(
+            f"leapfrog needs steps >= 0 and substeps >= 1, got steps={steps}, substeps={substeps}"
+        )
     h = dt / substeps
     qs, ps = [q0], [p0]
     q, p = q0, p0
@@ -122,8 +138,9 @@ def leapfrog(q0: Tensor, p0: Tensor, dt: float, steps: int, force: Callable[[Ten
     return torch.stack(qs, 0), torch.stack(ps, 0)
 
 
-def hamiltonian_vector_field(hamiltonian: Callable[[Tensor, Tensor], Tensor], q: Tensor, p: Tensor, *,
-                             create_graph: bool = True) -> tuple[Tensor, Tensor]:
+def hamiltonian_vector_field(
+    hamiltonian: Callable[[Tensor, Tensor], Tensor], q: Tensor, p: Tensor, *, create_graph: bool = True
+) -> tuple[Tensor, Tensor]:
     """Hamilton's equations ``(dq/dt, dp/dt) = (dH/dp, -dH/dq)`` by autograd.
 
     ``hamiltonian(q, p)`` returns one energy per system (any shape; it is summed, so systems must

@@ -18,8 +18,9 @@ from .paths import atomic_path
 __all__ = ["save_model", "load_model", "read_model_meta"]
 
 
-def save_model(model: torch.nn.Module, directory: str | Path, meta: dict[str, Any], *,
-               stem: str = "model") -> tuple[Path, Path]:
+def save_model(
+    model: torch.nn.Module, directory: str | Path, meta: dict[str, Any], *, stem: str = "model"
+) -> tuple[Path, Path]:
     """Write ``<stem>.safetensors`` and ``<stem>.json`` atomically; returns both paths."""
     from safetensors.torch import save_file
 
@@ -68,7 +69,11 @@ def load_model(path: str | Path, *, weights: str | Path | None = None) -> torch.
 
     path = Path(path)
     meta = read_model_meta(path)
-    st = Path(weights) if weights else (path / "model.safetensors" if path.is_dir() else path.with_suffix(".safetensors"))
+    st = (
+        Path(weights)
+        if weights
+        else (path / "model.safetensors" if path.is_dir() else path.with_suffix(".safetensors"))
+    )
     if not st.is_file():
         raise SymzooError(f"{st} does not exist")
     try:
@@ -79,7 +84,9 @@ def load_model(path: str | Path, *, weights: str | Path | None = None) -> torch.
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as e:
-        raise SymzooError(f"{st} does not match builder {meta['builder']!r}: {str(e).splitlines()[1:2]}") from None
+        raise SymzooError(
+            f"{st} does not match builder {meta['builder']!r}: {str(e).splitlines()[1:2]}"
+        ) from None
     model.meta = meta
     model.eval()
     return model

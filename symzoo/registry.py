@@ -10,10 +10,11 @@ import importlib
 import inspect
 import pkgutil
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
-from .errors import UnknownNameError, SymzooError, suggest
+from .errors import SymzooError, UnknownNameError, suggest
 
 __all__ = [
     "register_model",

@@ -22,8 +22,8 @@ Node-level fields are also permuted by P; graph-level fields are not.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from typing import Iterable
 
 import torch
 from torch import Tensor
@@ -59,7 +59,7 @@ class GroupElement:
     def num_graphs(self) -> int:
         return self.rot.shape[0]
 
-    def to(self, dtype: torch.dtype | None = None, device=None) -> "GroupElement":
+    def to(self, dtype: torch.dtype | None = None, device=None) -> GroupElement:
         return replace(
             self,
             rot=self.rot.to(dtype=dtype, device=device),
@@ -79,8 +79,9 @@ class GroupElement:
         return inv
 
 
-def random_rotations(n: int, dim: int = 3, *, generator: torch.Generator | None = None,
-                     dtype: torch.dtype = torch.float64) -> Tensor:
+def random_rotations(
+    n: int, dim: int = 3, *, generator: torch.Generator | None = None, dtype: torch.dtype = torch.float64
+) -> Tensor:
     """``n`` Haar-random proper rotations ``[n, dim, dim]`` (3-D through e3nn's quaternions)."""
     if dim == 3:
         from e3nn import o3
@@ -95,8 +96,9 @@ def random_rotations(n: int, dim: int = 3, *, generator: torch.Generator | None 
     raise ValueError(f"rotations are implemented for dim 2 and 3, not {dim}")
 
 
-def random_permutation(batch: Tensor, labels: Tensor | None = None, *,
-                       generator: torch.Generator | None = None) -> Tensor:
+def random_permutation(
+    batch: Tensor, labels: Tensor | None = None, *, generator: torch.Generator | None = None
+) -> Tensor:
     """A random node permutation that keeps every node in its graph and among its own label.
 
     ``batch [N]`` is the graph index of each node, ``labels [N]`` (optional) marks interchangeable
@@ -123,9 +125,16 @@ class Group:
     name: str = "trivial"
     factors: tuple[str, ...] = ()
 
-    def sample(self, num_graphs: int, *, batch: Tensor | None = None, labels: Tensor | None = None,
-               factors: Iterable[str] | None = None, generator: torch.Generator | None = None,
-               dtype: torch.dtype = torch.float64) -> GroupElement:
+    def sample(
+        self,
+        num_graphs: int,
+        *,
+        batch: Tensor | None = None,
+        labels: Tensor | None = None,
+        factors: Iterable[str] | None = None,
+        generator: torch.Generator | None = None,
+        dtype: torch.dtype = torch.float64,
+    ) -> GroupElement:
         raise NotImplementedError
 
     def __repr__(self) -> str:
@@ -140,8 +149,15 @@ class EuclideanGroup(Group):
     deviation of sampled translations (in the data's length unit).
     """
 
-    def __init__(self, dim: int = 3, *, reflections: bool = True, translations: bool = True,
-                 permutations: bool = True, translation_scale: float = 1.0):
+    def __init__(
+        self,
+        dim: int = 3,
+        *,
+        reflections: bool = True,
+        translations: bool = True,
+        permutations: bool = True,
+        translation_scale: float = 1.0,
+    ):
         if dim not in (2, 3):
             raise ValueError(f"EuclideanGroup supports dim 2 or 3, got {dim}")
         self.dim = dim
@@ -164,9 +180,16 @@ class EuclideanGroup(Group):
         eye = torch.eye(self.dim, dtype=dtype).expand(num_graphs, self.dim, self.dim).clone()
         return GroupElement(eye, torch.zeros(num_graphs, self.dim, dtype=dtype))
 
-    def sample(self, num_graphs: int, *, batch: Tensor | None = None, labels: Tensor | None = None,
-               factors: Iterable[str] | None = None, generator: torch.Generator | None = None,
-               dtype: torch.dtype = torch.float64) -> GroupElement:
+    def sample(
+        self,
+        num_graphs: int,
+        *,
+        batch: Tensor | None = None,
+        labels: Tensor | None = None,
+        factors: Iterable[str] | None = None,
+        generator: torch.Generator | None = None,
+        dtype: torch.dtype = torch.float64,
+    ) -> GroupElement:
         """Random elements, one per graph, from the chosen ``factors`` (default: all of them).
 
         ``rotation`` draws Haar-random proper rotations; ``reflection`` composes them with a
@@ -183,7 +206,11 @@ class EuclideanGroup(Group):
         if "reflection" in factors:
             mirror = torch.eye(self.dim, dtype=torch.float64)
             mirror[-1, -1] = -1.0
-            base = g.rot if "rotation" in factors else random_rotations(num_graphs, self.dim, generator=generator)
+            base = (
+                g.rot
+                if "rotation" in factors
+                else random_rotations(num_graphs, self.dim, generator=generator)
+            )
             # a random improper element: reflection through a random plane
             g.rot = base @ mirror @ base.transpose(-1, -2) if "rotation" not in factors else base @ mirror
         if "translation" in factors:
@@ -192,8 +219,9 @@ class EuclideanGroup(Group):
         if "permutation" in factors:
             if batch is None:
                 raise ValueError("sampling a permutation needs the batch vector of the nodes")
-            g.perm = random_permutation(batch.cpu(), None if labels is None else labels.cpu(),
-                                        generator=generator).to(batch.device)
+            g.perm = random_permutation(
+                batch.cpu(), None if labels is None else labels.cpu(), generator=generator
+            ).to(batch.device)
         return g.to(dtype)
 
 

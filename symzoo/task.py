@@ -12,8 +12,9 @@ integer ``num_graphs``; node-level tensors are ``[n_nodes, ...]``, graph-level `
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -43,8 +44,13 @@ class GraphTensorDataset(torch.utils.data.Dataset):
     (``__getitems__``) returns a collated batch directly.
     """
 
-    def __init__(self, node: dict[str, Tensor], graph: dict[str, Tensor] | None = None,
-                 edge_index: Tensor | None = None, meta: dict | None = None):
+    def __init__(
+        self,
+        node: dict[str, Tensor],
+        graph: dict[str, Tensor] | None = None,
+        edge_index: Tensor | None = None,
+        meta: dict | None = None,
+    ):
         self.node = dict(node)
         self.graph = dict(graph or {})
         first = next(iter(self.node.values()))
@@ -75,12 +81,16 @@ class GraphTensorDataset(torch.utils.data.Dataset):
         out.sample_index = idx
         return out
 
-    def subset(self, idx) -> "GraphTensorDataset":
+    def subset(self, idx) -> GraphTensorDataset:
         idx = torch.as_tensor(idx, dtype=torch.long)
-        return GraphTensorDataset({k: v[idx] for k, v in self.node.items()},
-                                  {k: v[idx] for k, v in self.graph.items()}, self.edge_index, self.meta)
+        return GraphTensorDataset(
+            {k: v[idx] for k, v in self.node.items()},
+            {k: v[idx] for k, v in self.graph.items()},
+            self.edge_index,
+            self.meta,
+        )
 
-    def with_fields(self, **fields: Tensor) -> "GraphTensorDataset":
+    def with_fields(self, **fields: Tensor) -> GraphTensorDataset:
         node, graph = dict(self.node), dict(self.graph)
         for k, v in fields.items():
             (node if k in node else graph)[k] = v
@@ -138,18 +148,33 @@ class Task:
         from torch.utils.data import DataLoader
 
         if isinstance(dataset, GraphTensorDataset):
-            return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle if sampler is None else False,
-                              sampler=sampler, collate_fn=collate_identity, num_workers=num_workers)
+            return DataLoader(
+                dataset,
+                batch_size=batch_size,
+                shuffle=shuffle if sampler is None else False,
+                sampler=sampler,
+                collate_fn=collate_identity,
+                num_workers=num_workers,
+            )
         from torch_geometric.loader import DataLoader as PygLoader
 
-        return PygLoader(dataset, batch_size=batch_size, shuffle=shuffle if sampler is None else False,
-                         sampler=sampler, num_workers=num_workers)
+        return PygLoader(
+            dataset,
+            batch_size=batch_size,
+            shuffle=shuffle if sampler is None else False,
+            sampler=sampler,
+            num_workers=num_workers,
+        )
 
     def example_batch(self, num_graphs: int = 4, seed: int = 0, dtype: torch.dtype = torch.float64):
         """A small batch for tests (default: the first graphs of the tiny test split)."""
         _, _, test = self.splits("tiny", seed=0)
         n = min(num_graphs, len(test))
-        sub = test.subset(range(n)) if isinstance(test, GraphTensorDataset) else torch.utils.data.Subset(test, range(n))
+        sub = (
+            test.subset(range(n))
+            if isinstance(test, GraphTensorDataset)
+            else torch.utils.data.Subset(test, range(n))
+        )
         return cast_batch(next(iter(self.loader(sub, n))), dtype)
 
     # -------------------------------------------------------------- training
@@ -171,19 +196,28 @@ class Task:
             if f.kind != "scalar":
                 d = getattr(self.group, "dim", 3)
                 if x.shape[-1] != d:
-                    raise InputError(f"{self.name}: field {name!r} must have shape [..., {d}], got {list(x.shape)}")
+                    raise InputError(
+                        f"{self.name}: field {name!r} must have shape [..., {d}], got {list(x.shape)}"
+                    )
         n = getattr(batch, "num_nodes", None)
         if n == 0:
             raise InputError(f"{self.name}: empty graph (no nodes)")
 
     # -------------------------------------------------------------- symmetry
-    def sample_group(self, batch, *, factors: Iterable[str] | None = None,
-                     generator: torch.Generator | None = None) -> GroupElement:
+    def sample_group(
+        self, batch, *, factors: Iterable[str] | None = None, generator: torch.Generator | None = None
+    ) -> GroupElement:
         """Random group elements for ``batch`` (one per graph), from ``factors`` (default all)."""
         labels = getattr(batch, self.perm_labels) if self.perm_labels else None
         dtype = _float_dtype(batch)
-        return self.group.sample(int(batch.num_graphs), batch=batch.batch, labels=labels,
-                                 factors=factors, generator=generator, dtype=dtype)
+        return self.group.sample(
+            int(batch.num_graphs),
+            batch=batch.batch,
+            labels=labels,
+            factors=factors,
+            generator=generator,
+            dtype=dtype,
+        )
 
     def act(self, g: GroupElement, batch):
         """Return a copy of ``batch`` with ``g`` applied to its inputs **and** targets."""

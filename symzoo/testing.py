@@ -13,7 +13,7 @@ declares, maximised over trials; one number per group factor.
 from __future__ import annotations
 
 import copy
-from typing import Iterable
+from collections.abc import Iterable
 
 import torch
 from torch import Tensor
@@ -45,8 +45,17 @@ def _prepare(model, dtype):
 
 
 @torch.enable_grad()
-def equivariance_errors(model, task, *, factors: Iterable[str] | None = None, dtype: torch.dtype = torch.float64,
-                        trials: int = 2, num_graphs: int = 4, seed: int = 0, batch=None) -> dict[str, float]:
+def equivariance_errors(
+    model,
+    task,
+    *,
+    factors: Iterable[str] | None = None,
+    dtype: torch.dtype = torch.float64,
+    trials: int = 2,
+    num_graphs: int = 4,
+    seed: int = 0,
+    batch=None,
+) -> dict[str, float]:
     """Relative equivariance error of ``model`` on ``task`` for each factor of ``task.group``.
 
     ``factors`` defaults to every factor of the group, plus ``"all"`` (a random element of the
@@ -73,9 +82,15 @@ def equivariance_errors(model, task, *, factors: Iterable[str] | None = None, dt
     return errors
 
 
-def assert_equivariant(model, task, *, dtypes: Iterable[torch.dtype] = (torch.float32, torch.float64),
-                       factors: Iterable[str] | None = None, tolerances: dict | None = None,
-                       **kwargs) -> dict[torch.dtype, dict[str, float]]:
+def assert_equivariant(
+    model,
+    task,
+    *,
+    dtypes: Iterable[torch.dtype] = (torch.float32, torch.float64),
+    factors: Iterable[str] | None = None,
+    tolerances: dict | None = None,
+    **kwargs,
+) -> dict[torch.dtype, dict[str, float]]:
     """Assert ``model`` is equivariant on ``task`` for the factors it claims, in each dtype.
 
     ``factors`` defaults to ``model.symmetry`` intersected with the task's group factors (plus
@@ -103,8 +118,9 @@ def assert_equivariant(model, task, *, dtypes: Iterable[torch.dtype] = (torch.fl
 
 
 @torch.enable_grad()
-def assert_batch_consistent(model, task, *, num_graphs: int = 3, dtype: torch.dtype = torch.float64,
-                            rtol: float = 1e-9) -> None:
+def assert_batch_consistent(
+    model, task, *, num_graphs: int = 3, dtype: torch.dtype = torch.float64, rtol: float = 1e-9
+) -> None:
     """Assert that a batch gives the same per-graph outputs as its graphs one at a time."""
     _, _, test = task.splits("tiny", seed=0)
     m = _prepare(model, dtype)
@@ -124,9 +140,17 @@ def assert_batch_consistent(model, task, *, num_graphs: int = 3, dtype: torch.dt
         assert err <= rtol, f"{key}: batched vs single outputs differ by {err:.3g} (relative)"
 
 
-def assert_forces_match_finite_differences(model, batch, *, energy_key: str = "energy",
-                                           forces_key: str = "forces", eps: float = 1e-4,
-                                           n_checks: int = 6, rtol: float = 1e-5, seed: int = 0) -> None:
+def assert_forces_match_finite_differences(
+    model,
+    batch,
+    *,
+    energy_key: str = "energy",
+    forces_key: str = "forces",
+    eps: float = 1e-4,
+    n_checks: int = 6,
+    rtol: float = 1e-5,
+    seed: int = 0,
+) -> None:
     """Assert ``forces = -dE/dpos`` against central differences on random coordinates (float64)."""
     from .task import cast_batch
 
@@ -149,7 +173,8 @@ def assert_forces_match_finite_differences(model, batch, *, energy_key: str = "e
         fd = -(e[0] - e[1]) / (2 * eps)
         scale = forces.abs().max().clamp(min=1e-8)
         assert abs(float(fd - forces[i, k])) <= rtol * float(scale) + 1e-8, (
-            f"force[{i},{k}] = {float(forces[i, k]):.8g} but finite difference gives {float(fd):.8g}")
+            f"force[{i},{k}] = {float(forces[i, k]):.8g} but finite difference gives {float(fd):.8g}"
+        )
 
 
 class ModelTests:

@@ -52,7 +52,8 @@ class DDPWeightCheck(L.Callback):
         if trainer.is_global_zero:
             values = gathered.tolist()
             agree = bool(torch.allclose(gathered, gathered[0].expand_as(gathered), rtol=0, atol=0))
-            (self.run_dir / "ddp_check.json").write_text(json.dumps(
-                {"world_size": trainer.world_size, "checksums": values, "agree": agree}, indent=2))
+            (self.run_dir / "ddp_check.json").write_text(
+                json.dumps({"world_size": trainer.world_size, "checksums": values, "agree": agree}, indent=2)
+            )
             if not agree:
                 raise RuntimeError(f"DDP ranks ended with different weights: {values}")

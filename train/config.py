@@ -11,15 +11,23 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from symzoo.errors import SymzooError, suggest
 
-__all__ = ["RunConfig", "ModelConfig", "DataConfig", "OptimConfig", "TrainerConfig", "load_config",
-           "recipe_path", "config_keys"]
+__all__ = [
+    "RunConfig",
+    "ModelConfig",
+    "DataConfig",
+    "OptimConfig",
+    "TrainerConfig",
+    "load_config",
+    "recipe_path",
+    "config_keys",
+]
 
 
 @dataclass
@@ -31,20 +39,20 @@ class ModelConfig:
 @dataclass
 class DataConfig:
     preset: str = "tiny"
-    train_size: Optional[int] = None   # first N training samples (learning curves)
+    train_size: int | None = None  # first N training samples (learning curves)
     batch_size: int = 100
-    eval_batch_size: Optional[int] = None
+    eval_batch_size: int | None = None
     num_workers: int = 0
-    restrict: bool = False             # train on the symmetry-restricted set (orbit study)
+    restrict: bool = False  # train on the symmetry-restricted set (orbit study)
     task_args: dict = field(default_factory=dict)
 
 
 @dataclass
 class OptimConfig:
-    optimizer: str = "adam"            # adam | adamw | sgd
+    optimizer: str = "adam"  # adam | adamw | sgd
     lr: float = 5e-4
     weight_decay: float = 0.0
-    schedule: str = "none"             # none | cosine | plateau | step
+    schedule: str = "none"  # none | cosine | plateau | step
     warmup_epochs: int = 0
     min_lr: float = 0.0
     plateau_patience: int = 10
@@ -56,19 +64,19 @@ class OptimConfig:
 @dataclass
 class TrainerConfig:
     max_epochs: int = 100
-    accelerator: str = "auto"          # auto | cpu | gpu | cuda
-    devices: Any = 1                   # int, list or "auto"
+    accelerator: str = "auto"  # auto | cpu | gpu | cuda
+    devices: Any = 1  # int, list or "auto"
     num_nodes: int = 1
-    strategy: str = "auto"             # auto | ddp | ddp_spawn ...
-    precision: str = "32-true"         # 32-true | 64-true | bf16-mixed | 16-mixed
-    gradient_clip_val: Optional[float] = None
-    ema_decay: Optional[float] = None  # e.g. 0.99: evaluate and export the weight EMA
-    early_stopping_patience: Optional[int] = None  # in validation checks
+    strategy: str = "auto"  # auto | ddp | ddp_spawn ...
+    precision: str = "32-true"  # 32-true | 64-true | bf16-mixed | 16-mixed
+    gradient_clip_val: float | None = None
+    ema_decay: float | None = None  # e.g. 0.99: evaluate and export the weight EMA
+    early_stopping_patience: int | None = None  # in validation checks
     check_val_every_n_epoch: int = 1
     progress_bar: bool = True
     tensorboard: bool = True
     log_every_n_steps: int = 50
-    threads: Optional[int] = None      # torch intra-op threads (None: torch's default)
+    threads: int | None = None  # torch intra-op threads (None: torch's default)
 
 
 @dataclass
@@ -79,9 +87,9 @@ class RunConfig:
     optim: OptimConfig = field(default_factory=OptimConfig)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     seed: int = 0
-    augment: bool = False              # random group elements on every training batch
-    base_model: Optional[str] = None   # set by fine-tuning
-    init_weights: Optional[str] = None  # a model.safetensors to start from
+    augment: bool = False  # random group elements on every training batch
+    base_model: str | None = None  # set by fine-tuning
+    init_weights: str | None = None  # a model.safetensors to start from
     presets: dict = field(default_factory=dict)  # per-preset overrides inside recipes
 
 
@@ -113,12 +121,20 @@ def _merge(base: DictConfig, other, what: str) -> DictConfig:
     except OmegaConfBaseException as e:
         key = getattr(e, "full_key", None) or getattr(e, "key", None) or ""
         if "Key" in type(e).__name__ or "not in struct" in str(e):
-            raise SymzooError(f"{what}: unknown config key {key!r}{suggest(str(key), config_keys())}") from None
+            raise SymzooError(
+                f"{what}: unknown config key {key!r}{suggest(str(key), config_keys())}"
+            ) from None
         raise SymzooError(f"{what}: invalid value for {key!r}: {str(e).splitlines()[0]}") from None
 
 
-def load_config(task: str, model: str, *, recipe: str | None = None, preset: str | None = None,
-                overrides: list[str] | None = None) -> DictConfig:
+def load_config(
+    task: str,
+    model: str,
+    *,
+    recipe: str | None = None,
+    preset: str | None = None,
+    overrides: list[str] | None = None,
+) -> DictConfig:
     """Resolve a run configuration (see module docstring).  ``model`` may end in ``+aug``."""
     cfg = OmegaConf.structured(RunConfig)
     path = Path(recipe) if recipe else recipe_path(task, model)

@@ -25,8 +25,9 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from omegaconf import DictConfig
 
@@ -37,8 +38,13 @@ __all__ = ["finetune", "finetune_config", "scratch_config", "SHORT_KEYS", "parse
 log = logging.getLogger(__name__)
 
 #: short ``key=value`` spellings accepted by ``symzoo finetune``
-SHORT_KEYS = {"lr": "optim.lr", "epochs": "trainer.max_epochs", "batch_size": "data.batch_size",
-              "weight_decay": "optim.weight_decay", "schedule": "optim.schedule"}
+SHORT_KEYS = {
+    "lr": "optim.lr",
+    "epochs": "trainer.max_epochs",
+    "batch_size": "data.batch_size",
+    "weight_decay": "optim.weight_decay",
+    "schedule": "optim.schedule",
+}
 
 
 def parse_freeze(value: str | Iterable[str] | None) -> list[str]:
@@ -69,25 +75,31 @@ def _recipe_for(entry: dict, task: str) -> str | None:
         return str(own)
     rel = str(entry.get("recipe") or "")
     if rel.startswith("configs/"):
-        p = resources.files("symzoo.configs").joinpath(rel[len("configs/"):])
+        p = resources.files("symzoo.configs").joinpath(rel[len("configs/") :])
         if p.is_file():
             return str(p)
     return None
 
 
-def _base_config(pretrained: str, task: str, *, train_size: int | None, preset: str | None,
-                 overrides: Iterable[str]) -> tuple[DictConfig, dict]:
+def _base_config(
+    pretrained: str, task: str, *, train_size: int | None, preset: str | None, overrides: Iterable[str]
+) -> tuple[DictConfig, dict]:
     from omegaconf import OmegaConf
+    from symzoo.train.config import load_config
 
     from symzoo.hub import get_entry
     from symzoo.registry import get_task
-    from symzoo.train.config import load_config
 
     entry = get_entry(pretrained)
     get_task(task)  # unknown task names fail here, with a suggestion
     ov = _expand(overrides)
-    cfg = load_config(task, entry["builder"], recipe=_recipe_for(entry, task),
-                      preset=preset or entry.get("preset"), overrides=[])
+    cfg = load_config(
+        task,
+        entry["builder"],
+        recipe=_recipe_for(entry, task),
+        preset=preset or entry.get("preset"),
+        overrides=[],
+    )
     # the architecture is the pretrained one; model.args.* overrides may then adapt it
     cfg.model.args = OmegaConf.create(dict(entry["kwargs"]))
     if ov:
@@ -99,8 +111,14 @@ def _base_config(pretrained: str, task: str, *, train_size: int | None, preset: 
     return cfg, entry
 
 
-def scratch_config(pretrained: str, task: str, *, train_size: int | None = None, preset: str | None = None,
-                   overrides: Iterable[str] = ()) -> DictConfig:
+def scratch_config(
+    pretrained: str,
+    task: str,
+    *,
+    train_size: int | None = None,
+    preset: str | None = None,
+    overrides: Iterable[str] = (),
+) -> DictConfig:
     """The fine-tuning config without the pretrained weights: the fair from-scratch comparison."""
     cfg, _ = _base_config(pretrained, task, train_size=train_size, preset=preset, overrides=overrides)
     return cfg
@@ -126,22 +144,29 @@ def _adapted_init(pretrained: str, folder: Path, cfg: DictConfig) -> tuple[str, 
     dropped = [k for k in src_state if k not in tgt_state or src_state[k].shape != tgt_state[k].shape]
     report = {"copied": len(copied), "reinitialised": fresh, "dropped": dropped}
     if not copied:
-        raise SymzooError(f"{pretrained}: no weight of the pretrained model fits {cfg.model.name}({args}); "
-                          "nothing to fine-tune from")
+        raise SymzooError(
+            f"{pretrained}: no weight of the pretrained model fits {cfg.model.name}({args}); "
+            "nothing to fine-tune from"
+        )
     if not fresh and not dropped:
         return str(folder), report
     target.load_state_dict({**tgt_state, **{k: src_state[k] for k in copied}})
     key = config_hash({"args": args, "seed": int(cfg.seed), "src": str(folder)})
     dest = home() / "finetune-init" / f"{pretrained.replace('.', '_')}-{key}"  # no dot: a folder, not a file
     keep = ("task", "units", "symmetry_group")
-    save_model(target, dest, {**{k: v for k, v in src.meta.items() if k in keep},
-                              "adapted_from": pretrained})
+    save_model(target, dest, {**{k: v for k, v in src.meta.items() if k in keep}, "adapted_from": pretrained})
     log.info("%s: copied %d tensors, re-initialised %s", pretrained, len(copied), fresh)
     return str(dest), report
 
 
-def finetune_config(pretrained: str, task: str, *, train_size: int | None = None, preset: str | None = None,
-                    overrides: Iterable[str] = ()) -> tuple[DictConfig, dict]:
+def finetune_config(
+    pretrained: str,
+    task: str,
+    *,
+    train_size: int | None = None,
+    preset: str | None = None,
+    overrides: Iterable[str] = (),
+) -> tuple[DictConfig, dict]:
     """The run config of a fine-tuning run and the adaptation report (see module docstring)."""
     from symzoo.hub import pretrained_path
 
@@ -194,34 +219,48 @@ def _check_freeze(cfg: DictConfig, prefixes: list[str]) -> None:
     for pre in prefixes:
         if not any(n == pre or n.startswith(pre + ".") for n in names):
             tops = sorted({n.split(".")[0] for n in names})
-            raise SymzooError(f"freeze={pre!r} matches no parameter of {cfg.model.name}; "
-                              f"prefixes look like {', '.join(tops)} or layers.0")
+            raise SymzooError(
+                f"freeze={pre!r} matches no parameter of {cfg.model.name}; "
+                f"prefixes look like {', '.join(tops)} or layers.0"
+            )
     if all(any(n == p or n.startswith(p + ".") for p in prefixes) for n in names):
         raise SymzooError("freeze= covers every parameter: nothing would be trained")
 
 
-def finetune(pretrained: str, task: str, *, train_size: int | None = None, preset: str | None = None,
-             freeze: str | Iterable[str] | None = None, overrides: Iterable[str] = (), out: str | None = None,
-             from_scratch: bool = False, quiet: bool = True) -> Path:
+def finetune(
+    pretrained: str,
+    task: str,
+    *,
+    train_size: int | None = None,
+    preset: str | None = None,
+    freeze: str | Iterable[str] | None = None,
+    overrides: Iterable[str] = (),
+    out: str | None = None,
+    from_scratch: bool = False,
+    quiet: bool = True,
+) -> Path:
     """Fine-tune ``pretrained`` on ``task``; returns the run folder (see module docstring).
 
     ``from_scratch=True`` trains the same architecture with the same config and no pretrained
     weights (the comparison baseline).
     """
     from omegaconf import OmegaConf
+    from symzoo.train.run import train
 
     from symzoo.paths import atomic_write_text
-    from symzoo.train.run import train
 
     prefixes = parse_freeze(freeze)
     if from_scratch:
         if prefixes:
             raise SymzooError("freeze= needs pretrained weights; it makes no sense with --from-scratch")
-        cfg, report = scratch_config(pretrained, task, train_size=train_size, preset=preset,
-                                     overrides=overrides), {}
+        cfg, report = (
+            scratch_config(pretrained, task, train_size=train_size, preset=preset, overrides=overrides),
+            {},
+        )
     else:
-        cfg, report = finetune_config(pretrained, task, train_size=train_size, preset=preset,
-                                      overrides=overrides)
+        cfg, report = finetune_config(
+            pretrained, task, train_size=train_size, preset=preset, overrides=overrides
+        )
     if out is None:
         import time
 
@@ -230,9 +269,15 @@ def finetune(pretrained: str, task: str, *, train_size: int | None = None, prese
     _check_freeze(cfg, prefixes)
     with _freezing(prefixes, report):
         run = train(cfg, out, quiet=quiet)
-    info = {"base_model": None if from_scratch else pretrained, "target_task": task,
-            "from_scratch": from_scratch, "train_size": cfg.data.train_size, "freeze": prefixes,
-            "init_weights": cfg.init_weights, **report,
-            "config": OmegaConf.to_container(cfg)}
+    info = {
+        "base_model": None if from_scratch else pretrained,
+        "target_task": task,
+        "from_scratch": from_scratch,
+        "train_size": cfg.data.train_size,
+        "freeze": prefixes,
+        "init_weights": cfg.init_weights,
+        **report,
+        "config": OmegaConf.to_container(cfg),
+    }
     atomic_write_text(Path(run) / "finetune.json", json.dumps(info, indent=2, default=str))
     return Path(run)

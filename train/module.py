@@ -38,15 +38,25 @@ class EpochSampler(torch.utils.data.Sampler):
             order = list(range(self.n))
         total = self.per_rank * self.world
         order = (order * math.ceil(total / max(self.n, 1)))[:total] if self.world > 1 else order
-        return iter(order[self.rank:total:self.world] if self.world > 1 else order)
+        return iter(order[self.rank : total : self.world] if self.world > 1 else order)
 
     def __len__(self) -> int:
         return self.per_rank if self.world > 1 else self.n
 
 
 class SymzooDataModule(L.LightningDataModule):
-    def __init__(self, task: Task, train, val, test, *, batch_size: int, eval_batch_size: int | None,
-                 seed: int, num_workers: int = 0):
+    def __init__(
+        self,
+        task: Task,
+        train,
+        val,
+        test,
+        *,
+        batch_size: int,
+        eval_batch_size: int | None,
+        seed: int,
+        num_workers: int = 0,
+    ):
         super().__init__()
         self.task, self.train_set, self.val_set, self.test_set = task, train, val, test
         self.batch_size, self.eval_batch_size = batch_size, eval_batch_size or batch_size
@@ -77,13 +87,25 @@ class SymzooModule(L.LightningModule):
     kept and used for validation, testing and export.
     """
 
-    def __init__(self, model: nn.Module, task: Task, *, optim: dict, augment: bool = False, seed: int = 0,
-                 ema_decay: float | None = None, max_epochs: int = 1):
+    def __init__(
+        self,
+        model: nn.Module,
+        task: Task,
+        *,
+        optim: dict,
+        augment: bool = False,
+        seed: int = 0,
+        ema_decay: float | None = None,
+        max_epochs: int = 1,
+    ):
         super().__init__()
         self.model, self.task = model, task
         self.optim_cfg, self.augment, self.seed, self.max_epochs = dict(optim), augment, seed, max_epochs
-        self.ema = (AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(ema_decay), use_buffers=True)
-                    if ema_decay else None)
+        self.ema = (
+            AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(ema_decay), use_buffers=True)
+            if ema_decay
+            else None
+        )
         if self.ema is not None:
             for p in self.ema.parameters():
                 p.requires_grad_(False)
@@ -107,12 +129,14 @@ class SymzooModule(L.LightningModule):
         batch = self._cast(batch)
         if self.augment:
             gen = torch.Generator().manual_seed(
-                (self.seed * 1_000_003 + self.global_step * 7919 + self.global_rank) % (2**63))
+                (self.seed * 1_000_003 + self.global_step * 7919 + self.global_rank) % (2**63)
+            )
             batch = self.task.act(self.task.sample_group(batch, generator=gen), batch)
         out = self.model(batch)
         loss = self.task.loss(out, batch)
-        self.log("train_loss", loss, on_step=False, on_epoch=True, batch_size=int(batch.num_graphs),
-                 sync_dist=True)
+        self.log(
+            "train_loss", loss, on_step=False, on_epoch=True, batch_size=int(batch.num_graphs), sync_dist=True
+        )
         return loss
 
     def on_train_batch_end(self, outputs, batch, batch_idx):
@@ -143,8 +167,13 @@ class SymzooModule(L.LightningModule):
 
         if hasattr(self, "_t_start"):
             # wall time since the start of training (continues across --resume)
-            self.log("elapsed_s", time.perf_counter() - self._t_start, batch_size=1, sync_dist=False,
-                     rank_zero_only=True)
+            self.log(
+                "elapsed_s",
+                time.perf_counter() - self._t_start,
+                batch_size=1,
+                sync_dist=False,
+                rank_zero_only=True,
+            )
 
     def on_save_checkpoint(self, checkpoint) -> None:
         import time
@@ -172,10 +201,13 @@ class SymzooModule(L.LightningModule):
         if sched == "none" and warm == 0:
             return opt
         if sched == "plateau":
-            s = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=c["plateau_factor"],
-                                                           patience=c["plateau_patience"], min_lr=c["min_lr"])
-            return {"optimizer": opt, "lr_scheduler": {"scheduler": s, "monitor": "val_loss",
-                                                       "interval": "epoch", "strict": False}}
+            s = torch.optim.lr_scheduler.ReduceLROnPlateau(
+                opt, factor=c["plateau_factor"], patience=c["plateau_patience"], min_lr=c["min_lr"]
+            )
+            return {
+                "optimizer": opt,
+                "lr_scheduler": {"scheduler": s, "monitor": "val_loss", "interval": "epoch", "strict": False},
+            }
         total, lr0, lr_min = max(self.max_epochs, 1), c["lr"], c["min_lr"]
 
         def factor(epoch: int) -> float:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import shutil
 import time
 from pathlib import Path
@@ -42,8 +41,9 @@ def build_datasets(task, cfg: DictConfig):
     n = cfg.data.train_size
     if n is not None:
         if n < 1 or n > len(train_set):
-            raise SymzooError(f"data.train_size={n} but {task.name}/{cfg.data.preset} has "
-                              f"{len(train_set)} training samples")
+            raise SymzooError(
+                f"data.train_size={n} but {task.name}/{cfg.data.preset} has {len(train_set)} training samples"
+            )
         train_set = _subset(train_set, range(n))
     if cfg.data.restrict:
         train_set = task.restrict(train_set)
@@ -72,14 +72,13 @@ def prepare_run_dir(out: str | None, cfg: DictConfig) -> Path:
     return run
 
 
-def train(cfg: DictConfig, out: str | None = None, *, resume: str | None = None,
-          quiet: bool = False) -> Path:
+def train(cfg: DictConfig, out: str | None = None, *, resume: str | None = None, quiet: bool = False) -> Path:
     """Train ``cfg.model`` on ``cfg.task``; returns the run folder (see module docstring)."""
     import lightning as L
     from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
     from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
-
     from symzoo.eval.evaluate import equivariance_report, evaluate_dataset
+
     from symzoo.modelio import save_model
     from symzoo.registry import create_model, get_task
 
@@ -102,7 +101,9 @@ def train(cfg: DictConfig, out: str | None = None, *, resume: str | None = None,
         try:
             torch.load(ckpt, map_location="cpu", weights_only=False)
         except Exception as e:
-            raise SymzooError(f"checkpoint {ckpt} is corrupt ({type(e).__name__}: {str(e).splitlines()[0][:120]})") from None
+            raise SymzooError(
+                f"checkpoint {ckpt} is corrupt ({type(e).__name__}: {str(e).splitlines()[0][:120]})"
+            ) from None
         ckpt_path = str(ckpt)
     else:
         run = Path(out) if (rank != 0 and out) else prepare_run_dir(out, cfg)
@@ -137,30 +138,74 @@ def train(cfg: DictConfig, out: str | None = None, *, resume: str | None = None,
         run.mkdir(parents=True, exist_ok=True)
         atomic_write_text(run / "config.yaml", OmegaConf.to_yaml(cfg))
 
-    module = SymzooModule(model, task, optim=OmegaConf.to_container(cfg.optim), augment=cfg.augment,
-                          seed=cfg.seed, ema_decay=cfg.trainer.ema_decay, max_epochs=cfg.trainer.max_epochs)
-    data = SymzooDataModule(task, train_set, val_set, test_set, batch_size=cfg.data.batch_size,
-                            eval_batch_size=cfg.data.eval_batch_size, seed=cfg.seed,
-                            num_workers=cfg.data.num_workers)
+    module = SymzooModule(
+        model,
+        task,
+        optim=OmegaConf.to_container(cfg.optim),
+        augment=cfg.augment,
+        seed=cfg.seed,
+        ema_decay=cfg.trainer.ema_decay,
+        max_epochs=cfg.trainer.max_epochs,
+    )
+    data = SymzooDataModule(
+        task,
+        train_set,
+        val_set,
+        test_set,
+        batch_size=cfg.data.batch_size,
+        eval_batch_size=cfg.data.eval_batch_size,
+        seed=cfg.seed,
+        num_workers=cfg.data.num_workers,
+    )
     monitor = f"val_{task.primary_metric}"
-    best_cb = ModelCheckpoint(dirpath=run / "checkpoints", filename="best", monitor=monitor, mode="min",
-                              save_top_k=1, enable_version_counter=False, auto_insert_metric_name=False)
-    last_cb = ModelCheckpoint(dirpath=run / "checkpoints", filename="last", every_n_epochs=1,
-                              save_on_train_epoch_end=True, save_top_k=1, enable_version_counter=False)
+    best_cb = ModelCheckpoint(
+        dirpath=run / "checkpoints",
+        filename="best",
+        monitor=monitor,
+        mode="min",
+        save_top_k=1,
+        enable_version_counter=False,
+        auto_insert_metric_name=False,
+    )
+    last_cb = ModelCheckpoint(
+        dirpath=run / "checkpoints",
+        filename="last",
+        every_n_epochs=1,
+        save_on_train_epoch_end=True,
+        save_top_k=1,
+        enable_version_counter=False,
+    )
     callbacks = [best_cb, last_cb, DDPWeightCheck(run)]
     if cfg.trainer.early_stopping_patience:
-        callbacks.append(EarlyStopping(monitor=monitor, mode="min", patience=cfg.trainer.early_stopping_patience,
-                                       check_on_train_epoch_end=False))
+        callbacks.append(
+            EarlyStopping(
+                monitor=monitor,
+                mode="min",
+                patience=cfg.trainer.early_stopping_patience,
+                check_on_train_epoch_end=False,
+            )
+        )
     loggers = [CSVLogger(save_dir=str(run), name="logs", version="")]
     if cfg.trainer.tensorboard:
         loggers.append(TensorBoardLogger(save_dir=str(run), name="tb", version="", default_hp_metric=False))
     trainer = L.Trainer(
-        accelerator=cfg.trainer.accelerator, devices=cfg.trainer.devices, num_nodes=cfg.trainer.num_nodes,
-        strategy=cfg.trainer.strategy, precision=cfg.trainer.precision, max_epochs=cfg.trainer.max_epochs,
-        gradient_clip_val=cfg.trainer.gradient_clip_val, check_val_every_n_epoch=cfg.trainer.check_val_every_n_epoch,
-        callbacks=callbacks, logger=loggers, enable_progress_bar=cfg.trainer.progress_bar and not quiet,
-        enable_model_summary=False, num_sanity_val_steps=0, inference_mode=False,
-        use_distributed_sampler=False, plugins=[AtomicCheckpointIO()], log_every_n_steps=cfg.trainer.log_every_n_steps,
+        accelerator=cfg.trainer.accelerator,
+        devices=cfg.trainer.devices,
+        num_nodes=cfg.trainer.num_nodes,
+        strategy=cfg.trainer.strategy,
+        precision=cfg.trainer.precision,
+        max_epochs=cfg.trainer.max_epochs,
+        gradient_clip_val=cfg.trainer.gradient_clip_val,
+        check_val_every_n_epoch=cfg.trainer.check_val_every_n_epoch,
+        callbacks=callbacks,
+        logger=loggers,
+        enable_progress_bar=cfg.trainer.progress_bar and not quiet,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        inference_mode=False,
+        use_distributed_sampler=False,
+        plugins=[AtomicCheckpointIO()],
+        log_every_n_steps=cfg.trainer.log_every_n_steps,
         default_root_dir=str(run),
     )
     t0 = time.perf_counter()
@@ -181,10 +226,17 @@ def train(cfg: DictConfig, out: str | None = None, *, resume: str | None = None,
     test_metrics = evaluate_dataset(final, task, test_set, batch_size=cfg.data.eval_batch_size or 200)
     equiv = equivariance_report(final, task)
     meta = {
-        "task": cfg.task, "preset": cfg.data.preset, "task_args": OmegaConf.to_container(cfg.data.task_args),
-        "symmetry_group": repr(task.group), "units": dict(task.units), "augment": bool(cfg.augment),
-        "train_size": len(train_set), "seed": cfg.seed, "base_model": cfg.base_model,
-        "best_epoch": int(state.get("epoch", -1)), "recipe": "config.yaml",
+        "task": cfg.task,
+        "preset": cfg.data.preset,
+        "task_args": OmegaConf.to_container(cfg.data.task_args),
+        "symmetry_group": repr(task.group),
+        "units": dict(task.units),
+        "augment": bool(cfg.augment),
+        "train_size": len(train_set),
+        "seed": cfg.seed,
+        "base_model": cfg.base_model,
+        "best_epoch": int(state.get("epoch", -1)),
+        "recipe": "config.yaml",
     }
     save_model(final, run, meta)
     csv = run / "logs" / "metrics.csv"
@@ -192,13 +244,22 @@ def train(cfg: DictConfig, out: str | None = None, *, resume: str | None = None,
         shutil.copyfile(csv, run / "metrics.csv")
     epochs_run = int(trainer.current_epoch)
     report = {
-        "model": model.builder_name, "task": cfg.task, "preset": cfg.data.preset, "split": "test",
-        "n_test": len(test_set), "metrics": test_metrics,
-        "units": {k: task.units.get(k, "") for k in test_metrics}, "primary_metric": task.primary_metric,
-        "equivariance": equiv, "best_epoch": meta["best_epoch"], "epochs": epochs_run,
+        "model": model.builder_name,
+        "task": cfg.task,
+        "preset": cfg.data.preset,
+        "split": "test",
+        "n_test": len(test_set),
+        "metrics": test_metrics,
+        "units": {k: task.units.get(k, "") for k in test_metrics},
+        "primary_metric": task.primary_metric,
+        "equivariance": equiv,
+        "best_epoch": meta["best_epoch"],
+        "epochs": epochs_run,
         "best_val": float(best_cb.best_model_score) if best_cb.best_model_score is not None else None,
-        "fit_seconds": round(fit_seconds, 3), "seconds_per_epoch": round(fit_seconds / max(epochs_run, 1), 4),
-        "device": str(trainer.strategy.root_device), "world_size": trainer.world_size,
+        "fit_seconds": round(fit_seconds, 3),
+        "seconds_per_epoch": round(fit_seconds / max(epochs_run, 1), 4),
+        "device": str(trainer.strategy.root_device),
+        "world_size": trainer.world_size,
         "torch": torch.__version__,
     }
     atomic_write_text(run / "eval.json", json.dumps(report, indent=2))

@@ -3,26 +3,57 @@ HELP = "learning curves and symmetry metrics of several models on one task (resu
 
 def add_arguments(p):
     p.add_argument("task", help="task name (see `symzoo list tasks`)")
-    p.add_argument("overrides", nargs="*", metavar="key=value",
-                   help="config overrides for every cell, written right after TASK (e.g. trainer.max_epochs=5)")
-    p.add_argument("--models", required=True,
-                   help="comma-separated model names; NAME+aug trains NAME with random group augmentation")
-    p.add_argument("--train-sizes", default="100,300,1000", help="comma-separated training-set sizes (default 100,300,1000)")
-    p.add_argument("--seeds", default="3", help="number of seeds (0..k-1), or a comma-separated list (default 3)")
+    p.add_argument(
+        "overrides",
+        nargs="*",
+        metavar="key=value",
+        help="config overrides for every cell, written right after TASK (e.g. trainer.max_epochs=5)",
+    )
+    p.add_argument(
+        "--models",
+        required=True,
+        help="comma-separated model names; NAME+aug trains NAME with random group augmentation",
+    )
+    p.add_argument(
+        "--train-sizes",
+        default="100,300,1000",
+        help="comma-separated training-set sizes (default 100,300,1000)",
+    )
+    p.add_argument(
+        "--seeds", default="3", help="number of seeds (0..k-1), or a comma-separated list (default 3)"
+    )
     p.add_argument("--preset", help="data preset: tiny | small | paper (default: the task's default)")
-    p.add_argument("--out", help="output folder (default runs/compare-<task>-<preset>); re-running resumes it")
+    p.add_argument(
+        "--out", help="output folder (default runs/compare-<task>-<preset>); re-running resumes it"
+    )
     p.add_argument("--jobs", type=int, help="cells trained in parallel (default: the available cores)")
     p.add_argument("--threads", type=int, help="torch threads per cell (default: cores // jobs)")
-    p.add_argument("--reference", help="the equivariant model the others are compared to "
-                                       "(default: the first model claiming the task's full group)")
-    p.add_argument("--orbit-size", type=int, help="training size of the orbit study (default: the largest size)")
+    p.add_argument(
+        "--reference",
+        help="the equivariant model the others are compared to "
+        "(default: the first model claiming the task's full group)",
+    )
+    p.add_argument(
+        "--orbit-size", type=int, help="training size of the orbit study (default: the largest size)"
+    )
     p.add_argument("--no-orbit", action="store_true", help="skip the orbit-generalization study")
-    p.add_argument("--rollout-steps", type=int, default=1000,
-                   help="tasks with dynamics: rollout horizon in steps of the task's dt (default 1000)")
-    p.add_argument("--rollout-trajectories", type=int, default=16,
-                   help="tasks with dynamics: test initial states rolled out per cell (default 16)")
-    p.add_argument("--no-rollout", action="store_true",
-                   help="skip the rollout metrics (energy drift, rollout error) of tasks with dynamics")
+    p.add_argument(
+        "--rollout-steps",
+        type=int,
+        default=1000,
+        help="tasks with dynamics: rollout horizon in steps of the task's dt (default 1000)",
+    )
+    p.add_argument(
+        "--rollout-trajectories",
+        type=int,
+        default=16,
+        help="tasks with dynamics: test initial states rolled out per cell (default 16)",
+    )
+    p.add_argument(
+        "--no-rollout",
+        action="store_true",
+        help="skip the rollout metrics (energy drift, rollout error) of tasks with dynamics",
+    )
 
 
 def run(args) -> int:
@@ -68,27 +99,50 @@ def run(args) -> int:
             extra += f", energy drift {ro['energy_drift']:.3g}"
         elif "error" in ro:
             extra += f", rollout failed ({ro['error']})"
-        print(f"{where} {res['key']}: {pm}={res['metrics'][pm]:.4g}{extra} ({res.get('wall_seconds', 0):.1f} s)",
-              flush=True)
+        print(
+            f"{where} {res['key']}: {pm}={res['metrics'][pm]:.4g}{extra} ({res.get('wall_seconds', 0):.1f} s)",
+            flush=True,
+        )
 
     def on_start(info):
         msg = f"{info['total']} cells in {info['out']}: {info['reused']} already finished"
         if info["todo"]:
-            msg += (f", training {info['todo']} ({info['jobs']} at a time, "
-                    f"{info['threads']} torch thread{'s' * (info['threads'] > 1)} each)")
+            msg += (
+                f", training {info['todo']} ({info['jobs']} at a time, "
+                f"{info['threads']} torch thread{'s' * (info['threads'] > 1)} each)"
+            )
         print(msg, flush=True)
 
-    doc = compare(args.task, args.models, args.train_sizes, seeds, preset=args.preset, out=args.out,
-                  jobs=args.jobs, threads=args.threads, reference=args.reference, orbit=not args.no_orbit, orbit_size=args.orbit_size,
-                  overrides=args.overrides, on_cell=on_cell, on_start=on_start, rollout=not args.no_rollout,
-                  rollout_steps=args.rollout_steps, rollout_trajectories=args.rollout_trajectories)
+    doc = compare(
+        args.task,
+        args.models,
+        args.train_sizes,
+        seeds,
+        preset=args.preset,
+        out=args.out,
+        jobs=args.jobs,
+        threads=args.threads,
+        reference=args.reference,
+        orbit=not args.no_orbit,
+        orbit_size=args.orbit_size,
+        overrides=args.overrides,
+        on_cell=on_cell,
+        on_start=on_start,
+        rollout=not args.no_rollout,
+        rollout_steps=args.rollout_steps,
+        rollout_trajectories=args.rollout_trajectories,
+    )
     print()
     print(format_summary(doc))
     inv = doc["invocations"][-1]
-    print(f"\ntrained {inv['cells_trained']} cell(s), reused {inv['cells_reused']}; "
-          f"{inv['wall_seconds']:.1f} s; report: {doc['out']}/report.md")
+    print(
+        f"\ntrained {inv['cells_trained']} cell(s), reused {inv['cells_reused']}; "
+        f"{inv['wall_seconds']:.1f} s; report: {doc['out']}/report.md"
+    )
     if doc.get("failed"):
-        print(f"symzoo: error: {len(doc['failed'])} cell(s) failed; re-run the same command to retry them",
-              file=sys.stderr)
+        print(
+            f"symzoo: error: {len(doc['failed'])} cell(s) failed; re-run the same command to retry them",
+            file=sys.stderr,
+        )
         return 1
     return 0

@@ -13,12 +13,13 @@ def run(args) -> int:
     import json
     from pathlib import Path
 
+    from symzoo.errors import SymzooError
     from symzoo.eval.evaluate import evaluate_run, format_eval
 
-    from symzoo.errors import SymzooError
-
     target = Path(args.target)
-    looks_like_path = "/" in args.target or args.target.startswith(".") or target.suffix in (".json", ".safetensors")
+    looks_like_path = (
+        "/" in args.target or args.target.startswith(".") or target.suffix in (".json", ".safetensors")
+    )
     if not target.exists() and looks_like_path:
         raise SymzooError(f"{args.target} does not exist (expected a run folder or a pretrained name)")
     if not target.exists():

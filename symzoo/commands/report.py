@@ -3,8 +3,11 @@ HELP = "re-render a comparison's report.md and plots from its results.json (no t
 
 def add_arguments(p):
     p.add_argument("dir", help="a `symzoo compare` output folder (holding results.json)")
-    p.add_argument("--metric", help="report another recorded metric than the task's primary one "
-                                    "(e.g. force_rmse_meV_per_A); lower must be better")
+    p.add_argument(
+        "--metric",
+        help="report another recorded metric than the task's primary one "
+        "(e.g. force_rmse_meV_per_A); lower must be better",
+    )
     p.add_argument("--quiet", action="store_true", help="print only the written paths")
 
 

@@ -7,20 +7,23 @@ def add_arguments(p):
     ls.add_argument("filter", nargs="?", default="", help="only names containing this")
     info = sub.add_parser("info", help="the model card of an entry")
     info.add_argument("name")
-    dl = sub.add_parser("download",
-                        help="fetch (or copy) and verify an entry into the cache; print its folder")
+    dl = sub.add_parser(
+        "download", help="fetch (or copy) and verify an entry into the cache; print its folder"
+    )
     dl.add_argument("names", nargs="*", metavar="NAME")
     dl.add_argument("--all", action="store_true", help="every entry")
     dl.add_argument("--force", action="store_true", help="fetch again even when cached")
-    ver = sub.add_parser("verify",
-                         help="re-measure an entry with `symzoo eval` and compare with the registry")
+    ver = sub.add_parser(
+        "verify", help="re-measure an entry with `symzoo eval` and compare with the registry"
+    )
     ver.add_argument("names", nargs="*", metavar="NAME")
     ver.add_argument("--all", action="store_true", help="every entry")
     ver.add_argument("--rtol", type=float, default=0.02, help="relative tolerance (default 0.02)")
     cards = sub.add_parser("cards", help="write MODEL_CARDS.md from the registry")
     cards.add_argument("--out", default="MODEL_CARDS.md", help="where to write (default MODEL_CARDS.md)")
-    cards.add_argument("--check", action="store_true",
-                       help="do not write; exit 1 when the file differs from the registry")
+    cards.add_argument(
+        "--check", action="store_true", help="do not write; exit 1 when the file differs from the registry"
+    )
 
 
 def run(args) -> int:
@@ -69,8 +72,10 @@ def run(args) -> int:
                 got = report["metrics"].get(k)
                 ok = got is not None and abs(got - want) <= args.rtol * abs(want) + 1e-12
                 bad += not ok
-                print(f"{name:<24} {k:<20} registry {want:<12.6g} measured {got:<12.6g} "
-                      f"{'ok' if ok else 'MISMATCH'}")
+                print(
+                    f"{name:<24} {k:<20} registry {want:<12.6g} measured {got:<12.6g} "
+                    f"{'ok' if ok else 'MISMATCH'}"
+                )
         return 1 if bad else 0
     if action == "cards":
         text = render_cards(hub.registry())

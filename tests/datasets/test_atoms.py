@@ -4,9 +4,9 @@ the offline EMT copper task, the canonical-frame restriction and the loss/metric
 import numpy as np
 import pytest
 import torch
+from symzoo.datasets.atoms import KCAL_MOL_TO_EV, find_data, read_structures
 
 import symzoo
-from symzoo.datasets.atoms import KCAL_MOL_TO_EV, find_data, read_structures
 from symzoo.errors import InputError, SymzooError
 
 
@@ -120,7 +120,9 @@ def test_restrict_rotates_structures_and_forces_together():
     for a, b in zip(train, moved):
         p = b.pos - b.pos.mean(0)
         cov = p.T @ p
-        assert torch.allclose(cov - torch.diag(torch.diagonal(cov)), torch.zeros(3, 3, dtype=cov.dtype), atol=1e-9)
+        assert torch.allclose(
+            cov - torch.diag(torch.diagonal(cov)), torch.zeros(3, 3, dtype=cov.dtype), atol=1e-9
+        )
         assert torch.allclose(torch.cdist(a.pos, a.pos), torch.cdist(b.pos, b.pos), atol=1e-9)
         # forces rotate with the frame: the force-position inner products are unchanged
         qa = ((a.pos - a.pos.mean(0)) * a.forces).sum()

@@ -2,9 +2,9 @@
 
 import pytest
 import torch
+from symzoo.datasets.hamiltonian import MechanicalSystem, MirrorGroup, single_thread
 
 import symzoo
-from symzoo.datasets.hamiltonian import MechanicalSystem, MirrorGroup, single_thread
 from symzoo.errors import InputError, SymzooError, UnknownNameError
 
 TASKS = ["spring", "pendulum", "double-pendulum", "chain-pendulum-3", "gravity-2", "gravity-3-3d"]
@@ -74,8 +74,11 @@ def test_batches_have_the_documented_fields_and_shapes():
     assert g.mass.shape == (12, 1) and g.edge_index.shape == (2, 4 * 6)
     train, val, test = grav.splits("tiny")
     n = grav.presets["tiny"]
-    assert (len(train), len(val), len(test)) == (n["train"] * n["frames"], n["val"] * n["frames"],
-                                                 n["test"] * n["frames"])
+    assert (len(train), len(val), len(test)) == (
+        n["train"] * n["frames"],
+        n["val"] * n["frames"],
+        n["test"] * n["frames"],
+    )
     assert spring.needs_grad and grav.needs_grad and spring.has_dynamics
     assert repr(grav.group) == "E(3) x S_n" and isinstance(spring.group, MirrorGroup)
 
@@ -126,7 +129,7 @@ def test_restrict_and_names_and_validation():
     with pytest.raises(InputError, match="NaN"):
         task.validate_batch(b)
     with pytest.raises(SymzooError):
-        symzoo.get_task("spring", train_size=10 ** 6).splits("tiny")
+        symzoo.get_task("spring", train_size=10**6).splits("tiny")
     assert len(symzoo.get_task("spring", train_size=7).splits("tiny")[0]) == 7
     noisy = symzoo.get_task("spring", noise=0.1).splits("tiny")
     clean = task.splits("tiny")  # noise only on the training split of the noisy task
@@ -137,8 +140,9 @@ def test_cli_lists_the_task_families():
     import subprocess
     import sys
 
-    out = subprocess.run([sys.executable, "-m", "symzoo", "list", "tasks"], capture_output=True, text=True,
-                         timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-m", "symzoo", "list", "tasks"], capture_output=True, text=True, timeout=120
+    )
     assert out.returncode == 0, out.stderr
     for name in ("spring", "pendulum", "double-pendulum", "chain-pendulum-3", "gravity-2", "gravity-3-3d"):
         assert name in out.stdout

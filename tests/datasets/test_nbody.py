@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 import torch
+from datasets_helpers import write_npz  # noqa: F401  (see conftest in this folder)
 
 import symzoo
-from datasets_helpers import write_npz  # noqa: F401  (see conftest in this folder)
 from symzoo.errors import InputError, SymzooError
 
 

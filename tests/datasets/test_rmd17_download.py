@@ -6,9 +6,9 @@ import shutil
 import threading
 
 import pytest
+from symzoo.datasets.atoms import find_data
 
 import symzoo
-from symzoo.datasets.atoms import find_data
 from symzoo.errors import SymzooError
 from symzoo.paths import sha256_file
 
@@ -38,7 +38,10 @@ def test_download_with_pinned_checksums(mirror, tmp_path, monkeypatch):
     train, val, test = task.splits("tiny")
     assert len(train) == 20 and len(test) == 20
     cached = tmp_path / "home" / "datasets" / "rmd17"
-    assert sorted(p.name for p in cached.iterdir()) == ["rmd17_benzene_test_01.npz", "rmd17_benzene_train_01.npz"]
+    assert sorted(p.name for p in cached.iterdir()) == [
+        "rmd17_benzene_test_01.npz",
+        "rmd17_benzene_train_01.npz",
+    ]
     # found in the cache the second time, even without a mirror
     assert len(symzoo.get_task("rmd17-benzene").splits("tiny")[0]) == 20
 
@@ -47,7 +50,9 @@ def test_wrong_checksum_or_none_is_refused(mirror, tmp_path, monkeypatch):
     monkeypatch.setenv("SYMZOO_HOME", str(tmp_path / "home"))
     url, sums = mirror
     with pytest.raises(SymzooError, match="sha256 mismatch"):
-        symzoo.get_task("rmd17-benzene", url=url, sha256={"train": "0" * 64, "test": sums["test"]}).splits("tiny")
+        symzoo.get_task("rmd17-benzene", url=url, sha256={"train": "0" * 64, "test": sums["test"]}).splits(
+            "tiny"
+        )
     assert not list((tmp_path / "home").rglob("*.npz")) and not list((tmp_path / "home").rglob("*.partial"))
     with pytest.raises(SymzooError, match="pinned checksum"):
         symzoo.get_task("rmd17-benzene", url=url).splits("tiny")

@@ -3,15 +3,17 @@
 import json
 
 import pytest
-
 import symzoo.train.run as train_run
+from symzoo.eval.compare import Cell, compare, load_results, model_roles, plan_cells
+
 from symzoo.cli import main
 from symzoo.errors import SymzooError
-from symzoo.eval.compare import Cell, compare, load_results, model_roles, plan_cells
 
 TASK = "nbody-charged"
 FAST = ["trainer.max_epochs=1", "trainer.check_val_every_n_epoch=1"]
-GRID = dict(models="linear,mlp", train_sizes="20,40", seeds=1, preset="tiny", jobs=1, threads=1, overrides=FAST)
+GRID = dict(
+    models="linear,mlp", train_sizes="20,40", seeds=1, preset="tiny", jobs=1, threads=1, overrides=FAST
+)
 
 
 @pytest.fixture()
@@ -51,14 +53,24 @@ def test_plan_and_roles():
 def test_grid_writes_results_report_and_plots(grid_dir):
     doc = load_results(grid_dir)
     keys = sorted(c["key"] for c in doc["cells"])
-    assert keys == sorted(["linear/n20-s0", "linear/n40-s0", "mlp/n20-s0", "mlp/n40-s0",
-                           "linear/n40-s0-orbit", "mlp/n40-s0-orbit"])
+    assert keys == sorted(
+        [
+            "linear/n20-s0",
+            "linear/n40-s0",
+            "mlp/n20-s0",
+            "mlp/n40-s0",
+            "linear/n40-s0-orbit",
+            "mlp/n40-s0-orbit",
+        ]
+    )
     assert doc["reference"] == "linear"  # the only model claiming the whole group
     assert doc["versions"]["torch"] and doc["versions"]["symzoo"] and doc["device"]
     assert doc["seeds"] == [0] and doc["train_sizes"] == [20, 40] and doc["wall_seconds_total"] > 0
     for c in doc["cells"]:
         assert c["metrics"]["pos_mse"] > 0 and c["epochs"] >= 1
-        assert (grid_dir / c["dir"] / "cell.json").is_file() and (grid_dir / c["dir"] / "model.safetensors").is_file()
+        assert (grid_dir / c["dir"] / "cell.json").is_file() and (
+            grid_dir / c["dir"] / "model.safetensors"
+        ).is_file()
         assert set(c["equivariance"]) >= {"rotation", "translation", "permutation", "all"}
     by = {c["key"]: c for c in doc["cells"]}
     # linear (x + tau v) is exactly equivariant: the orbit ratio is 1 up to float32 round-off;
@@ -82,8 +94,27 @@ def test_rerun_trains_nothing(grid_dir, count_training, capsys):
     assert after["invocations"][-1]["cells_trained"] == 0 and after["invocations"][-1]["cells_reused"] == 6
     assert [c["metrics"] for c in after["cells"]] == [c["metrics"] for c in json.loads(before)["cells"]]
     # the command line says so too
-    rc = main(["compare", TASK, *FAST, "--models", "linear,mlp", "--train-sizes", "20,40", "--seeds", "1",
-               "--preset", "tiny", "--jobs", "1", "--threads", "1", "--out", str(grid_dir)])
+    rc = main(
+        [
+            "compare",
+            TASK,
+            *FAST,
+            "--models",
+            "linear,mlp",
+            "--train-sizes",
+            "20,40",
+            "--seeds",
+            "1",
+            "--preset",
+            "tiny",
+            "--jobs",
+            "1",
+            "--threads",
+            "1",
+            "--out",
+            str(grid_dir),
+        ]
+    )
     assert rc == 0 and count_training == []
     assert "trained 0 cell(s), reused 6" in capsys.readouterr().out
     assert not (grid_dir / ".compare.lock").exists()
@@ -91,15 +122,16 @@ def test_rerun_trains_nothing(grid_dir, count_training, capsys):
 
 def test_interrupted_cell_is_cleaned_and_retrained(grid_dir, count_training):
     cell = grid_dir / "cells" / "mlp" / "n20-s0"
-    (cell / "cell.json").unlink()             # as if killed before the end
+    (cell / "cell.json").unlink()  # as if killed before the end
     (cell / "stray.partial").write_text("x")
     compare(TASK, out=grid_dir, **GRID)
     assert count_training == [("mlp", False, 20, 0, False)]
     assert (cell / "cell.json").is_file() and not (cell / "stray.partial").exists()
     # extending the grid trains only the new cells
     count_training.clear()
-    compare(TASK, out=grid_dir, **{**GRID, "models": "linear,mlp,linear+aug", "train_sizes": "20"},
-            orbit=False)
+    compare(
+        TASK, out=grid_dir, **{**GRID, "models": "linear,mlp,linear+aug", "train_sizes": "20"}, orbit=False
+    )
     assert count_training == [("linear", True, 20, 0, False)]
     doc = load_results(grid_dir)
     assert len(doc["cells"]) == 3 and doc["orbit"]["enabled"] is False
@@ -127,8 +159,18 @@ def test_bad_input_is_a_clear_error(grid_dir, tmp_path):
 
 def test_cells_run_in_parallel_worker_processes(tmp_path):
     out = tmp_path / "par"
-    doc = compare(TASK, models="linear", train_sizes="20,40", seeds=1, preset="tiny", jobs=2, threads=1,
-                  overrides=FAST, orbit=False, out=out)
+    doc = compare(
+        TASK,
+        models="linear",
+        train_sizes="20,40",
+        seeds=1,
+        preset="tiny",
+        jobs=2,
+        threads=1,
+        overrides=FAST,
+        orbit=False,
+        out=out,
+    )
     inv = doc["invocations"][-1]
     assert inv["jobs"] == 2 and inv["threads_per_job"] == 1 and inv["cells_trained"] == 2
     assert sorted(c["key"] for c in load_results(out)["cells"]) == ["linear/n20-s0", "linear/n40-s0"]
@@ -146,8 +188,12 @@ def test_must_show_tiny_comparison(tmp_path):
     assert summ["orbit"]["egnn"]["ratio"]["mean"] == pytest.approx(1.0, abs=1e-3)
     assert summ["orbit"]["mlp"]["ratio"]["mean"] > 1.1
     assert summ["curves"]["egnn"]["100"]["mean"] < summ["curves"]["mlp"]["100"]["mean"]
-    assert compare(TASK, models="egnn,mlp,mlp+aug", train_sizes="50,100", seeds=2, preset="tiny",
-                   out=out)["invocations"][-1]["cells_trained"] == 0
+    assert (
+        compare(TASK, models="egnn,mlp,mlp+aug", train_sizes="50,100", seeds=2, preset="tiny", out=out)[
+            "invocations"
+        ][-1]["cells_trained"]
+        == 0
+    )
 
 
 # ----------------------------------------------------------------------------- rollout metrics (tasks with dynamics)
@@ -162,10 +208,33 @@ def test_nbody_report_has_no_rollout_parts(grid_dir):
 
 def test_spring_grid_records_energy_drift(tmp_path, capsys):
     out = tmp_path / "spring"
-    rc = main(["compare", "spring", "trainer.max_epochs=1", "trainer.check_val_every_n_epoch=1",
-               "--models", "hnn,node", "--train-sizes", "16,32", "--seeds", "1", "--preset", "tiny",
-               "--jobs", "1", "--threads", "1", "--no-orbit", "--rollout-steps", "20",
-               "--rollout-trajectories", "2", "--out", str(out)])
+    rc = main(
+        [
+            "compare",
+            "spring",
+            "trainer.max_epochs=1",
+            "trainer.check_val_every_n_epoch=1",
+            "--models",
+            "hnn,node",
+            "--train-sizes",
+            "16,32",
+            "--seeds",
+            "1",
+            "--preset",
+            "tiny",
+            "--jobs",
+            "1",
+            "--threads",
+            "1",
+            "--no-orbit",
+            "--rollout-steps",
+            "20",
+            "--rollout-trajectories",
+            "2",
+            "--out",
+            str(out),
+        ]
+    )
     assert rc == 0
     assert "energy drift" in capsys.readouterr().out
     doc = load_results(out)
@@ -187,11 +256,25 @@ def test_spring_grid_records_energy_drift(tmp_path, capsys):
     assert (out / "energy_drift.png").stat().st_size > 5000
     # other rollout settings are other settings (a clear error, not a mixed folder)
     with pytest.raises(SymzooError, match="other settings"):
-        compare("spring", models="hnn", train_sizes="16", seeds=1, preset="tiny", jobs=1, threads=1,
-                overrides=["trainer.max_epochs=1", "trainer.check_val_every_n_epoch=1"], orbit=False,
-                rollout_steps=30, rollout_trajectories=2, out=out)
+        compare(
+            "spring",
+            models="hnn",
+            train_sizes="16",
+            seeds=1,
+            preset="tiny",
+            jobs=1,
+            threads=1,
+            overrides=["trainer.max_epochs=1", "trainer.check_val_every_n_epoch=1"],
+            orbit=False,
+            rollout_steps=30,
+            rollout_trajectories=2,
+            out=out,
+        )
     capsys.readouterr()
-    assert main(["compare", "spring", "--models", "hnn", "--rollout-steps", "0", "--out", str(tmp_path / "y")]) == 2
+    assert (
+        main(["compare", "spring", "--models", "hnn", "--rollout-steps", "0", "--out", str(tmp_path / "y")])
+        == 2
+    )
     assert "--rollout-steps must be at least 1" in capsys.readouterr().err
     assert not (tmp_path / "y").exists()
 
@@ -200,16 +283,45 @@ def _synthetic_doc(drifts: dict[str, list[float]]) -> dict:
     cells = []
     for m, values in drifts.items():
         for s, d in enumerate(values):
-            cells.append({"model": m, "train_size": 100, "seed": s, "study": "curve", "key": f"{m}/n100-s{s}",
-                          "metrics": {"deriv_mse": 0.01 * (s + 1)}, "equivariance": {"all": 0.1},
-                          "rollout": {"energy_drift": d, "energy_drift_final": 2 * d, "rollout_error": 0.25,
-                                      "valid_time": 3.5, "diverged": 0.0}})
-    return {"format": "symzoo-compare/1", "task": "gravity-3", "preset": "tiny", "primary_metric": "deriv_mse",
-            "units": {}, "models": list(drifts), "train_sizes": [100], "seeds": [0, 1], "reference": None,
-            "settings": {"task": "gravity-3", "preset": "tiny", "overrides": [],
-                         "rollout": {"steps": 1000, "n_traj": 16}},
-            "rollout": {"enabled": True, "steps": 1000, "n_traj": 16}, "orbit": {"enabled": False},
-            "group_factors": [], "cells": cells}
+            cells.append(
+                {
+                    "model": m,
+                    "train_size": 100,
+                    "seed": s,
+                    "study": "curve",
+                    "key": f"{m}/n100-s{s}",
+                    "metrics": {"deriv_mse": 0.01 * (s + 1)},
+                    "equivariance": {"all": 0.1},
+                    "rollout": {
+                        "energy_drift": d,
+                        "energy_drift_final": 2 * d,
+                        "rollout_error": 0.25,
+                        "valid_time": 3.5,
+                        "diverged": 0.0,
+                    },
+                }
+            )
+    return {
+        "format": "symzoo-compare/1",
+        "task": "gravity-3",
+        "preset": "tiny",
+        "primary_metric": "deriv_mse",
+        "units": {},
+        "models": list(drifts),
+        "train_sizes": [100],
+        "seeds": [0, 1],
+        "reference": None,
+        "settings": {
+            "task": "gravity-3",
+            "preset": "tiny",
+            "overrides": [],
+            "rollout": {"steps": 1000, "n_traj": 16},
+        },
+        "rollout": {"enabled": True, "steps": 1000, "n_traj": 16},
+        "orbit": {"enabled": False},
+        "group_factors": [],
+        "cells": cells,
+    }
 
 
 def test_report_renders_energy_drift_mean_and_std():
@@ -218,13 +330,19 @@ def test_report_renders_energy_drift_mean_and_std():
     doc = _synthetic_doc({"ehnn": [0.002, 0.004], "node": [3.0, 5.0]})
     summ = summarize_results(doc)
     assert summ["rollout"]["node"]["100"]["energy_drift"] == pytest.approx(
-        {"mean": 4.0, "std": 2 ** 0.5, "n": 2})
+        {"mean": 4.0, "std": 2**0.5, "n": 2}
+    )
     md = render_markdown(doc, summ)
     assert "| model | N = 100 | Energy drift (N = 100) |" in md
     assert "0.003 ± 0.0014 (n=2)" in md and "4 ± 1.4 (n=2)" in md  # ehnn and node drift, mean ± std
     assert "8 ± 2.8 (n=2)" in md  # drift at t = T
-    assert "| `ehnn` | 100 | 0.003 ± 0.0014 (n=2) | 0.006 ± 0.0028 (n=2) | 0.25 ± 0 (n=2) | 3.5 ± 0 (n=2) | 0 ± 0 (n=2) |" in md
-    assert "1000 steps, 16 test trajectories" in md and "--rollout" not in md  # defaults are not repeated in the command
+    assert (
+        "| `ehnn` | 100 | 0.003 ± 0.0014 (n=2) | 0.006 ± 0.0028 (n=2) | 0.25 ± 0 (n=2) | 3.5 ± 0 (n=2) | 0 ± 0 (n=2) |"
+        in md
+    )
+    assert (
+        "1000 steps, 16 test trajectories" in md and "--rollout" not in md
+    )  # defaults are not repeated in the command
     assert "Energy drift (N = 100)" in format_summary(doc)
     doc2 = _synthetic_doc({"node": [1.0]})
     for c in doc2["cells"]:

@@ -4,11 +4,11 @@ import json
 import math
 
 import pytest
+from symzoo.eval.compare import RESULTS_FORMAT, clean_json, load_results
+from symzoo.eval.report import render_report, reproduce_command, summarize_results
 
 from symzoo.cli import main
 from symzoo.errors import SymzooError
-from symzoo.eval.compare import RESULTS_FORMAT, clean_json, load_results
-from symzoo.eval.report import render_report, reproduce_command, summarize_results
 
 SIZES = [100, 300, 1000]
 # error = a * N^-b per model; two seeds at +-5 % (so mean is exact and std known)
@@ -18,15 +18,29 @@ CURVES = {"egnn": (1.0, 0.5), "mlp": (4.0, 0.5), "mlp+aug": (2.0, 0.5)}
 def _cell(model, n, seed, study="curve", err=None):
     a, b = CURVES[model]
     e = err if err is not None else a * n**-b * (1.05 if seed else 0.95)
-    c = {"model": model, "train_size": n, "seed": seed, "study": study, "status": "ok",
-         "key": f"{model}/n{n}-s{seed}{'-orbit' if study == 'orbit' else ''}",
-         "metrics": {"pos_mse": e, "pos_mae": e**0.5}, "metrics_group": {"pos_mse": e, "pos_mae": e**0.5},
-         "equivariance": {"rotation": 1e-16 if model == "egnn" else 0.3, "all": 1e-16 if model == "egnn" else 0.4},
-         "wall_seconds": 1.0, "device": "cpu"}
+    c = {
+        "model": model,
+        "train_size": n,
+        "seed": seed,
+        "study": study,
+        "status": "ok",
+        "key": f"{model}/n{n}-s{seed}{'-orbit' if study == 'orbit' else ''}",
+        "metrics": {"pos_mse": e, "pos_mae": e**0.5},
+        "metrics_group": {"pos_mse": e, "pos_mae": e**0.5},
+        "equivariance": {
+            "rotation": 1e-16 if model == "egnn" else 0.3,
+            "all": 1e-16 if model == "egnn" else 0.4,
+        },
+        "wall_seconds": 1.0,
+        "device": "cpu",
+    }
     if study == "orbit":
         ratio = 1.0 if model == "egnn" else 8.0
-        c["orbit"] = {"in_orbit": {"pos_mse": e, "pos_mae": e**0.5},
-                      "out_of_orbit": {"pos_mse": e * ratio, "pos_mae": (e * ratio) ** 0.5}, "ratio": ratio}
+        c["orbit"] = {
+            "in_orbit": {"pos_mse": e, "pos_mae": e**0.5},
+            "out_of_orbit": {"pos_mse": e * ratio, "pos_mae": (e * ratio) ** 0.5},
+            "ratio": ratio,
+        }
     return c
 
 
@@ -35,18 +49,32 @@ def results_dir(tmp_path):
     cells = [_cell(m, n, s) for m in CURVES for n in SIZES for s in (0, 1)]
     cells += [_cell(m, 1000, s, "orbit") for m in CURVES for s in (0, 1)]
     doc = {
-        "format": RESULTS_FORMAT, "settings": {"task": "nbody-charged", "preset": "small", "overrides": []},
-        "task": "nbody-charged", "preset": "small", "primary_metric": "pos_mse",
-        "units": {"pos_mse": "(length unit)^2, dimensionless simulation units"}, "group": "E(3) x S_n",
+        "format": RESULTS_FORMAT,
+        "settings": {"task": "nbody-charged", "preset": "small", "overrides": []},
+        "task": "nbody-charged",
+        "preset": "small",
+        "primary_metric": "pos_mse",
+        "units": {"pos_mse": "(length unit)^2, dimensionless simulation units"},
+        "group": "E(3) x S_n",
         "group_factors": ["rotation", "reflection", "translation", "permutation"],
-        "models": list(CURVES), "reference": "egnn", "train_sizes": SIZES, "seeds": [0, 1],
-        "roles": {"egnn": {"role": "equivariant", "symmetry": ["rotation"], "missing": [], "num_parameters": 10},
-                  "mlp": {"role": "baseline", "symmetry": [], "missing": ["rotation"], "num_parameters": 20},
-                  "mlp+aug": {"role": "augmented", "symmetry": [], "missing": ["rotation"], "num_parameters": 20}},
+        "models": list(CURVES),
+        "reference": "egnn",
+        "train_sizes": SIZES,
+        "seeds": [0, 1],
+        "roles": {
+            "egnn": {"role": "equivariant", "symmetry": ["rotation"], "missing": [], "num_parameters": 10},
+            "mlp": {"role": "baseline", "symmetry": [], "missing": ["rotation"], "num_parameters": 20},
+            "mlp+aug": {"role": "augmented", "symmetry": [], "missing": ["rotation"], "num_parameters": 20},
+        },
         "orbit": {"enabled": True, "train_size": 1000, "restriction": "canonical pose"},
-        "versions": {"symzoo": "0.1.0", "torch": "2.x"}, "device": "cpu", "cells": cells,
-        "invocations": [{"wall_seconds": 12.0}], "wall_seconds_total": 12.0, "cells_total": len(cells),
-        "cells_done": len(cells), "failed": {},
+        "versions": {"symzoo": "0.1.0", "torch": "2.x"},
+        "device": "cpu",
+        "cells": cells,
+        "invocations": [{"wall_seconds": 12.0}],
+        "wall_seconds_total": 12.0,
+        "cells_total": len(cells),
+        "cells_done": len(cells),
+        "failed": {},
     }
     (tmp_path / "results.json").write_text(json.dumps(clean_json(doc)))
     return tmp_path
@@ -78,14 +106,16 @@ def test_render_writes_tables_and_plots(results_dir):
         data = (results_dir / name).read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000
     assert set(written) == {"learning_curves", "orbit_gap", "report"}
-    assert "0.1 ± 0.0071 (n=2)" in md            # egnn at N=100, mean ± std (ddof=1)
-    assert "0.4 ± 0.028 (n=2)" in md             # mlp at N=100
-    assert "| `mlp` | 4× | 4× | 4× |" in md      # symmetry gain
+    assert "0.1 ± 0.0071 (n=2)" in md  # egnn at N=100, mean ± std (ddof=1)
+    assert "0.4 ± 0.028 (n=2)" in md  # mlp at N=100
+    assert "| `mlp` | 4× | 4× | 4× |" in md  # symmetry gain
     assert "4×" in md and "> 10× (needs > max size 1000)" in md  # data efficiency, never reached
     assert "| `mlp` | 0.126 ± 0.0089 (n=2) | 1.01 ± 0.072 (n=2) | 8 ± 0 (n=2) |" in md
     assert "learning_curves.png" in md and "orbit_gap.png" in md
-    assert "symzoo compare nbody-charged --models egnn,mlp,mlp+aug --train-sizes 100,300,1000 --seeds 2 " \
-           "--preset small" in md
+    assert (
+        "symzoo compare nbody-charged --models egnn,mlp,mlp+aug --train-sizes 100,300,1000 --seeds 2 "
+        "--preset small" in md
+    )
     assert reproduce_command(load_results(results_dir)).endswith("--preset small")
     assert not list(results_dir.glob("*.partial"))
 

@@ -4,12 +4,12 @@ import json
 
 import pytest
 import torch
+from symzoo.datasets.hamiltonian import single_thread
+from symzoo.eval.rollout import plot_rollouts, rollout_metrics
 from torch import nn
 
 import symzoo
-from symzoo.datasets.hamiltonian import single_thread
 from symzoo.errors import SymzooError
-from symzoo.eval.rollout import plot_rollouts, rollout_metrics
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -45,8 +45,10 @@ class Dissipative(Oracle):
         return {"dq": out["dq"], "dp": out["dp"] - 0.05 * batch.p}
 
 
-@pytest.mark.parametrize("name,model", [("gravity-2", "hnn"), ("double-pendulum", "node2"),
-                                        ("spring", "lnn"), ("gravity-3-3d", "ehnn")])
+@pytest.mark.parametrize(
+    "name,model",
+    [("gravity-2", "hnn"), ("double-pendulum", "node2"), ("spring", "lnn"), ("gravity-3-3d", "ehnn")],
+)
 def test_rollout_shapes(name, model):
     task = symzoo.get_task(name)
     m = symzoo.create_model(model, hidden=16)
@@ -71,9 +73,12 @@ def test_oracle_rollouts_match_the_reference(order):
 def test_metrics_see_dissipation_and_momentum(tmp_path):
     task = symzoo.get_task("gravity-2")
     good = rollout_metrics(Oracle(task), task, steps=40, n_traj=3)
-    bad = rollout_metrics(Dissipative(task), task, steps=40, n_traj=3, plot=tmp_path / "r.png",
-                          return_series=True)
-    assert good["momentum_drift"] < 1e-12 and good["angular_momentum_drift"] < 1e-6  # RK4 keeps linear invariants
+    bad = rollout_metrics(
+        Dissipative(task), task, steps=40, n_traj=3, plot=tmp_path / "r.png", return_series=True
+    )
+    assert (
+        good["momentum_drift"] < 1e-12 and good["angular_momentum_drift"] < 1e-6
+    )  # RK4 keeps linear invariants
     assert bad["energy_drift"] > 100 * good["energy_drift"] and bad["energy_drift"] > 1e-3
     assert bad["momentum_drift"] < 1e-9  # friction on every body keeps total momentum at zero
     assert bad["angular_momentum_drift"] > 1e-3
@@ -91,7 +96,7 @@ def test_diverging_model_and_bad_arguments():
             self.w = nn.Parameter(torch.ones(1))
 
         def forward(self, batch):
-            return {"dq": 50 * batch.q ** 3 * self.w, "dp": 50 * batch.p ** 3}
+            return {"dq": 50 * batch.q**3 * self.w, "dp": 50 * batch.p**3}
 
     task = symzoo.get_task("spring")
     r = rollout_metrics(Exploding(), task, steps=30, n_traj=2)
@@ -100,8 +105,10 @@ def test_diverging_model_and_bad_arguments():
         rollout_metrics(Exploding(), task, steps=0)
     with pytest.raises(SymzooError):
         rollout_metrics(Exploding(), symzoo.get_task("nbody-charged"), steps=3)
-    plot_rollouts({"a": {"time": [1, 2], "error": [0.1, 0.2], "energy_drift": [0, 1e-3]}},
-                  task_path := __import__("pathlib").Path(__import__("tempfile").mkdtemp()) / "p.png")
+    plot_rollouts(
+        {"a": {"time": [1, 2], "error": [0.1, 0.2], "energy_drift": [0, 1e-3]}},
+        task_path := __import__("pathlib").Path(__import__("tempfile").mkdtemp()) / "p.png",
+    )
     assert task_path.is_file()
 
 
@@ -109,9 +116,18 @@ def test_train_spring_hnn_end_to_end(tmp_path):
     from symzoo.train.config import load_config
     from symzoo.train.run import train
 
-    cfg = load_config("spring", "hnn", preset="tiny",
-                      overrides=["trainer.max_epochs=3", "trainer.check_val_every_n_epoch=1",
-                                 "trainer.progress_bar=false", "trainer.tensorboard=false", "trainer.threads=1"])
+    cfg = load_config(
+        "spring",
+        "hnn",
+        preset="tiny",
+        overrides=[
+            "trainer.max_epochs=3",
+            "trainer.check_val_every_n_epoch=1",
+            "trainer.progress_bar=false",
+            "trainer.tensorboard=false",
+            "trainer.threads=1",
+        ],
+    )
     run = train(cfg, str(tmp_path / "run"), quiet=True)
     ev = json.loads((run / "eval.json").read_text())
     assert ev["primary_metric"] == "deriv_mse" and ev["metrics"]["deriv_mse"] > 0
@@ -121,8 +137,17 @@ def test_train_spring_hnn_end_to_end(tmp_path):
     r = rollout_metrics(load_model(run), symzoo.get_task("spring", preset="tiny"), steps=20, n_traj=2)
     assert 0 <= r["rollout_error"] <= 1 and r["energy_drift"] >= 0
     # multi-step (trajectory-chunk) training through the same harness
-    cfg = load_config("spring", "node2", preset="tiny",
-                      overrides=["trainer.max_epochs=2", "data.task_args.horizon=3", "trainer.progress_bar=false",
-                                 "trainer.tensorboard=false", "trainer.threads=1"])
+    cfg = load_config(
+        "spring",
+        "node2",
+        preset="tiny",
+        overrides=[
+            "trainer.max_epochs=2",
+            "data.task_args.horizon=3",
+            "trainer.progress_bar=false",
+            "trainer.tensorboard=false",
+            "trainer.threads=1",
+        ],
+    )
     ev = json.loads((train(cfg, str(tmp_path / "ms"), quiet=True) / "eval.json").read_text())
     assert ev["primary_metric"] == "traj_mse" and ev["metrics"]["traj_mse"] > 0

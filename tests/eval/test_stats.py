@@ -4,9 +4,15 @@ import math
 
 import numpy as np
 import pytest
-
-from symzoo.eval.stats import (data_efficiency, data_needed, format_factor, format_mean_std,
-                               learning_curve_exponent, summarize, symmetry_gain)
+from symzoo.eval.stats import (
+    data_efficiency,
+    data_needed,
+    format_factor,
+    format_mean_std,
+    learning_curve_exponent,
+    summarize,
+    symmetry_gain,
+)
 
 
 def test_summarize_mean_std_ddof1_and_n():
@@ -45,7 +51,7 @@ def test_data_needed_interpolates_in_log_log():
 def test_data_efficiency_factor():
     base_sizes = [100, 300, 1000]
     base_errs = [10 * n**-0.5 for n in base_sizes]  # baseline needs 4x the data of ...
-    eq_err_at_100 = 10 * 400**-0.5                   # ... an equivariant model at N=100
+    eq_err_at_100 = 10 * 400**-0.5  # ... an equivariant model at N=100
     eff = data_efficiency(base_sizes, base_errs, 100, eq_err_at_100)
     assert eff["bound"] == "="
     assert eff["factor"] == pytest.approx(4.0, rel=1e-9)

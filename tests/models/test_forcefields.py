@@ -11,8 +11,12 @@ from torch_geometric.data import Batch
 
 import symzoo
 from symzoo.errors import InputError
-from symzoo.testing import (assert_batch_consistent, assert_equivariant, assert_forces_match_finite_differences,
-                            equivariance_errors)
+from symzoo.testing import (
+    assert_batch_consistent,
+    assert_equivariant,
+    assert_forces_match_finite_differences,
+    equivariance_errors,
+)
 
 SMALL = {
     "nequip": dict(channels=4, layers=2, l_max=2, parity=True, radial_hidden=8),
@@ -53,8 +57,13 @@ def test_forces_are_not_trivially_zero(ethanol):
 
 
 def _dimer(r, z=(1, 1)):
-    return Batch.from_data_list([symzoo.datasets.atoms.make_structure(
-        [[0.0, 0.0, 0.0], [r, 0.0, 0.0]], list(z), 0.0, np.zeros((2, 3)))])
+    return Batch.from_data_list(
+        [
+            symzoo.datasets.atoms.make_structure(
+                [[0.0, 0.0, 0.0], [r, 0.0, 0.0]], list(z), 0.0, np.zeros((2, 3))
+            )
+        ]
+    )
 
 
 @pytest.mark.parametrize("name", sorted(SMALL))
@@ -76,7 +85,9 @@ def test_reference_energies_are_least_squares():
     rng = np.random.default_rng(0)
     for n_h, n_o in [(2, 1), (1, 1), (4, 2), (0, 2)]:
         z = [1] * n_h + [8] * n_o
-        data.append(make(rng.normal(size=(len(z), 3)) * 3, z, sum(e0[k] for k in z), rng.normal(size=(len(z), 3))))
+        data.append(
+            make(rng.normal(size=(len(z), 3)) * 3, z, sum(e0[k] for k in z), rng.normal(size=(len(z), 3)))
+        )
     model = _model("schnet")
     info = model.fit_reference(data)
     assert info["species"] == [1, 8]
@@ -104,7 +115,6 @@ def test_bad_input_is_one_line_error(ethanol):
 
 def test_periodic_cell_neighbours_and_symmetry():
     from ase.build import bulk
-
     from symzoo.models._atoms import neighbor_list
 
     # fcc Cu: 12 nearest neighbours at a/sqrt(2); 18 within 4 Å; a 1-atom primitive cell needs
@@ -116,7 +126,9 @@ def test_periodic_cell_neighbours_and_symmetry():
         for cutoff, count in ((3.0, 12), (4.0, 18)):
             ei, vec = neighbor_list(pos, batch, 1, cutoff, cell, pbc)
             assert torch.bincount(ei[0], minlength=len(atoms)).tolist() == [count] * len(atoms)
-            assert torch.allclose(vec.norm(dim=-1).min(), torch.tensor(3.61 / math.sqrt(2), dtype=torch.float64))
+            assert torch.allclose(
+                vec.norm(dim=-1).min(), torch.tensor(3.61 / math.sqrt(2), dtype=torch.float64)
+            )
     task = symzoo.get_task("emt-cu")
     model = _model("nequip", l_max=1, cutoff=4.0)
     errs = equivariance_errors(model, task, num_graphs=2, trials=1)
@@ -148,4 +160,6 @@ def test_stress_matches_finite_strain():
             strained.cell = b.cell @ (torch.eye(3, dtype=torch.float64) + d)
             e.append(float(model(strained)["energy"]))
         fd = (e[0] - e[1]) / (2 * eps) / vol
-        assert abs(fd - float(stress[i, j] if i == j else stress[i, j] + stress[j, i])) < 1e-6 * max(1.0, abs(fd))
+        assert abs(fd - float(stress[i, j] if i == j else stress[i, j] + stress[j, i])) < 1e-6 * max(
+            1.0, abs(fd)
+        )

@@ -24,6 +24,7 @@ def _step_map(step):
         q, p = z[:2], z[2:]
         q1, p1 = step(q, p)
         return torch.cat([q1, p1])
+
     return f
 
 
@@ -52,7 +53,7 @@ def test_rk4_is_not_symplectic_but_leapfrog_energy_stays_bounded():
     assert abs(float(torch.linalg.det(jac)) - 1.0) > 1e-6  # RK4 contracts phase-space volume
     q, p = leapfrog(z0[:2], z0[2:], dt, 3000, force)
     e = energy(q, p)
-    rel = ((e - e[0]).abs() / e[0])
+    rel = (e - e[0]).abs() / e[0]
     # bounded oscillation, no secular drift: the last third is no worse than the first third
     assert rel.max() < 0.05
     assert rel[2000:].max() < 1.5 * rel[:1000].max()

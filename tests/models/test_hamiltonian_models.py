@@ -2,10 +2,10 @@
 
 import pytest
 import torch
+from symzoo.datasets.hamiltonian import single_thread
 from torch import nn
 
 import symzoo
-from symzoo.datasets.hamiltonian import single_thread
 from symzoo.errors import InputError
 from symzoo.testing import ModelTests, assert_equivariant, equivariance_errors
 
@@ -65,8 +65,11 @@ def test_lnn_euler_lagrange_solve_is_exact_for_a_known_lagrangian():
     class Known(nn.Module):
         def forward(self, z):
             q, v = z.chunk(2, -1)
-            return (0.5 * (torch.tensor([2.0, 1.0], dtype=z.dtype) * v * v).sum(-1, keepdim=True)
-                    - 1.5 * (q * q).sum(-1, keepdim=True) + 0.3 * (q * v).sum(-1, keepdim=True))
+            return (
+                0.5 * (torch.tensor([2.0, 1.0], dtype=z.dtype) * v * v).sum(-1, keepdim=True)
+                - 1.5 * (q * q).sum(-1, keepdim=True)
+                + 0.3 * (q * v).sum(-1, keepdim=True)
+            )
 
     torch.set_default_dtype(torch.float64)  # the replacement network has no parameters to set the dtype
     m = symzoo.create_model("lnn", damping=0.0)
@@ -108,7 +111,9 @@ def test_ehnn_is_e3_equivariant_and_baselines_are_not():
         assert max(errs[torch.float64].values()) < 1e-10
     task = symzoo.get_task("gravity-3-3d")
     for name in ("hnn", "node", "node2"):
-        errs = equivariance_errors(symzoo.create_model(name, hidden=32), task, factors=["rotation", "permutation"])
+        errs = equivariance_errors(
+            symzoo.create_model(name, hidden=32), task, factors=["rotation", "permutation"]
+        )
         assert min(errs.values()) > 1e-4, (name, errs)
 
 
@@ -147,7 +152,9 @@ def test_shape_inference_keeps_optimizer_valid_and_rejects_other_sizes():
         m(symzoo.get_task("double-pendulum").example_batch(2, dtype=torch.float32))
 
 
-@pytest.mark.parametrize("name,task_name", [("hnn", "spring"), ("node2", "double-pendulum"), ("ehnn", "gravity-2")])
+@pytest.mark.parametrize(
+    "name,task_name", [("hnn", "spring"), ("node2", "double-pendulum"), ("ehnn", "gravity-2")]
+)
 def test_multistep_targets_train_through_differentiable_rollouts(name, task_name):
     torch.manual_seed(0)
     task = symzoo.get_task(task_name, horizon=3)

@@ -15,8 +15,12 @@ def run_dir(tmp_path_factory):
     from symzoo.train.config import load_config
     from symzoo.train.run import train
 
-    cfg = load_config("rmd17-ethanol", "nequip", preset="tiny",
-                      overrides=["trainer.max_epochs=1", "trainer.progress_bar=false", "trainer.tensorboard=false"])
+    cfg = load_config(
+        "rmd17-ethanol",
+        "nequip",
+        preset="tiny",
+        overrides=["trainer.max_epochs=1", "trainer.progress_bar=false", "trainer.tensorboard=false"],
+    )
     return train(cfg, str(tmp_path_factory.mktemp("runs") / "nequip-tiny"), quiet=True)
 
 
@@ -41,8 +45,8 @@ def test_tiny_training_run_and_reference_energies(run_dir):
 
 
 def test_calculator_matches_the_model_and_runs_md(run_dir):
-    from ase.md.verlet import VelocityVerlet
     from ase import units
+    from ase.md.verlet import VelocityVerlet
 
     from symzoo.calculators import SymzooCalculator
     from symzoo.modelio import load_model
@@ -98,7 +102,6 @@ def test_calculator_stress_on_a_periodic_cell():
 def test_md_stability_metric():
     from ase.build import bulk
     from ase.calculators.emt import EMT
-
     from symzoo.eval.md import md_stability
 
     cu = bulk("Cu", "fcc", a=3.61, cubic=True).repeat((2, 2, 1))
@@ -109,7 +112,13 @@ def test_md_stability_metric():
     # an untrained model tears the molecule apart: the event is detected and timed
     torch.manual_seed(0)
     atoms, _ = _ethanol_atoms()
-    bad = md_stability(symzoo.create_model("schnet", channels=8, layers=1), atoms, steps=400, timestep_fs=1.0,
-                       temperature_K=300, log_every=20)
+    bad = md_stability(
+        symzoo.create_model("schnet", channels=8, layers=1),
+        atoms,
+        steps=400,
+        timestep_fs=1.0,
+        temperature_K=300,
+        log_every=20,
+    )
     assert not bad["stable"] and bad["time_to_event_ps"] is not None and bad["time_to_event_ps"] <= 0.4
     assert bad["event"]

@@ -12,8 +12,18 @@ from symzoo.cards import _fmt, render_card, render_cards
 from symzoo.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
-SECTIONS = ["Model details", "Intended use", "Out-of-scope use", "Training data", "Metrics", "Symmetry",
-            "Conservation", "Domain of validity and units", "Limitations", "How to reproduce"]
+SECTIONS = [
+    "Model details",
+    "Intended use",
+    "Out-of-scope use",
+    "Training data",
+    "Metrics",
+    "Symmetry",
+    "Conservation",
+    "Domain of validity and units",
+    "Limitations",
+    "How to reproduce",
+]
 
 
 def test_model_cards_file_is_up_to_date():

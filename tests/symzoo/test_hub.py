@@ -19,9 +19,18 @@ from symzoo import hub
 from symzoo.errors import SymzooError, UnknownNameError
 
 ROOT = Path(__file__).resolve().parents[2]
-EXPECTED = {"egnn.nbody-charged", "gnn.nbody-charged", "linear.nbody-charged", "egnn.nbody-gravity",
-            "hnn.spring", "node.spring", "ehnn.gravity-2", "schnet.rmd17-ethanol", "painn.rmd17-ethanol",
-            "nequip.rmd17-ethanol"}
+EXPECTED = {
+    "egnn.nbody-charged",
+    "gnn.nbody-charged",
+    "linear.nbody-charged",
+    "egnn.nbody-gravity",
+    "hnn.spring",
+    "node.spring",
+    "ehnn.gravity-2",
+    "schnet.rmd17-ethanol",
+    "painn.rmd17-ethanol",
+    "nequip.rmd17-ethanol",
+}
 
 
 @pytest.fixture(autouse=True)
@@ -37,12 +46,18 @@ def test_registry_lists_the_entries_with_their_metadata():
     names = symzoo.list_pretrained()
     assert EXPECTED <= set(names)
     assert symzoo.list_pretrained("nbody-gravity") == ["egnn.nbody-gravity"]
-    assert symzoo.list_pretrained("rmd17") == ["nequip.rmd17-ethanol", "painn.rmd17-ethanol", "schnet.rmd17-ethanol"]
+    assert symzoo.list_pretrained("rmd17") == [
+        "nequip.rmd17-ethanol",
+        "painn.rmd17-ethanol",
+        "schnet.rmd17-ethanol",
+    ]
     for name in names:
         e = hub.get_entry(name)
         arch, task = name.split(".", 1)
         assert e["builder"] == arch and e["task"] == task
-        assert e["recipe"].startswith(f"configs/{task}/") and e["command"].startswith(f"symzoo train {task} {arch}")
+        assert e["recipe"].startswith(f"configs/{task}/") and e["command"].startswith(
+            f"symzoo train {task} {arch}"
+        )
         assert e["metrics"]["split"] == "test" and e["metrics"]["primary"] in e["metrics"]["test"]
         assert set(e["metrics"]["units"]) == set(e["metrics"]["test"])
         assert e["license"] and e["domain"] and e["conservation"] and e["intended_use"]
@@ -72,15 +87,22 @@ def test_every_entry_reproduces_its_recorded_output(name):
         torch.testing.assert_close(out[key].detach(), want, rtol=t["rtol"], atol=t["atol"])
     first = hub.get_entry(name)["reference"]["first_values"]
     key = hub.get_entry(name)["reference"]["output"]
-    assert torch.allclose(out[key].flatten()[: len(first)].double(), torch.tensor(first, dtype=torch.float64),
-                          rtol=1e-4, atol=1e-5)
+    assert torch.allclose(
+        out[key].flatten()[: len(first)].double(),
+        torch.tensor(first, dtype=torch.float64),
+        rtol=1e-4,
+        atol=1e-5,
+    )
 
 
 def test_pretrained_path_is_a_verified_model_folder_in_the_cache(tmp_path):
     folder = symzoo.pretrained_path("linear.nbody-charged")
     assert folder.is_relative_to(tmp_path / "home" / "pretrained" / "linear.nbody-charged")
     e = hub.get_entry("linear.nbody-charged")
-    assert hashlib.sha256((folder / "model.safetensors").read_bytes()).hexdigest() == e["files"]["weights"]["sha256"]
+    assert (
+        hashlib.sha256((folder / "model.safetensors").read_bytes()).hexdigest()
+        == e["files"]["weights"]["sha256"]
+    )
     assert (folder / "model.json").is_file() and not list(folder.glob("*.partial"))
     from symzoo.modelio import load_model
 
@@ -171,7 +193,9 @@ def server(tmp_path):
 
 def _no_leftovers(name="linear.remote-test"):
     folder = hub.cache_dir(name)
-    return not folder.exists() or not [p for p in folder.iterdir() if p.suffix in (".partial", ".safetensors")]
+    return not folder.exists() or not [
+        p for p in folder.iterdir() if p.suffix in (".partial", ".safetensors")
+    ]
 
 
 def test_download_from_http_server_verifies_and_caches(server):
@@ -272,7 +296,9 @@ def test_hubconf_exposes_the_registry_to_torch_hub():
     spec = importlib.util.spec_from_file_location("symzoo_hubconf_test", ROOT / "hubconf.py")
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
-    assert {n for n in dir(mod) if callable(getattr(mod, n)) and not n.startswith("_")} >= set(symzoo.list_pretrained())
+    assert {n for n in dir(mod) if callable(getattr(mod, n)) and not n.startswith("_")} >= set(
+        symzoo.list_pretrained()
+    )
 
 
 def test_import_symzoo_does_not_load_the_hub():

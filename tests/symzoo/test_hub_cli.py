@@ -49,8 +49,12 @@ def test_zoo_info_and_download(capsys, tmp_path, monkeypatch):
 def test_eval_pretrained_by_name(capsys, tmp_path):
     """`symzoo eval NAME` resolves the verified cache folder (tiny preset here; the registry's
     numbers on the entry's own preset are checked by the slow test below)."""
-    assert main(["eval", "linear.nbody-charged", "--preset", "tiny", "--out", str(tmp_path / "e.json"),
-                 "--json"]) == 0
+    assert (
+        main(
+            ["eval", "linear.nbody-charged", "--preset", "tiny", "--out", str(tmp_path / "e.json"), "--json"]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert '"model": "linear"' in out and '"pos_mse"' in out and (tmp_path / "e.json").is_file()
 

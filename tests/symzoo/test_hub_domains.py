@@ -53,7 +53,10 @@ def test_force_field_entries_give_conservative_equivariant_forces(name):
     from symzoo.testing import assert_forces_match_finite_differences
 
     e = hub.get_entry(name)
-    assert e["metrics"]["primary"] == "force_mae_meV_per_A" and e["metrics"]["units"]["force_mae_meV_per_A"] == "meV/Å"
+    assert (
+        e["metrics"]["primary"] == "force_mae_meV_per_A"
+        and e["metrics"]["units"]["force_mae_meV_per_A"] == "meV/Å"
+    )
     assert e["reference"]["output"] == "forces" and "energy" in e["reference"]["tolerance"]["per_output"]
     model = symzoo.load_pretrained(name)
     batch, expected = hub.reference_batch(name)
@@ -61,7 +64,9 @@ def test_force_field_entries_give_conservative_equivariant_forces(name):
     assert_forces_match_finite_differences(model, batch, n_checks=2)
     # rotate every molecule: energies unchanged, forces rotate with it (float64)
     b = cast_batch(batch, torch.float64)
-    rot = torch.linalg.qr(torch.randn(3, 3, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(0)))[0]
+    rot = torch.linalg.qr(
+        torch.randn(3, 3, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    )[0]
     m = model.double()
     with torch.enable_grad():
         out = m(b)
@@ -69,5 +74,6 @@ def test_force_field_entries_give_conservative_equivariant_forces(name):
         rb.pos = torch.einsum("nij,nj->ni", rot[b.batch], b.pos)
         rout = m(rb)
     torch.testing.assert_close(rout["energy"], out["energy"], rtol=1e-10, atol=1e-8)
-    torch.testing.assert_close(rout["forces"], torch.einsum("nij,nj->ni", rot[b.batch], out["forces"]),
-                               rtol=1e-8, atol=1e-8)
+    torch.testing.assert_close(
+        rout["forces"], torch.einsum("nij,nj->ni", rot[b.batch], out["forces"]), rtol=1e-8, atol=1e-8
+    )

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from symzoo.symmetry import EuclideanGroup, GroupElement, act_field, canonical_frames, random_permutation
+from symzoo.symmetry import EuclideanGroup, act_field, canonical_frames, random_permutation
 
 
 def test_sampled_factors_have_the_right_determinant():
@@ -44,8 +44,9 @@ def test_permutation_stays_within_graph_and_label():
 
 
 def test_field_actions():
-    g = EuclideanGroup(3).sample(2, factors=["rotation", "reflection", "translation"],
-                                 generator=torch.Generator().manual_seed(2))
+    g = EuclideanGroup(3).sample(
+        2, factors=["rotation", "reflection", "translation"], generator=torch.Generator().manual_seed(2)
+    )
     x = torch.randn(2, 3, dtype=torch.float64)
     assert torch.equal(act_field("scalar", x, g), x)
     v = act_field("vector", x, g)

@@ -1,11 +1,13 @@
 import pytest
+from symzoo.train.config import load_config
 
 from symzoo.errors import SymzooError
-from symzoo.train.config import load_config
 
 
 def test_recipe_preset_and_overrides_merge_in_order():
-    cfg = load_config("nbody-charged", "egnn", preset="tiny", overrides=["optim.lr=0.01", "model.args.hidden=8"])
+    cfg = load_config(
+        "nbody-charged", "egnn", preset="tiny", overrides=["optim.lr=0.01", "model.args.hidden=8"]
+    )
     assert cfg.optim.lr == 0.01 and cfg.model.args.hidden == 8 and cfg.model.args.layers == 4  # recipe
     assert cfg.trainer.max_epochs == 20  # the recipe's tiny block
     assert cfg.data.preset == "tiny" and not cfg.augment

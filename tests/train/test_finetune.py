@@ -7,17 +7,22 @@ import json
 import pytest
 import torch
 from omegaconf import OmegaConf
+from symzoo.train.finetune import finetune
 
 import symzoo
 from symzoo.cli import main
 from symzoo.errors import SymzooError
 from symzoo.modelio import load_model
-from symzoo.train.finetune import finetune
 
 NAME = "egnn.nbody-charged"
 # tiny and quick: 20 charged-particle samples, one epoch (the real study is in the README, "Pretrained models and fine-tuning")
-FAST = ["epochs=1", "batch_size=10", "trainer.check_val_every_n_epoch=1", "trainer.tensorboard=false",
-        "trainer.progress_bar=false"]
+FAST = [
+    "epochs=1",
+    "batch_size=10",
+    "trainer.check_val_every_n_epoch=1",
+    "trainer.tensorboard=false",
+    "trainer.progress_bar=false",
+]
 
 
 def _state(model):
@@ -25,8 +30,14 @@ def _state(model):
 
 
 def test_finetune_starts_from_the_pretrained_weights(tmp_path):
-    run = finetune(NAME, "nbody-charged", train_size=20, preset="tiny", overrides=["lr=0", *FAST],
-                   out=str(tmp_path / "ft"))
+    run = finetune(
+        NAME,
+        "nbody-charged",
+        train_size=20,
+        preset="tiny",
+        overrides=["lr=0", *FAST],
+        out=str(tmp_path / "ft"),
+    )
     cfg = OmegaConf.load(run / "config.yaml")
     assert cfg.base_model == NAME and cfg.data.train_size == 20
     assert cfg.init_weights == str(symzoo.pretrained_path(NAME))
@@ -39,8 +50,15 @@ def test_finetune_starts_from_the_pretrained_weights(tmp_path):
 
 
 def test_freeze_keeps_the_named_parameters_fixed(tmp_path):
-    run = finetune(NAME, "nbody-charged", train_size=20, preset="tiny", freeze="embed,layers.0",
-                   overrides=["lr=1e-2", *FAST], out=str(tmp_path / "ft"))
+    run = finetune(
+        NAME,
+        "nbody-charged",
+        train_size=20,
+        preset="tiny",
+        freeze="embed,layers.0",
+        overrides=["lr=1e-2", *FAST],
+        out=str(tmp_path / "ft"),
+    )
     got, want = _state(load_model(run)), _state(symzoo.load_pretrained(NAME))
     frozen = [k for k in want if k.startswith(("embed.", "layers.0."))]
     free = [k for k in want if k.startswith("layers.3.") and want[k].dtype.is_floating_point]
@@ -52,8 +70,14 @@ def test_freeze_keeps_the_named_parameters_fixed(tmp_path):
 
 
 def test_changed_architecture_copies_what_fits_and_reinitialises_the_rest(tmp_path):
-    run = finetune(NAME, "nbody-charged", train_size=20, preset="tiny",
-                   overrides=["model.args.layers=5", "lr=0", *FAST], out=str(tmp_path / "ft"))
+    run = finetune(
+        NAME,
+        "nbody-charged",
+        train_size=20,
+        preset="tiny",
+        overrides=["model.args.layers=5", "lr=0", *FAST],
+        out=str(tmp_path / "ft"),
+    )
     info = json.loads((run / "finetune.json").read_text())
     got, want = _state(load_model(run)), _state(symzoo.load_pretrained(NAME))
     assert "layers.4.edge_src.weight" in info["reinitialised"] and info["copied"] == len(want)
@@ -62,15 +86,38 @@ def test_changed_architecture_copies_what_fits_and_reinitialises_the_rest(tmp_pa
 
 
 def test_finetune_cli_and_errors(tmp_path, capsys):
-    assert main(["finetune", NAME, "nbody-charged", "lr=0", *FAST, "--train-size", "20", "--preset", "tiny",
-                 "--out", str(tmp_path / "cli"), "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "finetune",
+                NAME,
+                "nbody-charged",
+                "lr=0",
+                *FAST,
+                "--train-size",
+                "20",
+                "--preset",
+                "tiny",
+                "--out",
+                str(tmp_path / "cli"),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert f"fine-tuned from {NAME}" in out and "pos_mse" in out
     with pytest.raises(SymzooError, match="matches no parameter"):
-        finetune(NAME, "nbody-charged", train_size=20, preset="tiny", freeze="encoder", out=str(tmp_path / "x"))
+        finetune(
+            NAME, "nbody-charged", train_size=20, preset="tiny", freeze="encoder", out=str(tmp_path / "x")
+        )
     with pytest.raises(SymzooError, match="did you mean"):
         finetune(NAME, "nbody-gravty", train_size=20, preset="tiny", out=str(tmp_path / "y"))
     with pytest.raises(SymzooError, match="train_size"):
-        finetune(NAME, "nbody-charged", train_size=10**6, preset="tiny", overrides=FAST, out=str(tmp_path / "z"))
+        finetune(
+            NAME, "nbody-charged", train_size=10**6, preset="tiny", overrides=FAST, out=str(tmp_path / "z")
+        )
     assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()
-    assert main(["finetune", NAME, "nbody-charged", "freeze=embed", "--from-scratch", "--preset", "tiny"]) == 2
+    assert (
+        main(["finetune", NAME, "nbody-charged", "freeze=embed", "--from-scratch", "--preset", "tiny"]) == 2
+    )

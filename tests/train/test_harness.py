@@ -6,7 +6,6 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 import torch
@@ -14,16 +13,35 @@ from safetensors.torch import load_file
 
 from symzoo.cli import main
 
-FAST = ["--preset", "tiny", "--quiet", "trainer.max_epochs=3", "trainer.check_val_every_n_epoch=1",
-        "trainer.tensorboard=false"]
-RUN_FILES = ["config.yaml", "metrics.csv", "model.safetensors", "model.json", "eval.json",
-             "checkpoints/best.ckpt", "checkpoints/last.ckpt"]
+FAST = [
+    "--preset",
+    "tiny",
+    "--quiet",
+    "trainer.max_epochs=3",
+    "trainer.check_val_every_n_epoch=1",
+    "trainer.tensorboard=false",
+]
+RUN_FILES = [
+    "config.yaml",
+    "metrics.csv",
+    "model.safetensors",
+    "model.json",
+    "eval.json",
+    "checkpoints/best.ckpt",
+    "checkpoints/last.ckpt",
+]
 
 
 def _symzoo(*args, **kw):
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    return subprocess.Popen([sys.executable, "-m", "symzoo", *args], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, **kw)
+    return subprocess.Popen(
+        [sys.executable, "-m", "symzoo", *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        **kw,
+    )
 
 
 def test_train_writes_full_run_folder_and_eval_prints(tmp_path, capsys):
@@ -51,16 +69,38 @@ def test_train_writes_full_run_folder_and_eval_prints(tmp_path, capsys):
 
 def test_augment_and_ema_and_schedule(tmp_path):
     out = tmp_path / "aug"
-    assert main(["train", "nbody-charged", "mlp+aug", "--out", str(out), *FAST, "trainer.ema_decay=0.9",
-                 "optim.schedule=cosine", "trainer.gradient_clip_val=1.0"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "nbody-charged",
+                "mlp+aug",
+                "--out",
+                str(out),
+                *FAST,
+                "trainer.ema_decay=0.9",
+                "optim.schedule=cosine",
+                "trainer.gradient_clip_val=1.0",
+            ]
+        )
+        == 0
+    )
     cfg = (out / "config.yaml").read_text()
     assert "augment: true" in cfg and "ema_decay: 0.9" in cfg
     assert json.loads((out / "model.json").read_text())["augment"] is True
 
 
 def test_resume_after_kill_matches_uninterrupted(tmp_path):
-    common = ["--preset", "tiny", "--quiet", "trainer.max_epochs=8", "data.batch_size=10",
-              "trainer.check_val_every_n_epoch=2", "trainer.tensorboard=false", "model.args.hidden=16"]
+    common = [
+        "--preset",
+        "tiny",
+        "--quiet",
+        "trainer.max_epochs=8",
+        "data.batch_size=10",
+        "trainer.check_val_every_n_epoch=2",
+        "trainer.tensorboard=false",
+        "model.args.hidden=16",
+    ]
     full, cut = tmp_path / "full", tmp_path / "cut"
     p = _symzoo("train", "nbody-charged", "egnn", "--out", str(full), *common)
     assert p.wait(timeout=300) == 0, p.stdout.read()
@@ -88,9 +128,22 @@ def test_resume_after_kill_matches_uninterrupted(tmp_path):
 
 def test_ddp_two_processes_agree_on_weights(tmp_path):
     out = tmp_path / "ddp"
-    p = _symzoo("train", "nbody-charged", "egnn", "--out", str(out), "--preset", "tiny", "--quiet",
-                "trainer.max_epochs=2", "trainer.devices=2", "trainer.accelerator=cpu", "trainer.strategy=ddp",
-                "trainer.tensorboard=false", "model.args.hidden=16")
+    p = _symzoo(
+        "train",
+        "nbody-charged",
+        "egnn",
+        "--out",
+        str(out),
+        "--preset",
+        "tiny",
+        "--quiet",
+        "trainer.max_epochs=2",
+        "trainer.devices=2",
+        "trainer.accelerator=cpu",
+        "trainer.strategy=ddp",
+        "trainer.tensorboard=false",
+        "model.args.hidden=16",
+    )
     log = p.communicate(timeout=300)[0]
     assert p.returncode == 0, log
     check = json.loads((out / "ddp_check.json").read_text())
@@ -105,14 +158,17 @@ def _one_line_error(capsys, code):
     return err[0]
 
 
-@pytest.mark.parametrize("args,needle", [
-    (["train", "nbody-charge", "egnn"], "unknown task"),
-    (["train", "nbody-charged", "egn"], "unknown model"),
-    (["train", "nbody-charged", "egnn", "trainer.max_epoch=2"], "unknown config key"),
-    (["train", "nbody-charged", "egnn", "model.args.hiden=2"], "no argument 'hiden'"),
-    (["train", "nbody-charged", "egnn", "--preset", "huge"], "no preset"),
-    (["eval", "/nonexistent/run"], "does not exist"),
-])
+@pytest.mark.parametrize(
+    "args,needle",
+    [
+        (["train", "nbody-charge", "egnn"], "unknown task"),
+        (["train", "nbody-charged", "egn"], "unknown model"),
+        (["train", "nbody-charged", "egnn", "trainer.max_epoch=2"], "unknown config key"),
+        (["train", "nbody-charged", "egnn", "model.args.hiden=2"], "no argument 'hiden'"),
+        (["train", "nbody-charged", "egnn", "--preset", "huge"], "no preset"),
+        (["eval", "/nonexistent/run"], "does not exist"),
+    ],
+)
 def test_bad_names_and_keys(tmp_path, capsys, args, needle):
     out = tmp_path / "never"
     code = main([*args, "--out", str(out)] if args[0] == "train" else args)
@@ -131,8 +187,17 @@ def test_bad_data_files(tmp_path, capsys, kind, needle):
         pos[2, 0, 0] = np.nan
     np.savez(tmp_path / "d.npz", pos=pos, vel=pos, attr=np.ones((20, n)), y=pos)
     out = tmp_path / "never"
-    code = main(["train", "nbody-charged", "egnn", "--out", str(out), "--quiet",
-                 f"data.task_args.path={tmp_path / 'd.npz'}"])
+    code = main(
+        [
+            "train",
+            "nbody-charged",
+            "egnn",
+            "--out",
+            str(out),
+            "--quiet",
+            f"data.task_args.path={tmp_path / 'd.npz'}",
+        ]
+    )
     assert needle in _one_line_error(capsys, code)
     assert not out.exists()
 
