@@ -13,8 +13,11 @@ Tasks
 ``xyz``               any ASE-readable file with energies and forces (extxyz, ...) or an rMD17-style
                       ``.npz``: ``symzoo train xyz nequip data.task_args.path=my.xyz``.
 
-Where data lives: the ``root`` task argument (``data.task_args.root=...``), then ``$SYMZOO_DATA``,
-then ``../shared/data`` beside the checkout.
+Where data lives (:func:`data_search_path`): the ``root`` task argument (``data.task_args.root=...``),
+then ``$SYMZOO_DATA``, then the files bundled with the package (``symzoo/datasets/data``: split 01 of
+seven rMD17 molecules, CC0, and the 3BPA training files, MIT; their licenses beside them), then
+``SYMZOO_HOME/datasets`` where downloads go.  rMD17 files that are not bundled are fetched from the
+``andersx/rmd17-npz`` mirror and accepted only when their sha256 matches :data:`RMD17_SHA256`.
 
 A structure is a PyG ``Data`` with ``pos [n, 3]`` (Å), ``z [n]`` (atomic numbers), ``energy [1]``
 (eV), ``forces [n, 3]`` (eV/Å) and, for periodic systems, ``cell [1, 3, 3]`` (rows are lattice
@@ -23,8 +26,8 @@ positions (``symzoo.models._atoms.neighbor_list``), so it is recomputed after an
 
 Symmetry: E(3) × permutations of same-species atoms (``perm_labels = "z"``); the cell rotates
 with the atoms.  Loss: ``energy_weight · mean((ΔE / n_atoms)²) + forces_weight · mean(ΔF²)`` in
-eV units.  Metrics (means over structures; RMSEs are per-batch RMSEs averaged over batches, exact
-when a batch holds the whole set): ``energy_mae_meV``, ``energy_rmse_meV``, ``energy_per_atom_mae_meV``,
+eV units.  Metrics (exact over the whole split, whatever the batch size: sums of absolute and squared errors
+and their counts are accumulated, see :meth:`Task.metric_terms`): ``energy_mae_meV``, ``energy_rmse_meV``, ``energy_per_atom_mae_meV``,
 ``force_mae_meV_per_A``, ``force_rmse_meV_per_A`` (force errors over Cartesian components).
 """
 
@@ -53,6 +56,9 @@ __all__ = [
     "make_structure",
     "simulate_emt_cu",
     "RMD17_MOLECULES",
+    "RMD17_MIRROR",
+    "RMD17_SHA256",
+    "BUNDLED_DATA",
 ]
 
 log = logging.getLogger(__name__)
@@ -71,21 +77,42 @@ RMD17_MOLECULES = (
     "toluene",
     "uracil",
 )
+#: the data files that ship with the package (rMD17 split 01, CC0; 3BPA training files, MIT)
+BUNDLED_DATA = Path(__file__).resolve().parent / "data"
+#: where rMD17 split files that are not on the data search path are downloaded from
+RMD17_MIRROR = "https://raw.githubusercontent.com/andersx/rmd17-npz/master/rmd17-npz/"
+#: sha256 of the published rMD17 split files (those bundled in ``BUNDLED_DATA/rmd17``); a download
+#: is accepted only when it matches
+RMD17_SHA256 = {
+    "rmd17_aspirin_test_01.npz": "a3c3b61e782d01e6dd649a126004903f7873e8e7ee5034135abfdb8873be711d",
+    "rmd17_aspirin_train_01.npz": "d460f0e43a1a9411b55cdcd9cdbeb9466ae62851ac91392516ab88e4ebc68143",
+    "rmd17_ethanol_test_01.npz": "c3594a0f93d5992e02f9eb671392fb2e5021b3fa4f902417886966d1e4f64e1e",
+    "rmd17_ethanol_train_01.npz": "096946747b8d9dcfa042b44f8debbd3da387dfe1586b659e3be789cc4927316a",
+    "rmd17_malonaldehyde_test_01.npz": "147404574d4fe3204dea7eb3799426d264e36b7900012f27fd2d26a26832fdaf",
+    "rmd17_malonaldehyde_train_01.npz": "95723385cdfd7f8446a84cdff607f14901e4c2b3949db7a965147dc5098d8ee1",
+    "rmd17_naphthalene_test_01.npz": "80a19bca6aaa5cdf241007d6a7332e7b96a8e6ef362c1badcdb86a574ac3fe06",
+    "rmd17_naphthalene_train_01.npz": "940f41110785fb0d3fa5feac68800cf4c68bd05fd55d563d3adacf5247d7688a",
+    "rmd17_salicylic_test_01.npz": "4a03f66c719d7684f39620b2bae6842613482a86cdd4e6f95115ae4d37f03cc0",
+    "rmd17_salicylic_train_01.npz": "9f96d79ec7a66dec666dbba60307c083ede80ecc919e0c9513ad9accfe43b5c0",
+    "rmd17_toluene_test_01.npz": "8a658b9bf1b7a5c1abaa03846ee6302725e02bdcd2ab720ef94da0be55625faa",
+    "rmd17_toluene_train_01.npz": "24d0642f897a1da1fdc4dbdd0a9c2a7f6082dd88e02954b12896a45a7a5fbac7",
+    "rmd17_uracil_test_01.npz": "ceda757f7670d97080ec3c28dfb559aeb8ca54f49e7f0da0682fa1eb5ac00907",
+    "rmd17_uracil_train_01.npz": "e1d450430362e3bebdeea96b24501f5e56a5a8af1eb02d50cb763f48b51523cf",
+}
 
 
 # ----------------------------------------------------------------------------- data files
 def data_search_path(root: str | os.PathLike | None = None) -> list[Path]:
-    """Folders searched for reference data, in order: ``root``, ``$SYMZOO_DATA``, ``../shared/data``."""
-    import symzoo
+    """Folders searched for reference data, in order: ``root``, ``$SYMZOO_DATA``, the data bundled
+    with the package (:data:`BUNDLED_DATA`), ``SYMZOO_HOME/datasets`` (downloads)."""
+    from symzoo.paths import home
 
     paths = []
     if root:
         paths.append(Path(root).expanduser())
     if os.environ.get("SYMZOO_DATA"):
         paths.append(Path(os.environ["SYMZOO_DATA"]).expanduser())
-    paths.append((Path(symzoo.__file__).resolve().parents[1] / ".." / "shared" / "data").resolve())
-    from symzoo.paths import home
-
+    paths.append(BUNDLED_DATA)
     paths.append(home() / "datasets")  # files fetched by a loader's download option
     return paths
 
@@ -172,14 +199,45 @@ def read_npz(path: str | os.PathLike, *, unit: float | None = None) -> list:
     return out
 
 
+def _calc_results(at) -> dict:
+    calc = getattr(at, "calc", None)
+    return dict(getattr(calc, "results", None) or {})
+
+
+def _labelled(at, key: str, where: str):
+    """The label ``key`` of ``at``: ``atoms.info[key]`` (``where="info"``) or ``atoms.arrays[key]``
+    (``"arrays"``), else the result of that name ASE's reader moved onto a ``SinglePointCalculator``
+    (extxyz puts ``energy``, ``free_energy``, ``forces``, ... there).  Never another key."""
+    table = at.info if where == "info" else at.arrays
+    if key in table:
+        return table[key]
+    res = _calc_results(at)
+    if key in res:
+        return res[key]
+    if where == "info" and key == "energy" and "free_energy" in res:  # the default key only
+        return res["free_energy"]
+    return None
+
+
+def _keys(at, where: str) -> str:
+    table = at.info if where == "info" else at.arrays
+    res = _calc_results(at)
+    names = [k for k in table if k not in ("numbers", "positions")]
+    names += [k for k, v in res.items() if (np.ndim(v) == (0 if where == "info" else 2)) and k not in names]
+    return ", ".join(repr(k) for k in names) or "none"
+
+
 def read_structures(
     path: str | os.PathLike, *, index: str = ":", energy_key: str = "energy", forces_key: str = "forces"
 ) -> list:
     """Every structure of an ASE-readable file (extxyz, ...) or an rMD17-style ``.npz``.
 
-    Energies and forces are read from the calculator results ASE attaches, or from
-    ``atoms.info[energy_key]`` / ``atoms.arrays[forces_key]``; a structure without them is an
-    ``InputError``.  Periodic structures keep their cell; others drop it.
+    The energy is ``atoms.info[energy_key]`` and the forces ``atoms.arrays[forces_key]``; a key
+    that ASE's reader moved onto the attached calculator (extxyz does so for ``energy`` and
+    ``forces``) is read from its results under the same name.  Only the requested keys are read:
+    ``energy_key="REF_energy"`` never falls back to the calculator's ``energy``.  A structure without
+    them is a one-line ``InputError`` naming the keys it has.  Periodic structures keep their cell;
+    others drop it.
     """
     path = Path(path)
     if not path.is_file():
@@ -200,13 +258,18 @@ def read_structures(
         raise InputError(f"{path}: contains no structures")
     out = []
     for i, at in enumerate(frames):
-        res = at.calc.results if at.calc is not None else {}
-        e = res.get("energy", res.get("free_energy", at.info.get(energy_key)))
-        f = res.get("forces", at.arrays.get(forces_key))
+        e = _labelled(at, energy_key, "info")
+        f = _labelled(at, forces_key, "arrays")
         if e is None:
-            raise InputError(f"{path}: structure {i} has no energy (looked for {energy_key!r})")
+            raise InputError(
+                f"{path}: structure {i} has no energy {energy_key!r} "
+                f"(its per-structure keys: {_keys(at, 'info')}; set data.task_args.energy_key)"
+            )
         if f is None:
-            raise InputError(f"{path}: structure {i} has no forces (looked for {forces_key!r})")
+            raise InputError(
+                f"{path}: structure {i} has no forces {forces_key!r} "
+                f"(its per-atom keys: {_keys(at, 'arrays')}; set data.task_args.forces_key)"
+            )
         periodic = bool(np.any(at.pbc))
         d = make_structure(
             at.positions,
@@ -476,10 +539,11 @@ class RMD17Task(AtomsTask):
     def __init__(
         self, molecule: str, *, split: str = "01", url: str | None = None, sha256: dict | None = None, **kw
     ):
-        """``url``: a mirror (``https://.../``) holding ``rmd17_<molecule>_{train,test}_<split>.npz``;
-        files not found on the data search path are then downloaded into ``SYMZOO_HOME/datasets/rmd17``
-        and accepted only if they match the pinned ``sha256 = {"train": ..., "test": ...}``."""
-        self.url, self.sha256 = url, dict(sha256 or {})
+        """Files not found on the data search path are downloaded from ``url`` (default
+        :data:`RMD17_MIRROR`, the ``andersx/rmd17-npz`` repository) into ``SYMZOO_HOME/datasets/rmd17``
+        and accepted only if they match the pinned checksum: :data:`RMD17_SHA256`, or
+        ``sha256 = {"train": ..., "test": ...}`` for files it does not list."""
+        self.url, self.sha256 = url or RMD17_MIRROR, dict(sha256 or {})
         if molecule not in RMD17_MOLECULES:
             from symzoo.errors import UnknownNameError, suggest
 
@@ -501,7 +565,7 @@ class RMD17Task(AtomsTask):
         except SymzooError:
             if not self.url:
                 raise
-        sha = self.sha256.get(part)
+        sha = self.sha256.get(part) or RMD17_SHA256.get(name)
         if not sha:
             raise SymzooError(
                 f"{self.name}: downloading {name} needs its pinned checksum "

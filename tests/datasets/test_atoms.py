@@ -37,7 +37,7 @@ def test_rmd17_units_and_splits():
 def test_unknown_molecule_and_search_path(tmp_path, monkeypatch):
     with pytest.raises(SymzooError, match="did you mean 'ethanol'"):
         symzoo.get_task("rmd17-ethanoll")
-    # data.task_args.root and $SYMZOO_DATA come before ../shared/data
+    # data.task_args.root and $SYMZOO_DATA come before the bundled package data
     (tmp_path / "rmd17").mkdir()
     src = _rmd17_file("train")
     with np.load(src) as f:
@@ -142,3 +142,70 @@ def test_loss_and_metrics_units():
     assert float(m["force_mae_meV_per_A"]) == pytest.approx(2.0, rel=1e-6)
     assert float(m["force_rmse_meV_per_A"]) == pytest.approx(2.0, rel=1e-6)
     assert float(task.loss(out, batch)) == pytest.approx(1e-6 + 4e-6, rel=1e-6)
+
+
+def test_data_ships_with_the_package_and_is_found_without_any_setting(monkeypatch):
+    """The search path is root, $SYMZOO_DATA, the bundled files, SYMZOO_HOME/datasets: nothing
+    outside the package (the project's own ../shared) is ever looked at."""
+    from symzoo.datasets.atoms import BUNDLED_DATA, RMD17_SHA256, data_search_path
+
+    from symzoo.paths import sha256_file
+
+    monkeypatch.delenv("SYMZOO_DATA", raising=False)
+    places = data_search_path()
+    assert places[0] == BUNDLED_DATA and len(places) == 2
+    assert not any("shared" in p.parts for p in places)
+    assert find_data("rmd17/rmd17_ethanol_train_01.npz").parent == BUNDLED_DATA / "rmd17"
+    assert find_data("3bpa/train_300K.xyz").parent == BUNDLED_DATA / "3bpa"
+    assert (BUNDLED_DATA / "rmd17" / "LICENSE").is_file() and (BUNDLED_DATA / "3bpa" / "LICENSE").is_file()
+    bundled = sorted(p.name for p in (BUNDLED_DATA / "rmd17").glob("*.npz"))
+    assert bundled == sorted(RMD17_SHA256) and len(bundled) == 14
+    assert (
+        sha256_file(BUNDLED_DATA / "rmd17" / "rmd17_ethanol_test_01.npz")
+        == RMD17_SHA256["rmd17_ethanol_test_01.npz"]
+    )
+
+
+def _write_ref_xyz(path, n=12):
+    """Frames whose calculator results (``energy``/``forces``, moved there by ASE's reader) differ
+    from the reference labels ``REF_energy``/``REF_forces`` (+100 eV, forces + 1 eV/Å)."""
+    from ase.build import molecule
+    from ase.calculators.singlepoint import SinglePointCalculator
+    from ase.io import write
+
+    rng = np.random.default_rng(1)
+    frames, ref = [], []
+    for _ in range(n):
+        at = molecule("H2O")
+        at.positions += rng.normal(scale=0.05, size=at.positions.shape)
+        e, f = float(rng.normal()), rng.normal(size=(3, 3))
+        at.info["REF_energy"] = e + 100.0
+        at.arrays["REF_forces"] = f + 1.0
+        at.calc = SinglePointCalculator(at, energy=e, forces=f)
+        frames.append(at)
+        ref.append((e + 100.0, f + 1.0, e, f))
+    write(str(path), frames, format="extxyz")
+    return ref
+
+
+def test_xyz_honours_energy_and_forces_keys_next_to_calculator_results(tmp_path):
+    ref = _write_ref_xyz(tmp_path / "ref.xyz")
+    got = read_structures(tmp_path / "ref.xyz", energy_key="REF_energy", forces_key="REF_forces")
+    for d, (e_ref, f_ref, _, _) in zip(got, ref):
+        assert float(d.energy) == pytest.approx(e_ref, abs=1e-6)
+        assert np.allclose(d.forces.numpy(), f_ref, atol=1e-6)
+    # the default keys still read the calculator results
+    plain = read_structures(tmp_path / "ref.xyz")
+    assert float(plain[0].energy) == pytest.approx(ref[0][2], abs=1e-6)
+    assert np.allclose(plain[0].forces.numpy(), ref[0][3], atol=1e-6)
+    task = symzoo.get_task(
+        "xyz", path=str(tmp_path / "ref.xyz"), energy_key="REF_energy", forces_key="REF_forces"
+    )
+    tr, va, te = task.splits("tiny")
+    assert sorted(float(d.energy) for d in tr + va + te) == pytest.approx(sorted(r[0] for r in ref), abs=1e-6)
+    # a requested key that is missing is a one-line error naming the keys the file has
+    with pytest.raises(InputError, match="no energy 'DFT_energy'.*'REF_energy'") as e:
+        read_structures(tmp_path / "ref.xyz", energy_key="DFT_energy")
+    assert "\n" not in str(e.value)
+    with pytest.raises(InputError, match="no forces 'DFT_forces'.*'REF_forces'"):
+        read_structures(tmp_path / "ref.xyz", energy_key="REF_energy", forces_key="DFT_forces")
