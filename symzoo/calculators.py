@@ -5,6 +5,9 @@ works: a model object, a run folder / ``model.json`` written by ``symzoo train``
 name.  Energies in eV, forces in eV/Å, stress (periodic cells, models derived from
 ``AtomisticModel``) in eV/Å³ in ASE's Voigt order (xx, yy, zz, yz, xz, xy).  The model runs in
 float64 by default, which keeps NVE energy drift from rounding negligible.
+
+This module imports ASE at its top (the calculator subclasses ASE's ``Calculator``); ``import symzoo``
+does not import it.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from ase.calculators.calculator import Calculator, PropertyNotImplementedError, all_changes
 
 from .errors import SymzooError
 
@@ -58,51 +62,36 @@ def _load(model_or_path):
         ) from None
 
 
-class SymzooCalculator:
+class SymzooCalculator(Calculator):
     """ASE calculator wrapping a symzoo energy model (see module docstring).
 
     ``model_or_run_dir``: an ``nn.Module``, a run folder, a ``model.json`` path or a pretrained name.
-    ``dtype``: the precision the model runs in (default float64).
+    ``dtype``: the precision the model runs in (default float64).  A real
+    ``ase.calculators.calculator.Calculator`` subclass: it pickles (for multiprocessing and ASE's
+    checkpointing), and ``get_stress`` on a non-periodic structure raises ASE's
+    ``PropertyNotImplementedError`` as ASE's own calculators do.
     """
-
-    _ase_classes: dict = {}
-
-    def __new__(cls, *args, **kwargs):
-        # subclass ase's Calculator lazily (once per class) so `import symzoo.calculators` does not import ASE
-        from ase.calculators.calculator import Calculator, all_changes
-
-        if not issubclass(cls, Calculator):
-            if cls not in SymzooCalculator._ase_classes:
-                SymzooCalculator._ase_classes[cls] = type(
-                    cls.__name__,
-                    (cls, Calculator),
-                    {"_all_changes": all_changes, "__module__": cls.__module__},
-                )
-            cls = SymzooCalculator._ase_classes[cls]
-        return object.__new__(cls)
 
     implemented_properties = ["energy", "free_energy", "forces", "stress"]
 
     def __init__(
         self, model_or_run_dir, *, dtype: torch.dtype = torch.float64, device: str = "cpu", **kwargs
     ):
-        from ase.calculators.calculator import Calculator
-
-        Calculator.__init__(self, **kwargs)
+        super().__init__(**kwargs)
         model = _load(model_or_run_dir)
         self.model = model.to(device=device, dtype=dtype).eval()
         self.dtype, self.device = dtype, device
         self.n_calls = 0
 
-    def calculate(self, atoms=None, properties=("energy",), system_changes=None):
-        from ase.calculators.calculator import Calculator
-
-        Calculator.calculate(self, atoms, properties, system_changes or self._all_changes)
+    def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
+        super().calculate(atoms, properties, system_changes)
         batch = atoms_to_batch(self.atoms, self.dtype).to(self.device)
         periodic = hasattr(batch, "cell")
         want_stress = "stress" in properties
         if want_stress and not periodic:
-            raise SymzooError("stress needs a periodic cell (atoms.pbc)")
+            raise PropertyNotImplementedError(
+                "stress needs a periodic cell (atoms.pbc); this structure is a molecule"
+            )
         kwargs = {"compute_stress": True} if want_stress else {}
         with torch.enable_grad():
             out = self.model(batch, **kwargs)
@@ -113,6 +102,6 @@ class SymzooCalculator:
         self.results["forces"] = out["forces"].detach().cpu().double().numpy().reshape(-1, 3)
         if want_stress:
             if "stress" not in out:
-                raise SymzooError(f"{type(self.model).__name__} does not compute stress")
-            s = out["stress"].detach().cpu().double().numpy().reshape(3, 3)
-            self.results["stress"] = np.array([s[0, 0], s[1, 1], s[2, 2], s[1, 2], s[0, 2], s[0, 1]])
+                raise PropertyNotImplementedError(f"{type(self.model).__name__} does not compute stress")
+            st = out["stress"].detach().cpu().double().numpy().reshape(3, 3)
+            self.results["stress"] = np.array([st[0, 0], st[1, 1], st[2, 2], st[1, 2], st[0, 2], st[0, 1]])

@@ -122,3 +122,25 @@ def test_md_stability_metric():
     )
     assert not bad["stable"] and bad["time_to_event_ps"] is not None and bad["time_to_event_ps"] <= 0.4
     assert bad["event"]
+
+
+def test_calculator_is_an_ase_calculator_that_pickles_and_refuses_molecular_stress():
+    import pickle
+
+    from ase.calculators.calculator import Calculator, PropertyNotImplementedError
+
+    from symzoo.calculators import SymzooCalculator
+
+    assert issubclass(SymzooCalculator, Calculator)
+    torch.manual_seed(0)
+    calc = SymzooCalculator(symzoo.create_model("schnet", channels=8, layers=1, cutoff=4.0))
+    atoms, _ = _ethanol_atoms()
+    atoms.calc = calc
+    e = atoms.get_potential_energy()
+    with pytest.raises(PropertyNotImplementedError, match="periodic"):
+        atoms.get_stress()
+    again = pickle.loads(pickle.dumps(calc))
+    assert isinstance(again, SymzooCalculator) and isinstance(again, Calculator)
+    fresh = atoms.copy()
+    fresh.calc = again
+    assert fresh.get_potential_energy() == pytest.approx(e, abs=1e-10)
