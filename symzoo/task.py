@@ -12,6 +12,7 @@ integer ``num_graphs``; node-level tensors are ``[n_nodes, ...]``, graph-level `
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -22,7 +23,7 @@ from torch import Tensor
 from .errors import InputError, UnknownNameError, suggest
 from .symmetry import Group, GroupElement, act_field
 
-__all__ = ["Field", "Task", "GraphTensorDataset"]
+__all__ = ["Field", "Task", "GraphTensorDataset", "BreakingKnob"]
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +35,33 @@ class Field:
     kind: str = "scalar"
     level: str = "node"  # "node" or "graph"
     unit: str = ""
+
+
+@dataclass(frozen=True)
+class BreakingKnob:
+    """A symmetry-breaking knob of a task (swept by ``symzoo compare --breaking``).
+
+    At strength 0 the data have the task's full ``group``; at any strength > 0 they keep only
+    ``residual_group`` (a subgroup with the same factor names, e.g. rotations about a field axis).
+    ``arg`` is the task keyword that sets the strength (``data.task_args.<arg>`` in a recipe), so
+    :meth:`Task.with_breaking` and a config override give the same data.
+    """
+
+    name: str
+    description: str
+    unit: str
+    arg: str
+    residual_group: Group
+
+    def check(self, strength: float) -> float:
+        """The strength as a float; :class:`InputError` unless it is finite and >= 0."""
+        try:
+            s = float(strength)
+        except (TypeError, ValueError):
+            raise InputError(f"breaking strength {strength!r} is not a number") from None
+        if not math.isfinite(s) or s < 0:
+            raise InputError(f"breaking strength of {self.name} must be finite and >= 0, got {strength!r}")
+        return s
 
 
 class GraphTensorDataset(torch.utils.data.Dataset):
@@ -115,6 +143,8 @@ class Task:
     output_fields : model output key -> :class:`Field`
     perm_labels : node attribute marking interchangeable nodes (``None``: all nodes of a graph)
     primary_metric : metric used for model selection and the headline number (lower is better)
+    breaking : the task's symmetry-breaking knob (:class:`BreakingKnob`), ``None`` if it has none;
+        ``breaking_strength`` is the strength of this task's data (0: exactly ``group``-symmetric)
     """
 
     name: str = ""
@@ -130,6 +160,8 @@ class Task:
     perm_labels: str | None = None
     primary_metric: str = "loss"
     has_dynamics: bool = False
+    breaking: BreakingKnob | None = None
+    breaking_strength: float = 0.0
 
     # ----------------------------------------------------------------- data
     def check_preset(self, preset: str) -> None:
@@ -247,6 +279,17 @@ class Task:
             else:
                 res[name] = act_field(f.kind, x, g, None)
         return res
+
+    def with_breaking(self, strength: float) -> Task:
+        """This task with its data generated at breaking ``strength`` (see :attr:`breaking`).
+
+        The returned task's ``group`` is ``breaking.residual_group`` for strength > 0.  The default
+        refuses (:class:`InputError`): a task without a knob cannot be swept.  Tasks with a knob
+        validate through :meth:`BreakingKnob.check` and return a new task (never mutate ``self``).
+        """
+        if self.breaking is None:
+            raise InputError(f"task {self.name!r} has no symmetry-breaking knob")
+        raise NotImplementedError(f"{type(self).__name__} declares a breaking knob but no with_breaking")
 
     def restrict(self, dataset):
         """The symmetry-restricted training set of the orbit study (default: unchanged)."""
