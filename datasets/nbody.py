@@ -7,6 +7,12 @@ deliberate differences, both to keep the data exactly E(3)-symmetric:
 * no bounding box (the reference code's box is switched off in EGNN's 3-D data too), and
 * forces are clipped **by norm** at ``0.1 / Δt`` (isotropic), not per axis.
 
+**Symmetry-breaking knob** (``nbody-charged``): ``external_field=E`` adds a uniform field of
+strength ``E`` along ``FIELD_AXIS`` (z), i.e. a force ``q_i E ẑ`` on every particle (before the
+isotropic clip).  It breaks O(3) to the rotations about z and the reflections through planes
+containing z (:class:`symzoo.subgroups.AxialGroup`); translations and permutations survive.
+``external_field=0`` is the unchanged simulator (same cache key, same bits).
+
 The integrator is the reference one: semi-implicit Euler (velocity kick, then drift), run in
 float64 and vectorized over trajectories.  Data are generated once per preset and cached
 atomically under ``SYMZOO_HOME/datasets/<task>/<preset>-<hash>``.
@@ -24,18 +30,28 @@ from torch import Tensor
 from symzoo.errors import InputError, SymzooError
 from symzoo.paths import cached_npz, dataset_cache_dir
 from symzoo.registry import register_task
+from symzoo.subgroups import AxialGroup
 from symzoo.symmetry import EuclideanGroup, canonical_frames
-from symzoo.task import Field, GraphTensorDataset, Task
+from symzoo.task import BreakingKnob, Field, GraphTensorDataset, Task
 
-__all__ = ["simulate_nbody", "NBodyTask"]
+__all__ = ["simulate_nbody", "NBodyTask", "FIELD_AXIS"]
+
+#: direction of the uniform external field of the breaking knob
+FIELD_AXIS = (0.0, 0.0, 1.0)
 
 log = logging.getLogger(__name__)
 
 
 def _accelerations(
-    pos: Tensor, attr: Tensor, interaction: str, softening: float, max_force: float | None
+    pos: Tensor,
+    attr: Tensor,
+    interaction: str,
+    softening: float,
+    max_force: float | None,
+    field: Tensor | None = None,
 ) -> Tensor:
-    """Accelerations ``[T, n, d]`` of unit-mass charged particles or of gravitating masses."""
+    """Accelerations ``[T, n, d]`` of unit-mass charged particles or of gravitating masses;
+    ``field [d]`` (charged only) adds the uniform-field force ``q_i E`` before the clip."""
     diff = pos[:, :, None, :] - pos[:, None, :, :]  # x_i - x_j
     r2 = (diff**2).sum(-1) + softening**2
     n = pos.shape[1]
@@ -51,6 +67,8 @@ def _accelerations(
     else:
         raise ValueError(f"unknown interaction {interaction!r}")
     f = (coef[..., None] * diff).sum(2)
+    if field is not None:
+        f = f + attr[:, :, None] * field
     if max_force is not None:
         norm = f.norm(dim=-1, keepdim=True)
         f = f * torch.clamp(max_force / norm.clamp(min=1e-300), max=1.0)
@@ -72,11 +90,23 @@ def simulate_nbody(
     clip: bool = True,
     seed: int = 0,
     chunk: int = 2000,
+    external_field: float = 0.0,
+    field_axis: tuple[float, ...] = FIELD_AXIS,
 ) -> dict[str, np.ndarray]:
     """Simulate ``n_traj`` trajectories; returns ``pos, vel [n_traj, n_frames, n, dim]`` and
-    ``attr [n_traj, n, 1]`` (charges ±1 or masses in [0.5, 1.5]) as float64 arrays."""
+    ``attr [n_traj, n, 1]`` (charges ±1 or masses in [0.5, 1.5]) as float64 arrays.
+
+    ``external_field`` (charged only): strength of a uniform field along ``field_axis``."""
     if n_traj <= 0 or n_particles < 2:
         raise ValueError("simulate_nbody needs n_traj >= 1 and n_particles >= 2")
+    field = None
+    if external_field != 0.0:
+        if interaction != "charged":
+            raise ValueError("an external field needs charged particles (interaction='charged')")
+        axis = torch.as_tensor(field_axis, dtype=torch.float64)
+        if axis.shape != (dim,) or float(axis.norm()) == 0.0:
+            raise ValueError(f"field_axis must be a non-zero {dim}-vector, got {field_axis}")
+        field = float(external_field) * axis / axis.norm()
     gen = torch.Generator().manual_seed(seed)
     pos0 = torch.randn(n_traj, n_particles, dim, generator=gen, dtype=torch.float64) * loc_std
     vel0 = torch.randn(n_traj, n_particles, dim, generator=gen, dtype=torch.float64)
@@ -93,12 +123,12 @@ def simulate_nbody(
         sl = slice(s, s + chunk)
         x, v, a = pos0[sl].clone(), vel0[sl].clone(), attr[sl]
         pos_out[sl, 0], vel_out[sl, 0] = x.numpy(), v.numpy()
-        v += dt * _accelerations(x, a, interaction, softening, max_force)
+        v += dt * _accelerations(x, a, interaction, softening, max_force, field)
         for i in range(1, n_steps):
             x += dt * v
             if i % save_every == 0:
                 pos_out[sl, i // save_every], vel_out[sl, i // save_every] = x.numpy(), v.numpy()
-            v += dt * _accelerations(x, a, interaction, softening, max_force)
+            v += dt * _accelerations(x, a, interaction, softening, max_force, field)
     return {"pos": pos_out, "vel": vel_out, "attr": attr.numpy()[..., None]}
 
 
@@ -132,6 +162,7 @@ class NBodyTask(Task):
         frame_out: int = 40,
         train_size: int | None = None,
         path: str | None = None,
+        external_field: float = 0.0,
     ):
         self.name = name
         self.interaction = interaction
@@ -141,21 +172,57 @@ class NBodyTask(Task):
         self.train_size = train_size
         self.path = path
         self.group = EuclideanGroup(3, reflections=True, translations=True, permutations=True)
+        if interaction == "charged":
+            self.breaking = BreakingKnob(
+                name="external_field",
+                description=f"uniform external field along {FIELD_AXIS} (force q·E on each particle)",
+                unit="field strength E, dimensionless simulation units (force per unit charge)",
+                arg="external_field",
+                residual_group=AxialGroup(FIELD_AXIS),
+            )
+            self.breaking_strength = self.breaking.check(external_field)
+            if self.breaking_strength > 0:
+                if path is not None:
+                    raise InputError(f"{name}: external_field applies to simulated data, not to a user file")
+                self.group = self.breaking.residual_group
+        elif external_field:
+            raise InputError(f"{name}: external_field needs charged particles")
         what = "charges ±1, Coulomb-like" if interaction == "charged" else "masses 0.5-1.5, softened gravity"
         self.description = (
             f"{n_particles} particles ({what}); positions, velocities and "
             f"{'charges' if interaction == 'charged' else 'masses'} at frame {frame_in} -> "
             f"positions at frame {frame_out}"
+        ) + (f"; uniform field E = {self.breaking_strength:g} along z" if self.breaking_strength else "")
+        self._kwargs = dict(
+            n_particles=n_particles,
+            softening=softening,
+            frame_in=frame_in,
+            frame_out=frame_out,
+            train_size=train_size,
+            path=path,
         )
 
+    def with_breaking(self, strength: float) -> NBodyTask:
+        """The same task with a uniform field of ``strength`` along z (see the module docstring)."""
+        if self.breaking is None:
+            return super().with_breaking(strength)
+        task = NBodyTask(
+            self.name, self.interaction, **self._kwargs, external_field=self.breaking.check(strength)
+        )
+        task.default_preset = self.default_preset
+        return task
+
     def _sim_params(self, n: int, seed: int) -> dict:
-        return dict(
+        p = dict(
             n_traj=n,
             n_particles=self.n_particles,
             interaction=self.interaction,
             softening=self.softening,
             seed=seed,
         )
+        if self.breaking_strength:  # only then: strength 0 keeps today's cache key
+            p.update(external_field=self.breaking_strength, field_axis=list(FIELD_AXIS))
+        return p
 
     def _generate(self, preset: str) -> dict[str, np.ndarray]:
         cfg = self.presets[preset]
