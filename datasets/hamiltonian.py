@@ -36,19 +36,23 @@ link, ``k = 1`` component -- and bodies for gravity, ``k = d`` components):
 
 With ``horizon=H`` (task argument; ``data.task_args.horizon=4`` on the command line) samples also
 carry multi-step targets ``q_next, p_next, v_next [n_nodes, H, k]`` (the next H frames) and the
-graph field ``dt``; symzoo's Hamiltonian models then also return their own differentiable RK4
-rollouts over those frames, and the loss becomes the trajectory-chunk MSE of Finzi et al. (2020)
-(primary metric ``traj_mse``).
+graph field ``dt``; the task's :meth:`HamiltonianTask.apply_model` then also rolls the model's
+own derivatives out over those frames (differentiable RK4; the model itself only returns
+derivatives), and the loss becomes the trajectory-chunk MSE of Finzi et al. (2020) (primary
+metric ``traj_mse``).
 
 Models return ``{"dq", "dp"}`` (first-order, canonical) or ``{"dq", "dv"}`` (second-order); the
 loss is the mean squared error of the outputs a model returns, and every model is also scored on
 the phase-space derivative ``(dq/dt, dp/dt)`` (``deriv_mse``, the primary metric; second-order
 outputs are converted with ``dp/dt = d/dt (M(q) v)``).
 
-Each task knows its conserved quantities (:meth:`HamiltonianTask.conserved`: energy; total
-momentum and angular momentum for gravity), simulates reference trajectories
-(:meth:`HamiltonianTask.simulate`) and rolls models out (:meth:`HamiltonianTask.rollout`); the
-rollout metrics live in :mod:`symzoo.eval.rollout`.
+Every task implements the dynamics protocol (:class:`symzoo.dynamics.Dynamics`): it names its
+invariants (:meth:`HamiltonianTask.invariants`: energy; total momentum and angular momentum for
+gravity), simulates reference trajectories (:meth:`HamiltonianTask.reference_trajectory`) and
+rolls models out (:meth:`HamiltonianTask.rollout`); the rollout metrics live in
+:mod:`symzoo.eval.rollout`.  This module holds the tasks; the physics (systems and simulator) is
+in :mod:`symzoo.datasets.hamiltonian_systems`, the Z2 mirror group in
+:mod:`symzoo.datasets.hamiltonian_group` (both re-exported here).
 
 Samples are all saved frames of ``n_traj`` trajectories per split (trajectories differ between
 splits), shuffled once with the data seed.  Data are cached atomically under
@@ -57,21 +61,23 @@ splits), shuffled once with the data seed.  Data are cached atomically under
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import logging
-import math
 
 import numpy as np
 import torch
 from torch import Tensor
 
+from symzoo.dynamics import Dynamics, Invariant
 from symzoo.errors import InputError, SymzooError, UnknownNameError
 from symzoo.integrators import odeint
 from symzoo.paths import cached_npz, dataset_cache_dir
 from symzoo.registry import register_task
-from symzoo.symmetry import EuclideanGroup, Group, GroupElement, canonical_frames
+from symzoo.symmetry import EuclideanGroup, GroupElement, canonical_frames
 from symzoo.task import Field, GraphTensorDataset, Task
+
+from .hamiltonian_group import MirrorGroup
+from .hamiltonian_systems import ChainPendulum, Gravity, MechanicalSystem, Pendulum, Spring, single_thread
 
 __all__ = [
     "MirrorGroup",
@@ -81,354 +87,23 @@ __all__ = [
     "ChainPendulum",
     "Gravity",
     "HamiltonianTask",
+    "single_thread",
+    "model_order",
 ]
 
 log = logging.getLogger(__name__)
-
-
-@contextlib.contextmanager
-def single_thread():
-    """Run a block with one torch intra-op thread (restored afterwards).
-
-    Simulations and rollouts work on tiny tensors, where thread synchronisation dominates: on a
-    loaded machine one thread is 10-50x faster than several.
-    """
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(n)
-
-
-# ----------------------------------------------------------------------------- symmetry
-class MirrorGroup(Group):
-    """Z2 acting on generalized coordinates by a sign flip ``(q, p, v) -> (-q, -p, -v)``.
-
-    The mirror image of a pendulum through the vertical plane (or of a spring through its rest
-    point).  Elements are stored as 1-D "rotations" ``rot = [[+-1]]`` so that fields of kind
-    ``vector`` with one component transform with :func:`symzoo.symmetry.act_field`.
-    Sampling the ``reflection`` factor gives the mirror; sampling the whole group (``factors=None``)
-    draws +-1 uniformly per graph (augmentation).
-    """
-
-    name = "Z2 (mirror)"
-    factors = ("reflection",)
-    dim = 1
-
-    def identity(self, num_graphs: int, dtype: torch.dtype = torch.float64) -> GroupElement:
-        return GroupElement(
-            torch.ones(num_graphs, 1, 1, dtype=dtype), torch.zeros(num_graphs, 1, dtype=dtype)
-        )
-
-    def sample(
-        self,
-        num_graphs: int,
-        *,
-        batch=None,
-        labels=None,
-        factors=None,
-        generator=None,
-        dtype: torch.dtype = torch.float64,
-    ) -> GroupElement:
-        if factors is not None:
-            factors = set(factors)
-            unknown = factors - set(self.factors)
-            if unknown:
-                raise ValueError(
-                    f"group {self.name} has no factor(s) {sorted(unknown)}; it has {self.factors}"
-                )
-        g = self.identity(num_graphs, dtype)
-        if factors is None:
-            sign = torch.where(torch.rand(num_graphs, generator=generator) < 0.5, -1.0, 1.0)
-            g.rot = sign.to(dtype)[:, None, None]
-        elif "reflection" in factors:
-            g.rot = -g.rot
-        return g
-
-
-# ----------------------------------------------------------------------------- systems
-class MechanicalSystem:
-    """``H(q, p) = 1/2 p^T M(q)^{-1} p + V(q)`` on flat states ``q, p [B, D]`` (``D = n_nodes * k``).
-
-    Subclasses set ``n_nodes``, ``k``, ``dt`` (frame spacing), ``substeps`` and implement
-    :meth:`mass_matrix`, :meth:`potential` and :meth:`sample`.
-    """
-
-    n_nodes: int = 1
-    k: int = 1
-    dt: float = 0.1
-    substeps: int = 10
-    has_momentum: bool = False
-
-    @property
-    def dof(self) -> int:
-        return self.n_nodes * self.k
-
-    def mass_matrix(self, q: Tensor) -> Tensor:
-        raise NotImplementedError
-
-    def potential(self, q: Tensor) -> Tensor:
-        raise NotImplementedError
-
-    def sample(self, n: int, gen: torch.Generator) -> tuple[Tensor, Tensor]:
-        raise NotImplementedError
-
-    # --- derived quantities (all differentiable, any float dtype)
-    def velocity(self, q: Tensor, p: Tensor) -> Tensor:
-        """``dq/dt = M(q)^{-1} p``."""
-        return torch.linalg.solve(self.mass_matrix(q), p.unsqueeze(-1)).squeeze(-1)
-
-    def momentum(self, q: Tensor, v: Tensor) -> Tensor:
-        """``p = M(q) v``."""
-        return (self.mass_matrix(q) @ v.unsqueeze(-1)).squeeze(-1)
-
-    def hamiltonian(self, q: Tensor, p: Tensor) -> Tensor:
-        """Total energy ``[B]``."""
-        return 0.5 * (p * self.velocity(q, p)).sum(-1) + self.potential(q)
-
-    def vector_field(self, q: Tensor, p: Tensor, create_graph: bool = False) -> tuple[Tensor, Tensor]:
-        """Hamilton's equations ``(dH/dp, -dH/dq)`` (autograd; subclasses may override with the
-        closed form, which the tests compare against this)."""
-        with torch.enable_grad():
-            qq = q.detach().requires_grad_(True) if not q.requires_grad else q
-            pp = p.detach().requires_grad_(True) if not p.requires_grad else p
-            dq, dp = torch.autograd.grad(self.hamiltonian(qq, pp).sum(), (pp, qq), create_graph=create_graph)
-        return dq, -dp
-
-    def acceleration(self, q: Tensor, p: Tensor) -> Tensor:
-        """``d^2q/dt^2 = d/dt [M(q)^{-1} p]`` (forward-mode derivative along the flow)."""
-        dq, dp = self.vector_field(q, p)
-        _, a = torch.func.jvp(self.velocity, (q.detach(), p.detach()), (dq, dp))
-        return a
-
-    def pdot_from_acceleration(self, q: Tensor, v: Tensor, a: Tensor) -> Tensor:
-        """``dp/dt = d/dt [M(q) v]`` given the acceleration ``a`` (converts second-order outputs)."""
-        _, pdot = torch.func.jvp(self.momentum, (q, v), (v, a))
-        return pdot
-
-    def conserved(self, q: Tensor, p: Tensor) -> dict[str, Tensor]:
-        """Conserved quantities of each state: ``energy [B]`` (+ ``momentum``, ``angular_momentum``)."""
-        return {"energy": self.hamiltonian(q, p)}
-
-    def simulate(
-        self, q0: Tensor, p0: Tensor, steps: int, *, dt: float | None = None, substeps: int | None = None
-    ) -> tuple[Tensor, Tensor]:
-        """Reference trajectory ``q, p [steps + 1, B, D]`` (RK4, float64, ``substeps`` per frame)."""
-        q0, p0 = q0.to(torch.float64), p0.to(torch.float64)
-
-        def f(z):
-            return self.vector_field(z[0], z[1])
-
-        with torch.no_grad(), single_thread():
-            q, p = odeint(
-                f,
-                (q0, p0),
-                self.dt if dt is None else dt,
-                steps,
-                method="rk4",
-                substeps=self.substeps if substeps is None else substeps,
-            )
-        return q, p
-
-    def params(self) -> dict:
-        return {k: v for k, v in vars(self).items() if isinstance(v, (int, float, str, bool))}
-
-
-class Spring(MechanicalSystem):
-    """Mass-spring ``H = p^2 / (2m) + k q^2 / 2`` (m = k = 1; Greydanus et al. 2019)."""
-
-    dt = 0.1
-    substeps = 10
-
-    def __init__(self, mass: float = 1.0, stiffness: float = 1.0):
-        self.mass, self.stiffness = mass, stiffness
-
-    def mass_matrix(self, q):
-        return torch.full((*q.shape[:-1], 1, 1), self.mass, dtype=q.dtype, device=q.device)
-
-    def velocity(self, q, p):
-        return p / self.mass
-
-    def vector_field(self, q, p, create_graph=False):
-        return p / self.mass, -self.stiffness * q
-
-    def momentum(self, q, v):
-        return v * self.mass
-
-    def potential(self, q):
-        return 0.5 * self.stiffness * (q**2).sum(-1)
-
-    def sample(self, n, gen):
-        # Greydanus: radius in phase space uniform in [0.1, 1.0]; we use [0.2, 1.0]
-        r = 0.2 + 0.8 * torch.rand(n, 1, generator=gen, dtype=torch.float64)
-        a = 2 * math.pi * torch.rand(n, 1, generator=gen, dtype=torch.float64)
-        q = r * torch.cos(a)
-        p = r * torch.sin(a) * math.sqrt(self.mass * self.stiffness)
-        return q, p
-
-
-class Pendulum(MechanicalSystem):
-    """Ideal pendulum ``H = p^2 / (2 m l^2) + m g l (1 - cos q)`` (m = l = 1, g = 3: Greydanus)."""
-
-    dt = 0.1
-    substeps = 10
-
-    def __init__(self, mass: float = 1.0, length: float = 1.0, g: float = 3.0):
-        self.mass, self.length, self.g = mass, length, g
-
-    def mass_matrix(self, q):
-        return torch.full((*q.shape[:-1], 1, 1), self.mass * self.length**2, dtype=q.dtype, device=q.device)
-
-    def velocity(self, q, p):
-        return p / (self.mass * self.length**2)
-
-    def vector_field(self, q, p, create_graph=False):
-        return self.velocity(q, p), -self.mass * self.g * self.length * torch.sin(q)
-
-    def momentum(self, q, v):
-        return v * (self.mass * self.length**2)
-
-    def potential(self, q):
-        return self.mass * self.g * self.length * (1 - torch.cos(q)).sum(-1)
-
-    def sample(self, n, gen):
-        # radius in (q, p) uniform in [1.0, 2.0]: below the separatrix (oscillations)
-        r = 1.0 + torch.rand(n, 1, generator=gen, dtype=torch.float64)
-        a = 2 * math.pi * torch.rand(n, 1, generator=gen, dtype=torch.float64)
-        return r * torch.cos(a), r * torch.sin(a)
-
-
-class ChainPendulum(MechanicalSystem):
-    """Planar chain of ``n`` rigid massless links with point masses at their ends.
-
-    ``q_i`` is the angle of link ``i`` from the downward vertical.  With masses ``m`` and lengths
-    ``l`` (all equal): ``M_jk = m l^2 (n - max(j, k)) cos(q_j - q_k)`` (0-based) and
-    ``V = -m g l sum_k (n - k) cos q_k``.  Initial angles and angular velocities ~ N(0, 0.5^2).
-    """
-
-    dt = 0.05
-    substeps = 10
-
-    def __init__(self, n: int, mass: float = 1.0, length: float = 1.0, g: float = 9.81):
-        self.n_nodes, self.mass, self.length, self.g = n, mass, length, g
-
-    def _weights(self, q):
-        idx = torch.arange(self.n_nodes, device=q.device)
-        return (self.n_nodes - torch.maximum(idx[:, None], idx[None, :])).to(q.dtype), (
-            self.n_nodes - idx
-        ).to(q.dtype)
-
-    def mass_matrix(self, q):
-        w, _ = self._weights(q)
-        c = torch.cos(q[..., :, None] - q[..., None, :])
-        return self.mass * self.length**2 * w * c
-
-    def potential(self, q):
-        _, w = self._weights(q)
-        return -self.mass * self.g * self.length * (w * torch.cos(q)).sum(-1)
-
-    def sample(self, n, gen):
-        q = 0.5 * torch.randn(n, self.n_nodes, generator=gen, dtype=torch.float64)
-        v = 0.5 * torch.randn(n, self.n_nodes, generator=gen, dtype=torch.float64)
-        return q, self.momentum(q, v)
-
-
-class Gravity(MechanicalSystem):
-    """``N`` bodies of unit mass in ``dim`` dimensions: ``V = -G sum_{i<j} m_i m_j / sqrt(r^2 + eps^2)``.
-
-    Flat coordinates ``q = (x_1, ..., x_N)``; ``p_i = m_i dx_i/dt``.  Conserves energy, total
-    momentum and angular momentum (the force law is the softened one of
-    :mod:`symzoo.datasets.nbody`).
-    """
-
-    dt = 0.05
-    substeps = 20
-    has_momentum = True
-
-    def __init__(self, n: int, dim: int = 2, softening: float = 0.1, noise: float = 0.05):
-        self.n_nodes, self.k, self.softening, self.noise = n, dim, softening, noise
-        self.G = 1.0
-
-    def masses(self, like: Tensor) -> Tensor:
-        return torch.ones(self.n_nodes, dtype=like.dtype, device=like.device)
-
-    def mass_matrix(self, q):
-        m = self.masses(q).repeat_interleave(self.k)
-        return torch.diag_embed(m.expand(*q.shape[:-1], -1))
-
-    def velocity(self, q, p):  # diagonal mass matrix: no solve needed
-        return p / self.masses(q).repeat_interleave(self.k)
-
-    def momentum(self, q, v):
-        return v * self.masses(q).repeat_interleave(self.k)
-
-    def potential(self, q):
-        x = q.reshape(*q.shape[:-1], self.n_nodes, self.k)
-        diff = x[..., :, None, :] - x[..., None, :, :]
-        r2 = (diff**2).sum(-1) + self.softening**2
-        iu = torch.triu_indices(self.n_nodes, self.n_nodes, 1, device=q.device)
-        m = self.masses(q)
-        mm = (m[:, None] * m[None, :])[iu[0], iu[1]]
-        r2 = r2[..., iu[0], iu[1]]
-        return -self.G * (mm / r2.sqrt()).sum(-1)
-
-    def vector_field(self, q, p, create_graph=False):
-        x = q.reshape(-1, self.n_nodes, self.k)
-        m = self.masses(q).repeat_interleave(self.k)
-        return p / m, (self.accelerations(x).reshape(q.shape) * m)
-
-    def accelerations(self, x: Tensor) -> Tensor:
-        """``[B, N, d]`` accelerations, via :func:`symzoo.datasets.nbody._accelerations`."""
-        from .nbody import _accelerations
-
-        m = self.masses(x).expand(x.shape[0], -1)
-        return self.G * _accelerations(x, m, "gravity", self.softening, None)
-
-    def sample(self, n, gen):
-        from symzoo.symmetry import random_rotations
-
-        N, d = self.n_nodes, self.k
-        r = 0.5 + torch.rand(n, 1, 1, generator=gen, dtype=torch.float64)
-        phi = 2 * math.pi * (torch.arange(N, dtype=torch.float64) / N)
-        phi = phi[None, :] + 2 * math.pi * torch.rand(n, 1, generator=gen, dtype=torch.float64)
-        ring = torch.stack([torch.cos(phi), torch.sin(phi)], -1)  # [n, N, 2]
-        tangent = torch.stack([-torch.sin(phi), torch.cos(phi)], -1)
-        x2 = r * ring
-        acc = self.accelerations(torch.cat([x2, torch.zeros(n, N, d - 2, dtype=x2.dtype)], -1))[..., :2]
-        v_circ = (acc.norm(dim=-1, keepdim=True) * r).sqrt()
-        sense = torch.where(torch.rand(n, 1, 1, generator=gen) < 0.5, -1.0, 1.0).double()
-        v2 = sense * v_circ * tangent
-        x2 = x2 + self.noise * r * torch.randn(x2.shape, generator=gen, dtype=torch.float64)
-        v2 = v2 + self.noise * v_circ * torch.randn(v2.shape, generator=gen, dtype=torch.float64)
-        x = torch.cat([x2, torch.zeros(n, N, d - 2, dtype=x2.dtype)], -1)
-        v = torch.cat([v2, torch.zeros(n, N, d - 2, dtype=v2.dtype)], -1)
-        if d == 3:
-            rot = random_rotations(n, 3, generator=gen)
-            x, v = x @ rot.transpose(-1, -2), v @ rot.transpose(-1, -2)
-        m = self.masses(x)[None, :, None]
-        x = x - (m * x).sum(1, keepdim=True) / m.sum(1, keepdim=True)
-        v = v - (m * v).sum(1, keepdim=True) / m.sum(1, keepdim=True)
-        q = x.reshape(n, N * d)
-        return q, self.momentum(q, v.reshape(n, N * d))
-
-    def conserved(self, q, p):
-        x = q.reshape(*q.shape[:-1], self.n_nodes, self.k)
-        pp = p.reshape(*p.shape[:-1], self.n_nodes, self.k)
-        out = {"energy": self.hamiltonian(q, p), "momentum": pp.sum(-2)}
-        if self.k == 2:
-            out["angular_momentum"] = (x[..., 0] * pp[..., 1] - x[..., 1] * pp[..., 0]).sum(-1, keepdim=True)
-        else:
-            out["angular_momentum"] = torch.linalg.cross(x, pp, dim=-1).sum(-2)
-        return out
 
 
 # ----------------------------------------------------------------------------- the task
 _FIELDS_OUT = ("dq", "dp", "dv")
 
 
-class HamiltonianTask(Task):
-    """Learn the vector field of a Hamiltonian system from states; roll it out (module docstring)."""
+class HamiltonianTask(Dynamics, Task):
+    """Learn the vector field of a Hamiltonian system from states; roll it out (module docstring).
+
+    Implements the dynamics protocol (:class:`symzoo.dynamics.Dynamics`): trajectories are the
+    canonical state ``{"q", "p"}: [steps + 1, n_nodes, k]``; invariants are the true energy and,
+    for gravity, total momentum and angular momentum."""
 
     domain = "hamiltonian"
     needs_grad = True
@@ -441,6 +116,7 @@ class HamiltonianTask(Task):
     }
     #: default rollout horizon (steps of ``dt``) of :func:`symzoo.eval.rollout.rollout_metrics`
     rollout_steps = 1000
+    rollout_method = "rk4"
 
     def __init__(
         self,
@@ -459,6 +135,8 @@ class HamiltonianTask(Task):
         self.horizon = int(horizon)
         self.particles = isinstance(system, Gravity)
         self.dt = system.dt
+        self.unit = unit
+        self.time_unit = "s" if unit == _SI else "time units (dimensionless)"
         self.description = description or (system.__doc__ or "").split("\n")[0]
         vec = Field("vector")
         if self.particles:
@@ -648,6 +326,91 @@ class HamiltonianTask(Task):
         q, p = self.state(batch)
         return self.system.simulate(q, p, steps)
 
+    # ------------------------------------------------------------ dynamics protocol
+    def reference_key(self, preset: str) -> dict:
+        return self._sim_params(preset)
+
+    def reference_trajectory(self, batch, steps: int) -> dict[str, Tensor]:
+        """The true flow from the states of ``batch``: ``{"q", "p"}: [steps + 1, n_nodes, k]`` (float64)."""
+        q, p = self.simulate(batch, steps)
+        k = self.system.k
+        return {"q": q.reshape(steps + 1, -1, k), "p": p.reshape(steps + 1, -1, k)}
+
+    def _conserved_along(self, traj: dict[str, Tensor]) -> dict[str, Tensor]:
+        t = traj["q"].shape[0]
+        d = self.system.dof
+        q, p = traj["q"].reshape(t, -1, d), traj["p"].reshape(t, -1, d)
+        b = q.shape[1]
+        cons = self.conserved(q.reshape(-1, d), p.reshape(-1, d))
+        return {k: v.reshape(t, b, -1) for k, v in cons.items()}
+
+    def invariants(self) -> dict[str, Invariant]:
+        """True energy ``H(q, p)``; gravity also total momentum and angular momentum (all conserved)."""
+
+        def quantity(key: str):
+            def fn(traj, batch):
+                x = self._conserved_along(traj)[key]
+                return x[..., 0] if key == "energy" else x
+
+            return fn
+
+        def bodies(traj):
+            b, k = int(traj["q"].shape[1]) // self.system.n_nodes, self.system.k
+            return traj["q"][0].reshape(b, -1, k), traj["p"][0].reshape(b, -1, k)
+
+        def scale_p(traj, batch):
+            return bodies(traj)[1].norm(dim=-1).sum(-1).clamp(min=1e-300)
+
+        def scale_l(traj, batch):
+            x0, p0 = bodies(traj)
+            return (x0.norm(dim=-1) * p0.norm(dim=-1)).sum(-1).clamp(min=1e-300)
+
+        inv = {
+            "energy": Invariant(
+                quantity("energy"), f"energy, {self.unit}", description="relative |E(t) - E(0)| / |E(0)|"
+            )
+        }
+        if self.system.has_momentum:
+            inv["momentum"] = Invariant(
+                quantity("momentum"),
+                f"momentum, {self.unit}",
+                scale=scale_p,
+                description="relative to sum |p_i|",
+            )
+            inv["angular_momentum"] = Invariant(
+                quantity("angular_momentum"),
+                f"angular momentum, {self.unit}",
+                scale=scale_l,
+                description="relative to sum |q_i||p_i|",
+            )
+        return inv
+
+    def apply_model(self, model, batch) -> dict[str, Tensor]:
+        """``model(batch)``; with ``horizon`` also the model's own RK4 rollout over the next
+        ``horizon`` frames, differentiable (``q_next`` and ``p_next`` or ``v_next``
+        ``[n_nodes, H, k]``: the trajectory-chunk loss of Finzi et al. 2020)."""
+        out = model(batch)
+        if not self.horizon:
+            return out
+        dt_value = float(batch.dt.reshape(-1)[0])
+        static = copy.copy(batch)
+        for key in ("q_next", "p_next", "v_next"):
+            if key in static:
+                del static[key]
+        second = "v" if "dv" in out else "p"
+        dtype = out["dq"].dtype
+
+        def f(z):
+            s = copy.copy(static)
+            s.q = z[0]
+            setattr(s, second, z[1])
+            o = model(s)
+            return o["dq"], o["d" + second]
+
+        z0 = (batch.q.to(dtype), getattr(batch, second).to(dtype))
+        q, w = odeint(f, z0, dt_value, batch.q_next.shape[1], method="rk4")
+        return {**out, "q_next": q[1:].transpose(0, 1), f"{second}_next": w[1:].transpose(0, 1)}
+
     # ------------------------------------------------------------ training
     def validate_batch(self, batch) -> None:
         super().validate_batch(batch)
@@ -685,7 +448,7 @@ class HamiltonianTask(Task):
             if "q_next" not in out:
                 raise InputError(
                     f"{self.name} (horizon {self.horizon}): the model returned no 'q_next' rollout; "
-                    "multi-step training needs a symzoo Hamiltonian model"
+                    "multi-step training goes through task.apply_model"
                 )
             second = "p_next" if "p_next" in out else "v_next"
             return (
@@ -723,8 +486,6 @@ class HamiltonianTask(Task):
         ``dq, dv``) evolve ``(q, v)`` and their momenta are ``M(q) v``.  Returns node-shaped
         canonical trajectories ``{"q", "p"}: [steps + 1, n_nodes, k]`` (entry 0 = the batch).
         """
-        from symzoo.integrators import odeint
-
         dt = self.dt if dt is None else dt
         order = model_order(model, batch)
         static = copy.copy(batch)

@@ -39,7 +39,7 @@ def evaluate_dataset(
     totals: dict[str, float] = {}
     count = 0
     gen = torch.Generator().manual_seed(seed)
-    needs_grad = bool(getattr(task, "needs_grad", False))
+    needs_grad = bool(task.needs_grad)
     for batch in task.loader(dataset, batch_size):
         batch = cast_batch(batch, dtype)
         if validate:
@@ -47,7 +47,7 @@ def evaluate_dataset(
         if transform == "group":
             batch = task.act(task.sample_group(batch, generator=gen), batch)
         with torch.set_grad_enabled(needs_grad):
-            out = model(batch)
+            out = task.apply_model(model, batch)
             m = task.metrics(out, batch)
         n = int(batch.num_graphs)
         for k, v in m.items():

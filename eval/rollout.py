@@ -1,27 +1,28 @@
-"""Rollout metrics of learned dynamics: trajectory error, energy drift, valid time, momentum.
+"""Rollout metrics of learned dynamics: trajectory error, valid time, drift of every invariant.
 
-The entry point is :func:`rollout_metrics` (used by ``symzoo compare`` for its energy-drift
-column)::
+The entry point is :func:`rollout_metrics` (used by ``symzoo eval`` and ``symzoo compare``)::
 
     from symzoo.eval.rollout import rollout_metrics
-    m = rollout_metrics(model, task, steps=1000)     # task: any task with ``rollout``/``simulate``
-    m["energy_drift"], m["rollout_error"], m["valid_time"]
+    m = rollout_metrics(model, task, steps=1000)     # task: any task with dynamics
+    m["rollout_error"], m["valid_time"], m["energy_drift"]
 
-Definitions (``z = (q, p)`` canonical state of one system, ``z_hat`` the model's rollout from the
-same initial state, ``E`` the **true** energy of the task, ``t = 1..T`` steps of ``task.dt``):
+It works for every task that implements the dynamics protocol (:class:`symzoo.dynamics.Dynamics`)
+and iterates over what the task declares: its trajectory fields, its time step ``dt`` and its
+:meth:`~symzoo.dynamics.Dynamics.invariants`.  Definitions (``z`` the reference state of one
+system -- the task's :meth:`~symzoo.dynamics.Dynamics.error_fields` of the trajectory, flattened --,
+``z_hat`` the model's rollout from the same initial state, ``t = 1..T`` steps of ``task.dt``):
 
 * ``rollout_error``: ``e_t = |z_t - z_hat_t| / (|z_t| + |z_hat_t|)`` (in [0, 1]), geometric mean
   over ``t`` (Finzi et al. 2020), then arithmetic mean over trajectories;
-* ``energy_drift``: ``|E(z_hat_t) - E(z_0)| / |E(z_0)|``, mean over ``t`` and trajectories
-  (``energy_drift_final``: at ``t = T``; ``energy_drift_reference``: the same for the reference
-  integrator, the floor of the measurement);
-* ``energy_mse``: ``(E(z_hat_t) - E(z_t))^2``, mean over ``t`` and trajectories, in squared energy
-  units: the "energy MSE" Greydanus et al. (2019) report (their spring 1.7e-1 -> 3.8e-4);
 * ``valid_time``: time until ``e_t`` first exceeds ``threshold`` (default 0.1), mean over
-  trajectories (the whole horizon if it never does);
-* ``momentum_drift`` / ``angular_momentum_drift`` (tasks that conserve them, e.g. gravity):
-  ``|P(z_hat_t) - P(z_0)|`` over ``sum_i |p_i(0)|`` (and ``|L_t - L_0|`` over
-  ``sum_i |q_i(0)| |p_i(0)|``), mean over ``t`` and trajectories;
+  trajectories (the whole horizon if it never does), in the task's ``time_unit``;
+* for every declared invariant ``I`` (e.g. ``energy``, ``momentum``, ``angular_momentum``):
+  ``I_drift``: ``|I(z_hat_t) - I(z_0)| / scale`` (conserved invariants; ``scale`` as the invariant
+  declares, default ``|I(z_0)|``), or ``|I(z_hat_t) - I(z_t)| / scale`` (invariants that only
+  matter), mean over ``t`` and trajectories; ``I_drift_final``: the same at ``t = T``;
+  ``I_drift_reference``: the same for the reference trajectory (the floor of the measurement);
+  scalar invariants also get ``I_mse``: ``(I(z_hat_t) - I(z_t))^2``, mean over ``t`` and
+  trajectories, in squared units (``energy_mse`` is the "energy MSE" of Greydanus et al. 2019);
 * ``diverged``: fraction of rollouts that produced non-finite states (their errors count as 1 and
   their drifts as ``1e6``).
 
@@ -42,10 +43,11 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from symzoo.dynamics import Dynamics
 from symzoo.errors import SymzooError
 from symzoo.paths import atomic_path, dataset_cache_dir
 
-__all__ = ["rollout_metrics", "reference_trajectories", "plot_rollouts", "DRIFT_CAP"]
+__all__ = ["rollout_metrics", "reference_trajectories", "plot_rollouts", "format_rollout", "DRIFT_CAP"]
 
 log = logging.getLogger(__name__)
 
@@ -53,41 +55,49 @@ log = logging.getLogger(__name__)
 DRIFT_CAP = 1e6
 
 
-def _check_task(task) -> None:
-    for attr in ("rollout", "simulate", "initial_batch", "conserved", "state"):
-        if not hasattr(task, attr):
-            raise SymzooError(
-                f"task {getattr(task, 'name', task)!r} has no dynamics to roll out "
-                f"(it lacks {attr!r}); rollout metrics apply to Hamiltonian tasks"
-            )
+def _check_task(task) -> Dynamics:
+    if not isinstance(task, Dynamics):
+        raise SymzooError(
+            f"task {task.name!r} has no dynamics to roll out (it does not implement "
+            "symzoo.dynamics.Dynamics); rollout metrics apply to tasks with dynamics"
+        )
+    return task
 
 
 def reference_trajectories(
     task, *, preset: str | None = None, split: str = "test", n_traj: int = 16, steps: int = 1000
-) -> tuple[Tensor, Tensor]:
-    """Reference flat ``q, p [steps + 1, n, D]`` (float64) from the first frames of ``split``,
-    simulated by ``task.simulate`` and cached."""
+) -> dict[str, Tensor]:
+    """Reference trajectories ``{field: [steps + 1, n_nodes, ...]}`` (float64) from the first
+    frames of ``split``, simulated by ``task.reference_trajectory`` and cached."""
+    task = _check_task(task)
     preset = preset or task.default_preset
     batch = task.initial_batch(preset, split, n_traj)
     n = int(batch.num_graphs)
-    params = {"sim": task._sim_params(preset), "split": split, "n": n, "steps": steps, "kind": "reference"}
+    params = {
+        "sim": task.reference_key(preset),
+        "split": split,
+        "n": n,
+        "steps": steps,
+        "kind": "reference",
+        "layout": "trajectory-dict",
+    }
     path = dataset_cache_dir(task.name, preset, params) / "reference.npz"
     if path.exists():
         try:
             with np.load(path) as z:
-                return torch.from_numpy(z["q"]), torch.from_numpy(z["p"])
+                return {k: torch.from_numpy(z[k]) for k in z.files}
         except Exception as e:
             log.warning("re-simulating corrupt reference cache %s (%s)", path, e)
     log.info("simulating %d reference trajectories of %d steps for %s", n, steps, task.name)
-    q, p = task.simulate(batch, steps)
+    traj = {k: v.to(torch.float64) for k, v in task.reference_trajectory(batch, steps).items()}
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as f:
-            np.savez(f, q=q.numpy(), p=p.numpy())
-    return q, p
+            np.savez(f, **{k: v.numpy() for k, v in traj.items()})
+    return traj
 
 
-def _finite_rows(x: Tensor) -> Tensor:
-    return torch.isfinite(x).all(-1)
+def _per_graph(x: Tensor, steps: int, b: int) -> Tensor:
+    return x.to(torch.float64).reshape(steps + 1, b, -1)
 
 
 @torch.no_grad()
@@ -99,59 +109,58 @@ def rollout_metrics(
     n_traj: int = 16,
     preset: str | None = None,
     split: str = "test",
-    method: str = "rk4",
+    method: str | None = None,
     threshold: float = 0.1,
     dtype: torch.dtype = torch.float64,
     plot: str | Path | None = None,
     return_series: bool = False,
 ) -> dict[str, Any]:
-    """Roll ``model`` out from ``n_traj`` initial states of ``task`` for ``steps`` steps and compare
-    with the reference (see the module docstring for the definitions).  Returns a flat dict of
-    floats (plus ``series`` of per-step means when ``return_series``); writes a PNG of error and
-    energy vs. time when ``plot`` is a path.
+    """Roll ``model`` out from ``n_traj`` initial states of ``task`` for ``steps`` steps (default
+    ``task.rollout_steps``) and compare with the reference (see the module docstring for the
+    definitions).  ``method``: passed to ``task.rollout`` when given (e.g. ``"rk4"``, ``"euler"``
+    for ODE tasks).  Returns a flat dict of floats plus ``units`` and ``invariants`` (and ``series``
+    of per-step means when ``return_series``); writes a PNG of error and drift vs. time when
+    ``plot`` is a path.
     """
-    from symzoo.datasets.hamiltonian import single_thread
+    from symzoo.datasets.hamiltonian_systems import single_thread
 
-    _check_task(task)
-    steps = int(getattr(task, "rollout_steps", 1000) if steps is None else steps)
+    task = _check_task(task)
+    steps = int(task.rollout_steps if steps is None else steps)
     if steps < 1:
         raise SymzooError(f"rollout steps must be >= 1, got {steps}")
     if not 0 < threshold < 1:
         raise SymzooError(f"the valid-time threshold must be in (0, 1), got {threshold}")
     preset = preset or task.default_preset
     t0 = time.perf_counter()
-    q_ref, p_ref = reference_trajectories(task, preset=preset, split=split, n_traj=n_traj, steps=steps)
+    ref = reference_trajectories(task, preset=preset, split=split, n_traj=n_traj, steps=steps)
     m = copy.deepcopy(model).to(dtype)
     m.eval()
     batch = task.initial_batch(preset, split, n_traj, dtype=dtype)
     b = int(batch.num_graphs)
+    options = {} if method is None else {"method": method}
     with single_thread():
-        pred = task.rollout(m, batch, steps, method=method)
-    q_hat = pred["q"].to(torch.float64).reshape(steps + 1, b, -1)
-    p_hat = pred["p"].to(torch.float64).reshape(steps + 1, b, -1)
-
-    z, z_hat = torch.cat([q_ref, p_ref], -1), torch.cat([q_hat, p_hat], -1)
-    finite = _finite_rows(z_hat)  # [T+1, B]
+        pred = task.rollout(m, batch, steps, **options)
+    missing = sorted(set(ref) - set(pred))
+    if missing:
+        raise SymzooError(f"{task.name}: the rollout lacks the trajectory field(s) {missing}")
+    fields = task.error_fields() or tuple(ref)
+    z = torch.cat([_per_graph(ref[k], steps, b) for k in fields], -1)
+    z_hat = torch.cat([_per_graph(pred[k], steps, b) for k in fields], -1)
+    finite = torch.ones(steps + 1, b, dtype=torch.bool)
+    for k in ref:
+        finite &= torch.isfinite(_per_graph(pred[k], steps, b)).all(-1)  # [T+1, B]
     z_hat_safe = torch.where(finite[..., None], z_hat, torch.zeros_like(z_hat))
     err = (z - z_hat_safe).norm(dim=-1) / (z.norm(dim=-1) + z_hat_safe.norm(dim=-1)).clamp(min=1e-300)
     err = torch.where(finite, err, torch.ones_like(err))[1:]  # [T, B]
     geo = torch.exp(torch.log(err.clamp(min=1e-300)).mean(0))  # per trajectory
 
-    qs, ps = (
-        torch.where(finite[..., None], q_hat, q_ref[:1]),
-        torch.where(finite[..., None], p_hat, p_ref[:1]),
-    )
-    cons_hat = task.conserved(qs.reshape(-1, qs.shape[-1]), ps.reshape(-1, ps.shape[-1]))
-    cons_ref = task.conserved(q_ref.reshape(-1, q_ref.shape[-1]), p_ref.reshape(-1, p_ref.shape[-1]))
-
-    def view(x: Tensor) -> Tensor:
-        return x.reshape(steps + 1, b, -1)
-
-    e_hat, e_ref = view(cons_hat["energy"])[..., 0], view(cons_ref["energy"])[..., 0]
-    e0 = e_ref[0].abs().clamp(min=1e-300)
-    drift = (e_hat - e_ref[0]).abs() / e0
-    drift = torch.where(finite, drift.clamp(max=DRIFT_CAP), torch.full_like(drift, DRIFT_CAP))[1:]
-    drift_ref = ((e_ref - e_ref[0]).abs() / e0)[1:]
+    # non-finite states are replaced by the initial state before the invariants see them
+    safe = {
+        k: torch.where(
+            finite[..., None], _per_graph(pred[k], steps, b), _per_graph(ref[k][:1], 0, b)
+        ).reshape(ref[k].shape)
+        for k in ref
+    }
 
     exceeded = err > threshold
     first = torch.where(exceeded.any(0), exceeded.float().argmax(0), torch.full((b,), steps))
@@ -165,66 +174,111 @@ def rollout_metrics(
         "steps": steps,
         "dt": dt,
         "horizon": steps * dt,
-        "method": method,
+        "time_unit": task.time_unit,
+        "method": method or task.rollout_method,
         "dtype": str(dtype).replace("torch.", ""),
         "rollout_error": float(geo.mean()),
-        "energy_drift": float(drift.mean()),
-        "energy_drift_final": float(drift[-1].mean()),
-        "energy_drift_reference": float(drift_ref.mean()),
-        "energy_mse": float(
-            torch.where(finite, (e_hat - e_ref) ** 2, torch.full_like(e_hat, DRIFT_CAP))[1:].mean()
-        ),
         "valid_time": float(first.double().mean() * dt),
         "valid_threshold": threshold,
         "diverged": float((~finite).any(0).double().mean()),
     }
-    if "momentum" in cons_ref:
-        x0 = q_ref[0].reshape(b, -1, task.system.k)
-        p0 = p_ref[0].reshape(b, -1, task.system.k)
-        scale_p = p0.norm(dim=-1).sum(-1).clamp(min=1e-300)
-        scale_l = (x0.norm(dim=-1) * p0.norm(dim=-1)).sum(-1).clamp(min=1e-300)
-        for key, scale in (("momentum", scale_p), ("angular_momentum", scale_l)):
-            if key not in cons_ref:
-                continue
-            d = (view(cons_hat[key]) - view(cons_ref[key])[:1]).norm(dim=-1) / scale
-            d = torch.where(finite, d.clamp(max=DRIFT_CAP), torch.full_like(d, DRIFT_CAP))[1:]
-            res[f"{key}_drift"] = float(d.mean())
-    res["seconds"] = round(time.perf_counter() - t0, 3)
-    series = {
+    units = {
+        "rollout_error": "relative, geometric mean over the horizon",
+        "valid_time": f"{task.time_unit}, until the relative error exceeds {threshold}",
+        "diverged": "fraction of trajectories with non-finite states",
+    }
+    series: dict[str, list] = {
         "time": [dt * (i + 1) for i in range(steps)],
         "error": torch.exp(torch.log(err.clamp(min=1e-300)).mean(1)).tolist(),
-        "energy_drift": drift.mean(1).tolist(),
-        "energy_drift_reference": drift_ref.mean(1).tolist(),
     }
+    declared = {}
+    for name, inv in task.invariants().items():
+        i_hat = inv.fn(safe, batch).to(torch.float64)
+        i_ref = inv.fn(ref, batch).to(torch.float64)
+        vec = i_hat.dim() == 3
+        scale = (inv.scale(ref, batch) if inv.scale is not None else _norm(i_ref[0], vec)).clamp(min=1e-300)
+        base_hat = i_ref[:1] if inv.conserved else i_ref
+        drift = _norm(i_hat - base_hat, vec) / scale
+        drift = torch.where(finite, drift.clamp(max=DRIFT_CAP), torch.full_like(drift, DRIFT_CAP))[1:]
+        drift_ref = (_norm(i_ref - i_ref[:1], vec) / scale)[1:]
+        res[f"{name}_drift"] = float(drift.mean())
+        res[f"{name}_drift_final"] = float(drift[-1].mean())
+        if inv.conserved:
+            res[f"{name}_drift_reference"] = float(drift_ref.mean())
+        if not vec:
+            sq = torch.where(finite, (i_hat - i_ref) ** 2, torch.full_like(i_hat, DRIFT_CAP))[1:]
+            res[f"{name}_mse"] = float(sq.mean())
+            units[f"{name}_mse"] = f"squared {inv.unit}"
+        what = "drift |I(t) - I(0)|" if inv.conserved else "error |I(t) - I_ref(t)|"
+        units[f"{name}_drift"] = f"relative {what} / scale ({inv.description or 'scale |I(0)|'}), mean over t"
+        declared[name] = {"unit": inv.unit, "conserved": inv.conserved, "description": inv.description}
+        series[f"{name}_drift"] = drift.mean(1).tolist()
+        if inv.conserved:
+            series[f"{name}_drift_reference"] = drift_ref.mean(1).tolist()
+    res["invariants"] = declared
+    res["units"] = units
+    res["seconds"] = round(time.perf_counter() - t0, 3)
     if plot is not None:
-        plot_rollouts({res["model"]: series}, plot, title=f"{task.name}: {steps}-step rollouts ({method})")
+        plot_rollouts(
+            {res["model"]: series}, plot, title=f"{task.name}: {steps}-step rollouts ({res['method']})"
+        )
         res["plot"] = str(plot)
     if return_series:
         res["series"] = series
     return res
 
 
-def plot_rollouts(series: dict[str, dict], path: str | Path, *, title: str = "") -> Path:
-    """PNG with two panels, relative state error and relative energy drift vs. time (log scale),
-    one line per model; ``series[name]`` holds ``time``, ``error``, ``energy_drift`` lists (as
-    returned by ``rollout_metrics(..., return_series=True)["series"]``)."""
+def _norm(x: Tensor, vec: bool) -> Tensor:
+    return x.norm(dim=-1) if vec else x.abs()
+
+
+def format_rollout(r: dict) -> str:
+    """Plain-text lines of one :func:`rollout_metrics` result (used by ``symzoo eval``)."""
+    lines = [
+        f"rollout: {r['n_traj']} trajectories x {r['steps']} steps of dt = {r['dt']:g} ({r['method']}, "
+        f"{r['dtype']}; horizon {r['horizon']:g} {r.get('time_unit', '')})",
+        f"  {'rollout_error':<30}{r['rollout_error']:>12.4g}",
+        f"  {'valid_time':<30}{r['valid_time']:>12.4g}  {r.get('time_unit', '')}",
+        f"  {'diverged':<30}{r['diverged']:>12.4g}",
+    ]
+    for name, inv in (r.get("invariants") or {}).items():
+        kind = "drift" if inv.get("conserved", True) else "error"
+        ref = r.get(f"{name}_drift_reference")
+        tail = f"  (reference {ref:.3g})" if ref is not None else ""
+        lines.append(f"  {name + ' ' + kind:<30}{r[f'{name}_drift']:>12.4g}{tail}")
+    return "\n".join(lines)
+
+
+def plot_rollouts(
+    series: dict[str, dict], path: str | Path, *, title: str = "", invariant: str | None = None
+) -> Path:
+    """PNG with two panels, relative state error and the relative drift of one invariant vs. time
+    (log scale), one line per model; ``series[name]`` holds ``time``, ``error`` and
+    ``<invariant>_drift`` lists (as returned by ``rollout_metrics(..., return_series=True)["series"]``).
+    ``invariant``: default ``energy`` when present, else the first one."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     path = Path(path)
+    if invariant is None:
+        names = [k[: -len("_drift")] for s in series.values() for k in s if k.endswith("_drift")]
+        invariant = "energy" if "energy" in names else (names[0] if names else "energy")
+    key = f"{invariant}_drift"
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
     ref_drawn = False
     for name, s in series.items():
         t = s["time"]
         axes[0].plot(t, np.maximum(s["error"], 1e-16), label=name)
-        axes[1].plot(t, np.maximum(s["energy_drift"], 1e-16), label=name)
-        if not ref_drawn and "energy_drift_reference" in s:
-            axes[1].plot(t, np.maximum(s["energy_drift_reference"], 1e-16), "k:", lw=1, label="reference RK4")
+        if key in s:
+            axes[1].plot(t, np.maximum(s[key], 1e-16), label=name)
+        if not ref_drawn and f"{key}_reference" in s:
+            axes[1].plot(t, np.maximum(s[f"{key}_reference"], 1e-16), "k:", lw=1, label="reference")
             ref_drawn = True
+    label = invariant.replace("_", " ")
     axes[0].set(yscale="log", xlabel="time", ylabel="|z - ẑ| / (|z| + |ẑ|)", title="state error")
-    axes[1].set(yscale="log", xlabel="time", ylabel="|E(ẑ) - E(z0)| / |E(z0)|", title="true-energy drift")
+    axes[1].set(yscale="log", xlabel="time", ylabel=f"relative {label} drift", title=f"true-{label} drift")
     for ax in axes:
         ax.grid(alpha=0.3, which="both")
         ax.legend(fontsize=8)

@@ -27,7 +27,6 @@ gradients are enabled by the caller (training), so long rollouts under ``no_grad
 
 from __future__ import annotations
 
-import copy
 import math
 from collections.abc import Sequence
 
@@ -35,7 +34,6 @@ import torch
 from torch import Tensor, nn
 
 from symzoo.errors import InputError
-from symzoo.integrators import odeint
 from symzoo.registry import register_model
 
 from .base import ACTIVATIONS, SymmetryContract, mlp, segment_sum
@@ -161,7 +159,8 @@ def _leaf(x: Tensor) -> Tensor:
 
 
 class _Dynamics(SymmetryContract, nn.Module):
-    """Shared ``forward``: time derivatives, plus multi-step rollouts when the batch asks for them."""
+    """Shared ``forward``: time derivatives only (multi-step training objectives are built by the
+    task, :meth:`symzoo.datasets.hamiltonian.HamiltonianTask.apply_model`)."""
 
     order = 1
 
@@ -169,38 +168,8 @@ class _Dynamics(SymmetryContract, nn.Module):
         raise NotImplementedError
 
     def forward(self, batch) -> dict[str, Tensor]:
-        """Derivatives ``{"dq", "dp" | "dv"}: [n_nodes, k]``; with multi-step targets in the batch
-        (``q_next [n_nodes, H, k]`` and graph field ``dt``) also ``q_next`` and ``p_next`` (first
-        order) or ``v_next`` (second order) ``[n_nodes, H, k]``: RK4 rollouts of the model's own
-        dynamics, differentiable (the multi-step loss of Finzi et al. 2020)."""
-        return _with_rollout(self, batch, self._derivatives(batch))
-
-
-def _with_rollout(model: _Dynamics, batch, out: dict[str, Tensor]) -> dict[str, Tensor]:
-    future = getattr(batch, "q_next", None)
-    if future is None:
-        return out
-    dt = getattr(batch, "dt", None)
-    if dt is None:
-        raise InputError("a batch with multi-step targets (q_next) needs the graph field 'dt'")
-    dt_value = float(dt.reshape(-1)[0])
-    static = copy.copy(batch)
-    for key in ("q_next", "p_next", "v_next"):
-        if key in static:
-            del static[key]
-    dtype = _param_dtype(model)
-    second = "v" if model.order == 2 else "p"
-
-    def f(z):
-        s = copy.copy(static)
-        s.q = z[0]
-        setattr(s, second, z[1])
-        o = model._derivatives(s)
-        return o["dq"], o["d" + second]
-
-    z0 = (batch.q.to(dtype), getattr(batch, second).to(dtype))
-    q, w = odeint(f, z0, dt_value, future.shape[1], method="rk4")
-    return {**out, "q_next": q[1:].transpose(0, 1), f"{second}_next": w[1:].transpose(0, 1)}
+        """Derivatives ``{"dq", "dp" | "dv"}: [n_nodes, k]`` of the states in ``batch``."""
+        return self._derivatives(batch)
 
 
 class _FlatDynamics(_Dynamics):

@@ -109,7 +109,7 @@ class SymzooModule(L.LightningModule):
         if self.ema is not None:
             for p in self.ema.parameters():
                 p.requires_grad_(False)
-        self.needs_grad = bool(getattr(task, "needs_grad", False))
+        self.needs_grad = bool(task.needs_grad)
 
     @property
     def eval_model(self) -> nn.Module:
@@ -132,7 +132,7 @@ class SymzooModule(L.LightningModule):
                 (self.seed * 1_000_003 + self.global_step * 7919 + self.global_rank) % (2**63)
             )
             batch = self.task.act(self.task.sample_group(batch, generator=gen), batch)
-        out = self.model(batch)
+        out = self.task.apply_model(self.model, batch)
         loss = self.task.loss(out, batch)
         self.log(
             "train_loss", loss, on_step=False, on_epoch=True, batch_size=int(batch.num_graphs), sync_dist=True
@@ -146,7 +146,7 @@ class SymzooModule(L.LightningModule):
     def _eval_step(self, batch, prefix: str):
         batch = self._cast(batch)
         with torch.set_grad_enabled(self.needs_grad):
-            out = self.eval_model(batch)
+            out = self.task.apply_model(self.eval_model, batch)
             loss = self.task.loss(out, batch)
             metrics = self.task.metrics(out, batch)
         n = int(batch.num_graphs)

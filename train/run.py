@@ -8,12 +8,28 @@ Run folder (DESIGN §2)::
     model.safetensors      weights of the best epoch (EMA weights when enabled)
     model.json             builder, arguments, task, symmetry, units, symzoo version
     eval.json              test metrics at the best validation epoch + equivariance report
+    .symzoo.lock           while a process trains into the folder: its owner (pid, host, time)
+
+Reliability rules (tests/train/test_reliability.py, docs/bad_inputs.md):
+
+* everything (config values, task, data, model/task compatibility, builder arguments) is
+  validated **before** the run folder is created: bad input leaves no folder behind;
+* the folder is owned by one process (:mod:`symzoo.runlock`); a second training into it exits 2;
+* a folder left by a run killed before its first checkpoint (config.yaml, logs/, tb/ only) is
+  reused by a new run and restarted by ``--resume``;
+* checkpoints are read with ``weights_only=True`` only and hold no absolute paths
+  (:mod:`symzoo.train.callbacks`), so run folders can be moved or copied;
+* a non-finite loss or validation metric stops the run (one line, exit 2); a run that diverged in
+  its first epoch leaves nothing behind, a later one keeps its last good checkpoint;
+* ``--resume`` appends to ``logs/metrics.csv`` and ``fit_seconds`` adds up every segment;
+* Ctrl-C prints the resume command and exits 130; JSON files are strict (:mod:`symzoo.jsonio`).
 """
 
 from __future__ import annotations
 
-import json
 import logging
+import math
+import os
 import shutil
 import time
 from pathlib import Path
@@ -24,9 +40,31 @@ from omegaconf import DictConfig, OmegaConf
 from symzoo.errors import SymzooError
 from symzoo.paths import atomic_write_text
 
-__all__ = ["train", "prepare_run_dir", "build_datasets"]
+__all__ = ["train", "prepare_run_dir", "build_datasets", "LOCK_NAME"]
+
+LOCK_NAME = ".symzoo.lock"
+#: what a run killed before its first checkpoint leaves behind (safe to clear and reuse)
+_LEFTOVER = {"config.yaml", "logs", "tb", "checkpoints", LOCK_NAME}
 
 log = logging.getLogger(__name__)
+
+
+def _is_leftover(run: Path) -> bool:
+    """Whether ``run`` holds only what a run killed before its first checkpoint leaves."""
+    names = {p.name for p in run.iterdir()}
+    if not names <= _LEFTOVER:
+        return False
+    ck = run / "checkpoints"
+    return not (ck.is_dir() and any(p.suffix == ".ckpt" or p.is_dir() for p in ck.iterdir()))
+
+
+def _clear_leftover(run: Path) -> None:
+    for name in _LEFTOVER - {LOCK_NAME}:
+        p = run / name
+        if p.is_dir():
+            shutil.rmtree(p)
+        elif p.exists():
+            p.unlink()
 
 
 def _subset(ds, idx):
@@ -52,6 +90,7 @@ def build_datasets(task, cfg: DictConfig):
 
 
 def _validate(task, ds, name: str) -> None:
+    """Every sample of ``ds`` through ``task.validate_batch`` (NaN/inf, shapes, empty graphs)."""
     from symzoo.task import GraphTensorDataset
 
     if len(ds) == 0:
@@ -59,57 +98,112 @@ def _validate(task, ds, name: str) -> None:
     if isinstance(ds, GraphTensorDataset):
         task.validate_batch(ds.__getitems__(list(range(len(ds)))))
     else:
-        task.validate_batch(next(iter(task.loader(ds, 64))))
+        for batch in task.loader(ds, 256):
+            task.validate_batch(batch)
 
 
 def prepare_run_dir(out: str | None, cfg: DictConfig) -> Path:
+    """The run folder for a fresh run; refuses a non-empty folder that is not a killed run's leftover."""
     if out is None:
         stamp = time.strftime("%Y%m%d-%H%M%S")
         out = f"runs/{cfg.task}-{cfg.model.name}{'+aug' if cfg.augment else ''}-{stamp}"
     run = Path(out)
-    if run.exists() and any(run.iterdir()):
+    if run.exists() and not run.is_dir():
+        raise SymzooError(f"--out {run} is a file, not a folder")
+    if run.is_dir() and any(run.iterdir()) and not _is_leftover(run):
         raise SymzooError(f"{run} is not empty; resume it with --resume {run} or choose another --out")
     return run
+
+
+def _build_model(name: str, args: dict):
+    from symzoo.registry import create_model
+
+    try:
+        return create_model(name, **args)
+    except SymzooError:
+        raise
+    except (ValueError, TypeError, KeyError, AssertionError) as e:
+        first = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
+        raise SymzooError(f"model {name!r}: invalid model.args {args}: {first}") from None
+
+
+def _read_rows(csv_path: Path) -> tuple[list[str], list[dict]]:
+    import csv
+
+    if not csv_path.is_file():
+        return [], []
+    with open(csv_path, newline="") as f:
+        reader = csv.DictReader(f)
+        return list(reader.fieldnames or []), list(reader)
+
+
+def _keep_metrics_on_resume(logger, run: Path, epoch: int) -> None:
+    """Lightning's CSV logger deletes ``logs/metrics.csv`` when it starts in a non-empty folder:
+    keep the rows up to the resumed checkpoint's epoch and let the logger append to them."""
+    import csv
+
+    path = run / "logs" / "metrics.csv"
+    fields, rows = _read_rows(path)
+    if not rows:
+        return
+    aside = path.with_name("metrics.csv.resume")
+    os.replace(path, aside)
+    writer = logger.experiment  # created now: nothing left for it to delete
+    keep = []
+    for r in rows:
+        try:
+            if int(float(r.get("epoch") or 0)) > epoch:
+                continue  # logged after the checkpoint we resume from: that epoch runs again
+        except ValueError:
+            pass
+        keep.append(r)
+    with open(aside, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=fields)
+        w.writeheader()
+        w.writerows(keep)
+    os.replace(aside, path)
+    writer.metrics_keys = sorted(fields)
 
 
 def train(cfg: DictConfig, out: str | None = None, *, resume: str | None = None, quiet: bool = False) -> Path:
     """Train ``cfg.model`` on ``cfg.task``; returns the run folder (see module docstring)."""
     import lightning as L
-    from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
-    from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
-    from symzoo.eval.evaluate import equivariance_report, evaluate_dataset
 
-    from symzoo.modelio import save_model
-    from symzoo.registry import create_model, get_task
+    from symzoo.compat import check_compatible
+    from symzoo.errors import Interrupted
+    from symzoo.registry import get_task
+    from symzoo.runlock import acquire
 
-    from .callbacks import AtomicCheckpointIO, DDPWeightCheck
-    from .module import SymzooDataModule, SymzooModule, global_rank_from_env
+    from .callbacks import clean_partials, load_checkpoint_safely
+    from .config import validate_config
+    from .module import global_rank_from_env
 
     if quiet or not logging.getLogger().isEnabledFor(logging.INFO):
         from symzoo.cli import quiet_third_party
 
         quiet_third_party()  # Lightning resets its loggers to INFO when imported
+    validate_config(cfg)
     rank = global_rank_from_env()
-    ckpt_path = None
+    ckpt_path, resumed = None, None
     if resume is not None:
         run = Path(resume)
         if not (run / "config.yaml").is_file():
             raise SymzooError(f"{run} is not a run folder (no config.yaml)")
         ckpt = run / "checkpoints" / "last.ckpt"
-        if not ckpt.is_file():
+        if ckpt.is_file():
+            resumed = load_checkpoint_safely(ckpt)  # weights_only=True: refuses pickled code
+            ckpt_path = str(ckpt)
+        elif _is_leftover(run):
+            log.warning("%s has no checkpoint yet (killed before its first epoch ended): starting over", run)
+        else:
             raise SymzooError(f"{run} has no checkpoints/last.ckpt to resume from")
-        try:
-            torch.load(ckpt, map_location="cpu", weights_only=False)
-        except Exception as e:
-            raise SymzooError(
-                f"checkpoint {ckpt} is corrupt ({type(e).__name__}: {str(e).splitlines()[0][:120]})"
-            ) from None
-        ckpt_path = str(ckpt)
     else:
         run = Path(out) if (rank != 0 and out) else prepare_run_dir(out, cfg)
+    fresh = resumed is None
     if cfg.trainer.threads:
         torch.set_num_threads(int(cfg.trainer.threads))
 
+    # ---------------------------------------------- validate everything before writing anything
     task = get_task(cfg.task, preset=cfg.data.preset, **OmegaConf.to_container(cfg.data.task_args))
     train_set, val_set, test_set = build_datasets(task, cfg)
     for ds, name in ((train_set, "train"), (val_set, "validation"), (test_set, "test")):
@@ -121,7 +215,8 @@ def train(cfg: DictConfig, out: str | None = None, *, resume: str | None = None,
     if defaults is not None:
         # task-specific builder arguments (e.g. the atom count of a flattened-coordinate MLP)
         model_args = {**defaults(cfg.model.name, train_set), **model_args}
-    model = create_model(cfg.model.name, **model_args)
+    model = _build_model(cfg.model.name, model_args)
+    check_compatible(model, task)
     if cfg.init_weights:
         from symzoo.modelio import load_model
 
@@ -129,15 +224,65 @@ def train(cfg: DictConfig, out: str | None = None, *, resume: str | None = None,
         missing = model.load_state_dict(src.state_dict(), strict=False)
         log.info("initialised from %s (missing: %s)", cfg.init_weights, missing.missing_keys)
     prepare = getattr(task, "prepare_model", None)
-    if prepare is not None and resume is None:
+    if prepare is not None and fresh:
         prepare(model, train_set)  # task-specific fitting of model statistics (e.g. per-species energies)
     if cfg.trainer.precision.startswith("64"):
         model = model.double()
 
-    if rank == 0 and resume is None:
+    # ---------------------------------------------- own the folder (rank 0)
+    lock = None
+    created = False
+    if rank == 0:
+        created = not run.exists()
         run.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(run / "config.yaml", OmegaConf.to_yaml(cfg))
+        lock = acquire(run / LOCK_NAME, f"run folder {run}")
+    try:
+        if rank == 0:
+            if fresh:
+                if any(p.name != LOCK_NAME for p in run.iterdir()):
+                    if not _is_leftover(run):  # filled meanwhile by another process
+                        raise SymzooError(
+                            f"{run} is not empty; resume it with --resume {run} or choose another --out"
+                        )
+                    _clear_leftover(run)
+            clean_partials(run / "checkpoints")
+            atomic_write_text(run / "config.yaml", OmegaConf.to_yaml(cfg))
+        return _fit_and_export(
+            cfg, run, model, task, (train_set, val_set, test_set), resumed, ckpt_path, quiet
+        )
+    except SymzooError as e:
+        if rank == 0 and fresh and not isinstance(e, Interrupted):
+            ck = run / "checkpoints"
+            if not (ck.is_dir() and any(ck.glob("*.ckpt"))):
+                # nothing worth keeping: leave no half-written folder behind
+                if lock is not None:
+                    lock.release()
+                    lock = None
+                if created:
+                    shutil.rmtree(run, ignore_errors=True)
+                else:
+                    _clear_leftover(run)
+        raise
+    finally:
+        if lock is not None:
+            lock.release()
 
+
+def _fit_and_export(cfg, run: Path, model, task, sets, resumed: dict | None, ckpt_path, quiet: bool) -> Path:
+    """Fit (or continue) the run in the owned folder ``run`` and export its best epoch."""
+    import lightning as L
+    from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
+    from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+    from symzoo.eval.evaluate import equivariance_report, evaluate_dataset
+
+    from symzoo import jsonio
+    from symzoo.errors import Interrupted, TrainingDiverged
+    from symzoo.modelio import save_model
+
+    from .callbacks import AtomicCheckpointIO, DDPWeightCheck, FiniteCheck, load_checkpoint_safely
+    from .module import SymzooDataModule, SymzooModule
+
+    train_set, val_set, test_set = sets
     module = SymzooModule(
         model,
         task,
@@ -175,7 +320,8 @@ def train(cfg: DictConfig, out: str | None = None, *, resume: str | None = None,
         save_top_k=1,
         enable_version_counter=False,
     )
-    callbacks = [best_cb, last_cb, DDPWeightCheck(run)]
+    hint = f" (lower optim.lr, now {cfg.optim.lr:g}, or set trainer.gradient_clip_val)"
+    callbacks = [FiniteCheck(hint), best_cb, last_cb, DDPWeightCheck(run)]
     if cfg.trainer.early_stopping_patience:
         callbacks.append(
             EarlyStopping(
@@ -185,7 +331,10 @@ def train(cfg: DictConfig, out: str | None = None, *, resume: str | None = None,
                 check_on_train_epoch_end=False,
             )
         )
-    loggers = [CSVLogger(save_dir=str(run), name="logs", version="")]
+    csv_logger = CSVLogger(save_dir=str(run), name="logs", version="")
+    if resumed is not None:
+        _keep_metrics_on_resume(csv_logger, run, int(resumed.get("epoch", -1)))
+    loggers = [csv_logger]
     if cfg.trainer.tensorboard:
         loggers.append(TensorBoardLogger(save_dir=str(run), name="tb", version="", default_hp_metric=False))
     trainer = L.Trainer(
@@ -208,18 +357,29 @@ def train(cfg: DictConfig, out: str | None = None, *, resume: str | None = None,
         log_every_n_steps=cfg.trainer.log_every_n_steps,
         default_root_dir=str(run),
     )
+    interrupted = Interrupted(f"interrupted; continue with: symzoo train --resume {run}")
     t0 = time.perf_counter()
-    trainer.fit(module, datamodule=data, ckpt_path=ckpt_path)
-    fit_seconds = time.perf_counter() - t0
+    try:
+        trainer.fit(module, datamodule=data, ckpt_path=ckpt_path)
+    except KeyboardInterrupt:
+        raise interrupted from None
+    except SystemExit:
+        if getattr(trainer, "interrupted", False):  # Lightning turns Ctrl-C into sys.exit(1)
+            raise interrupted from None
+        raise
+    # time of the earlier segments, up to the checkpoint this one resumed from
+    before = float(resumed.get("symzoo_elapsed_s", 0.0)) if resumed is not None else 0.0
+    fit_seconds = before + time.perf_counter() - t0
+    if getattr(trainer, "interrupted", False):
+        raise interrupted
     if not trainer.is_global_zero:
         return run
 
     # ------------------------------------------------- export the best epoch (rank 0)
-    best = Path(best_cb.best_model_path) if best_cb.best_model_path else None
-    if best is None or not best.is_file():
-        best = run / "checkpoints" / "best.ckpt"
+    # never trust the path recorded in a checkpoint: the folder may have been moved or copied
+    best = run / "checkpoints" / "best.ckpt"
     chosen = best if best.is_file() else run / "checkpoints" / "last.ckpt"
-    state = torch.load(chosen, map_location="cpu", weights_only=False)
+    state = load_checkpoint_safely(chosen)
     module.load_state_dict(state["state_dict"])
     final = module.eval_model.cpu()
     final.builder_name, final.builder_kwargs = model.builder_name, model.builder_kwargs
@@ -258,10 +418,14 @@ def train(cfg: DictConfig, out: str | None = None, *, resume: str | None = None,
         "best_val": float(best_cb.best_model_score) if best_cb.best_model_score is not None else None,
         "fit_seconds": round(fit_seconds, 3),
         "seconds_per_epoch": round(fit_seconds / max(epochs_run, 1), 4),
+        "resumed": resumed is not None,
         "device": str(trainer.strategy.root_device),
         "world_size": trainer.world_size,
         "torch": torch.__version__,
     }
-    atomic_write_text(run / "eval.json", json.dumps(report, indent=2))
+    atomic_write_text(run / "eval.json", jsonio.dumps(report, indent=2))
+    bad = [k for k, v in test_metrics.items() if not math.isfinite(v)]
+    if bad:
+        raise TrainingDiverged(f"{run}: the exported model gives non-finite test metrics ({', '.join(bad)})")
     log.info("run folder %s complete", run)
     return run
