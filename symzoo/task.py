@@ -159,6 +159,10 @@ class Task:
     output_fields: dict[str, Field] = {}
     perm_labels: str | None = None
     primary_metric: str = "loss"
+    #: the model is differentiated when it is evaluated (forces ``-dE/dx``, Hamiltonian vector
+    #: fields): the harness and the eval suite keep autograd on (``inference_mode=False``)
+    needs_grad: bool = False
+    #: the task implements the dynamics protocol (:class:`symzoo.dynamics.Dynamics`, which sets it)
     has_dynamics: bool = False
     breaking: BreakingKnob | None = None
     breaking_strength: float = 0.0
@@ -294,6 +298,22 @@ class Task:
     def restrict(self, dataset):
         """The symmetry-restricted training set of the orbit study (default: unchanged)."""
         return dataset
+
+    # ------------------------------------------------------- harness hooks
+    def model_defaults(self, model_name: str, train_set) -> dict[str, Any]:
+        """Data-dependent builder arguments for ``model_name`` (e.g. the atom count of a
+        flattened-coordinate MLP); recipe arguments override them.  Default: none."""
+        return {}
+
+    def prepare_model(self, model, train_set) -> None:
+        """Fit model statistics to the training set before training (e.g. per-species reference
+        energies); not called on resume.  Default: nothing."""
+
+    def apply_model(self, model, batch) -> dict[str, Tensor]:
+        """The outputs :meth:`loss` and :meth:`metrics` see: ``model(batch)`` by default.  Tasks with
+        training objectives beyond one call (multi-step rollout losses) build them here, so that
+        models return derivatives or next states only."""
+        return model(batch)
 
     def info(self) -> dict[str, Any]:
         return {
