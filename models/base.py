@@ -24,6 +24,11 @@ class SymmetryContract:
     irreps_in: dict[str, str] = {}
     irreps_out: dict[str, str] = {}
 
+    def regularization(self) -> Tensor | None:
+        """A penalty the harness adds to the training loss (e.g. the residual pathway prior of
+        ``egnn-rpp``); ``None`` (the default) adds nothing.  Returns a scalar tensor."""
+        return None
+
 
 def mlp(
     sizes: Sequence[int],

@@ -10,6 +10,7 @@ import torch
 from torch import nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
+from symzoo.models.base import SymmetryContract
 from symzoo.task import Task, cast_batch
 
 __all__ = ["SymzooModule", "SymzooDataModule", "EpochSampler"]
@@ -137,6 +138,11 @@ class SymzooModule(L.LightningModule):
         self.log(
             "train_loss", loss, on_step=False, on_epoch=True, batch_size=int(batch.num_graphs), sync_dist=True
         )
+        # the model's declared penalty (SymmetryContract.regularization) joins the objective only
+        reg = self.model.regularization() if isinstance(self.model, SymmetryContract) else None
+        if reg is not None:
+            self.log("train_regularization", reg, on_step=False, on_epoch=True, batch_size=1, sync_dist=True)
+            loss = loss + reg
         return loss
 
     def on_train_batch_end(self, outputs, batch, batch_idx):
