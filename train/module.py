@@ -7,10 +7,10 @@ import os
 
 import lightning as L
 import torch
+from symzoo.models.base import SymmetryContract
 from torch import nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
-from symzoo.models.base import SymmetryContract
 from symzoo.task import Task, cast_batch
 
 __all__ = ["SymzooModule", "SymzooDataModule", "EpochSampler"]
