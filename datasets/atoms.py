@@ -720,7 +720,12 @@ class XYZTask(AtomsTask):
         return min(int(sizes.get("train") or n_pool), n_pool - n_val), n_val
 
 
-@register_task("rmd17-ethanol", pattern=r"rmd17-([a-z]+)", example="rmd17-ethanol")
+@register_task(
+    "rmd17-ethanol",
+    pattern=r"rmd17-([a-z]+)",
+    example="rmd17-ethanol",
+    members=tuple(f"rmd17-{m}" for m in RMD17_MOLECULES),
+)
 def rmd17(molecule: str, **kw) -> RMD17Task:
     """revised MD17 molecule: energies and forces (eV, eV/Å), 950 + 50 train/val, 1000 test."""
     return RMD17Task(molecule, **kw)

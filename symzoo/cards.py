@@ -5,14 +5,29 @@ intended and out-of-scope use, training data, metrics with disaggregated results
 (in-distribution, group-transformed test set, other tasks), symmetry and measured equivariance
 error, conservation, units, limitations, license and how to reproduce.  Everything comes from
 ``zoo/registry.yaml``, so the rendering is deterministic and ``symzoo zoo cards --check`` (and the
-test suite) can tell when ``MODEL_CARDS.md`` is out of date.
+test suite) can tell when ``MODEL_CARDS.md`` or a card in ``model_cards/`` is out of date.
+
+Two renderings: ``MODEL_CARDS.md`` (an index table and every card, for reading on GitHub) and one
+file per entry, ``model_cards/<name>.md`` (:func:`render_hub_card`), which opens with the YAML front
+matter that the Hugging Face Hub reads (``license``, ``library_name: symzoo``, ``tags``,
+``datasets``, ``model-index`` with the measured test metrics).  ``symzoo zoo export NAME DIR``
+writes the latter as ``DIR/README.md`` beside ``model.safetensors`` and ``config.json``, a folder
+ready for ``huggingface-cli upload``.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["render_card", "render_cards", "summary_rows", "key_metric"]
+__all__ = [
+    "render_card",
+    "render_cards",
+    "render_hub_card",
+    "hub_metadata",
+    "hub_card_files",
+    "summary_rows",
+    "key_metric",
+]
 
 TITLE = "# symzoo model cards"
 
@@ -254,13 +269,106 @@ def render_cards(reg: dict[str, dict]) -> str:
         "",
         "Every entry was trained with the symzoo harness from the recorded command and measured with "
         "`symzoo eval`; `symzoo eval NAME` re-measures it. Load one with "
-        "`symzoo.load_pretrained(NAME)` (files verified by sha256).",
+        "`symzoo.load_pretrained(NAME)` (files verified by sha256). Each entry also has a card with "
+        "Hugging Face front matter in `model_cards/NAME.md`; `symzoo zoo export NAME DIR` writes it "
+        "with the weights and `config.json` as a folder ready to upload to a model hub.",
         "",
     ]
     L += _table(
         ["name", "task", "symmetry", "key metric (test)", "size"],
-        [[f"[{r[0]}](#{r[0].replace('.', '')})", *r[1:]] for r in summary_rows(reg)],
+        [
+            [f"[{r[0]}](#{r[0].replace('.', '')}) ([card](model_cards/{r[0]}.md))", *r[1:]]
+            for r in summary_rows(reg)
+        ],
     ) + [""]
     for name in sorted(reg):
         L += [render_card(name, reg[name]), ""]
     return "\n".join(L).rstrip() + "\n"
+
+
+#: Hugging Face license identifiers for the licenses the registry uses
+_HF_LICENSES = {"mit": "mit", "apache-2.0": "apache-2.0", "apache 2.0": "apache-2.0", "cc0-1.0": "cc0-1.0"}
+
+#: data sets a task trains on (Hub ``datasets`` field); tasks not listed are simulated by symzoo
+_TASK_DATASETS = {"rmd17-": "rmd17", "3bpa": "3bpa"}
+
+
+def _hf_license(text: str) -> str:
+    head = str(text or "").split(";")[0].split("(")[0].strip().lower()
+    return _HF_LICENSES.get(head, "other")
+
+
+def hub_metadata(name: str, e: dict) -> dict[str, Any]:
+    """The Hugging Face model-card metadata of a registry entry (the README's YAML front matter)."""
+    from .registry import get_task
+
+    task_name = str(e.get("task", ""))
+    domain = ""
+    try:
+        domain = str(get_task(task_name).domain)
+    except Exception:  # an entry whose task is not registered here still gets a card
+        pass
+    claimed = sorted(
+        (e.get("symmetry") or {}).get("claimed") or (e.get("equivariance") or {}).get("claimed") or []
+    )
+    tags = ["symzoo", "physics", str(e.get("builder")), task_name]
+    tags += [t for t in (domain,) if t]
+    tags += ["equivariant"] if {"rotation", "permutation"} <= set(claimed) else []
+    tags += [f"symmetry-{c}" for c in claimed]
+    datasets = [v for k, v in _TASK_DATASETS.items() if task_name.startswith(k)] or [f"symzoo/{task_name}"]
+    m = e.get("metrics") or {}
+    units = m.get("units") or {}
+    results = []
+    for split_key, split in (
+        ("test", m.get("split", "test")),
+        ("test_group_transformed", "test (group-transformed)"),
+    ):
+        vals = m.get(split_key) or {}
+        if not vals:
+            continue
+        results.append(
+            {
+                "task": {"type": domain or "physics", "name": task_name},
+                "dataset": {
+                    "type": datasets[0],
+                    "name": f"{task_name} (preset {m.get('preset')})",
+                    "split": split,
+                },
+                "metrics": [
+                    {
+                        "type": k,
+                        "value": float(v),
+                        "name": f"{k} ({units[k]})" if k in units else k,
+                        "verified": False,
+                    }
+                    for k, v in vals.items()
+                    if isinstance(v, (int, float))
+                ],
+            }
+        )
+    meta: dict[str, Any] = {"license": _hf_license(e.get("license", ""))}
+    if meta["license"] == "other":
+        meta["license_name"] = str(e.get("license", "unknown"))
+    meta.update(
+        {
+            "library_name": "symzoo",
+            "tags": [t for i, t in enumerate(tags) if t and t not in tags[:i]],
+            "datasets": datasets,
+        }
+    )
+    if results:
+        meta["model-index"] = [{"name": name, "results": results}]
+    return meta
+
+
+def render_hub_card(name: str, e: dict) -> str:
+    """``model_cards/<name>.md`` and an export's ``README.md``: YAML front matter + the card."""
+    import yaml
+
+    front = yaml.safe_dump(hub_metadata(name, e), sort_keys=False, allow_unicode=True, width=100)
+    return "---\n" + front + "---\n\n" + render_card(name, e, level=1).rstrip() + "\n"
+
+
+def hub_card_files(reg: dict[str, dict]) -> dict[str, str]:
+    """``{"model_cards/<name>.md": text}`` for every entry (what ``symzoo zoo cards`` writes)."""
+    return {f"model_cards/{name}.md": render_hub_card(name, reg[name]) for name in sorted(reg)}

@@ -4,6 +4,9 @@ Each subcommand lives in ``symzoo/commands/<name>.py`` with ``HELP``, ``add_argu
 and ``run(args) -> int``; modules import heavy dependencies inside ``run`` so that
 ``symzoo --help`` and ``symzoo list`` stay fast.  Errors a user can cause print one line
 (``symzoo: error: ...``) and exit with status 2; set ``SYMZOO_DEBUG=1`` for tracebacks.
+A command module may define ``help_epilog(argv) -> str``: text appended to its ``--help`` (``symzoo
+train TASK MODEL --help`` lists the run's config keys that way).  Output into a closed pipe
+(``symzoo list | head -1``) ends quietly with status 141, as a command killed by SIGPIPE.
 """
 
 from __future__ import annotations
@@ -28,15 +31,27 @@ def _command_modules():
     return {n: importlib.import_module(f"symzoo.commands.{n}") for n in names}
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     import symzoo
 
     p = argparse.ArgumentParser(prog="symzoo", description="symzoo: physics-informed equivariant model zoo")
     p.add_argument("--version", action="version", version=f"symzoo {symzoo.__version__}")
     p.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    argv = list(sys.argv[1:] if argv is None else argv)
+    asks_help = bool({"-h", "--help"} & set(argv))
     for name, mod in _command_modules().items():
-        sp = sub.add_parser(name, help=mod.HELP, description=mod.HELP)
+        epilog = None
+        if asks_help and name in argv and hasattr(mod, "help_epilog"):
+            rest = argv[argv.index(name) + 1 :]
+            epilog = mod.help_epilog([a for a in rest if a not in ("-h", "--help")])
+        sp = sub.add_parser(
+            name,
+            help=mod.HELP,
+            description=mod.HELP,
+            epilog=epilog,
+            formatter_class=argparse.RawDescriptionHelpFormatter if epilog else argparse.HelpFormatter,
+        )
         mod.add_arguments(sp)
         sp.set_defaults(_run=mod.run)
     return p
@@ -62,7 +77,7 @@ def quiet_third_party() -> None:
 def main(argv: list[str] | None = None) -> int:
     from symzoo.errors import SymzooError
 
-    parser = build_parser()
+    parser = build_parser(argv)
     args, extra = parser.parse_known_args(argv)
     if extra:
         # key=value overrides may come after options (`train T M --out D lr=1`)
@@ -79,10 +94,14 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 0
     try:
-        return int(args._run(args) or 0)
+        rc = int(args._run(args) or 0)
+        sys.stdout.flush()  # a closed pipe shows here, not at interpreter exit
+        return rc
+    except BrokenPipeError:
+        return _broken_pipe()
     except SymzooError as e:
         print(f"symzoo: error: {e}", file=sys.stderr)
-        return 2
+        return int(getattr(e, "exit_code", 2))
     except KeyboardInterrupt:
         print("symzoo: interrupted", file=sys.stderr)
         return 130
@@ -95,6 +114,17 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 1
+
+
+def _broken_pipe() -> int:
+    """The reader of stdout went away (``| head``): point stdout at /dev/null so that the final
+    flush at exit does not raise again, and exit as a SIGPIPE-killed command would."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # stdout without a file descriptor (tests)
+        pass
+    return 141
 
 
 if __name__ == "__main__":

@@ -46,6 +46,7 @@ class TaskEntry:
     description: str = ""
     example: str = ""
     meta: dict = field(default_factory=dict)
+    members: tuple[str, ...] = ()  # a family's known members, listed by `symzoo list tasks`
 
 
 _MODELS: dict[str, ModelEntry] = {}
@@ -85,12 +86,20 @@ def register_model(name: str, *, description: str = "", domain: str = "", tags: 
     return deco
 
 
-def register_task(name: str, *, pattern: str | None = None, description: str = "", example: str = ""):
+def register_task(
+    name: str,
+    *,
+    pattern: str | None = None,
+    description: str = "",
+    example: str = "",
+    members: tuple[str, ...] = (),
+):
     """Decorator registering a task factory.
 
     ``name`` is the concrete task name.  With ``pattern`` (a regex with groups, e.g.
     ``r"chain-pendulum-(\\d+)"``) the factory serves a family of names and receives the groups as
-    positional arguments; ``example`` names one member for listings.
+    positional arguments; ``example`` names one member for listings and ``members`` the known
+    members (full task names, e.g. every rMD17 molecule), which ``list_tasks`` includes.
     """
 
     def deco(fn):
@@ -100,22 +109,28 @@ def register_task(name: str, *, pattern: str | None = None, description: str = "
                 raise ValueError(f"task {name!r} is registered twice")
             _TASKS[name] = TaskEntry(name, fn, None, doc)
         else:
-            _TASK_FAMILIES.append(TaskEntry(name, fn, re.compile(f"^{pattern}$"), doc, example or name))
+            _TASK_FAMILIES.append(
+                TaskEntry(
+                    name, fn, re.compile(f"^{pattern}$"), doc, example or name, members=tuple(members)
+                )
+            )
         return fn
 
     return deco
 
 
-def list_models(filter: str = "") -> list[str]:
-    """Names of the registered model builders (sorted), optionally containing ``filter``."""
+def list_models(filter: str = "", *, domain: str | None = None) -> list[str]:
+    """Names of the registered model builders (sorted), optionally containing ``filter``; with
+    ``domain`` (a task's ``domain``, e.g. ``"nbody"``) only the models that take that task's batches."""
     _load_all()
-    return sorted(n for n in _MODELS if filter in n)
+    return sorted(n for n in _MODELS if filter in n and (domain is None or _MODELS[n].domain == domain))
 
 
 def list_tasks(filter: str = "") -> list[str]:
-    """Names of the registered tasks, with one example for each task family (sorted)."""
+    """Names of the registered tasks, with the known members (or one example) of each task family
+    (sorted), optionally containing ``filter``."""
     _load_all()
-    names = set(_TASKS) | {f.example for f in _TASK_FAMILIES}
+    names = set(_TASKS) | {m for f in _TASK_FAMILIES for m in (f.members or (f.example,))}
     return sorted(n for n in names if filter in n)
 
 
@@ -155,7 +170,7 @@ def get_task(name: str, preset: str | None = None, **kwargs: Any):
         task = _TASKS[name].factory(**kwargs)
     else:
         for fam in _TASK_FAMILIES:
-            m = fam.pattern.match(name)
+            m = fam.pattern.match(name) if fam.pattern is not None else None
             if m:
                 task = fam.factory(*m.groups(), **kwargs)
                 break

@@ -1,3 +1,5 @@
+import re
+
 HELP = "list models, tasks or pretrained entries"
 
 
@@ -17,11 +19,14 @@ def run(args) -> int:
     if args.what in ("all", "tasks"):
         print("tasks:")
         names = list_tasks()  # loads the registries first, so that task families are known
-        fam = {f.example: f for f in _TASK_FAMILIES}
+        family_of = {m: f for f in _TASK_FAMILIES for m in (f.members or (f.example,))}
         for n in names:
-            e = _TASKS.get(n) or fam[n]
-            extra = f" (family {e.name})" if n in fam else ""
-            print(f"  {n:<22} {e.description}{extra}")
+            if n in _TASKS:
+                print(f"  {n:<22} {_TASKS[n].description}")
+                continue
+            fam = family_of[n]
+            pattern = fam.pattern.pattern.strip("^$") if fam.pattern is not None else fam.name
+            print(f"  {n:<22} {fam.description} (family {re.sub(r'[(][^)]*[)]', '*', pattern)})")
     if args.what in ("all", "pretrained"):
         lister = getattr(symzoo, "list_pretrained", None)
         names = lister() if lister else []

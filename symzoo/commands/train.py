@@ -14,6 +14,42 @@ def add_arguments(p):
     p.add_argument("--no-eval-print", action="store_true", help=argparse_suppress())
 
 
+def help_epilog(argv: list[str]) -> str:
+    """``symzoo train [TASK MODEL] --help``: every config key a ``key=value`` override may set, with
+    its value for this TASK and MODEL (schema < recipe < preset), or the schema defaults."""
+    from omegaconf import OmegaConf
+
+    from symzoo.errors import SymzooError
+
+    pos = [a for a in argv if not a.startswith("-") and "=" not in a]
+    preset = next((argv[i + 1] for i, a in enumerate(argv[:-1]) if a == "--preset"), None)
+    title = "config keys (key=value overrides) and their schema defaults:"
+    try:
+        from symzoo.train.config import RunConfig, load_config
+
+        if len(pos) >= 2:
+            cfg = load_config(pos[0], pos[1], preset=preset)
+            title = f"config keys (key=value overrides) and their values for {pos[0]} {pos[1]}:"
+        else:
+            cfg = OmegaConf.structured(RunConfig)
+    except SymzooError as e:
+        return f"(cannot resolve the config: {e})"
+    lines = [title]
+
+    def walk(node, prefix: str) -> None:
+        for k, v in node.items():
+            key = f"{prefix}{k}"
+            if k == "presets":
+                continue
+            if OmegaConf.is_dict(v) and (len(v) or k not in ("args", "task_args")):
+                walk(v, key + ".")
+            else:
+                lines.append(f"  {key} = {OmegaConf.to_yaml(v).strip() if OmegaConf.is_config(v) else v}")
+
+    walk(cfg, "")
+    return "\n".join(lines)
+
+
 def argparse_suppress():
     import argparse
 

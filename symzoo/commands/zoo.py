@@ -1,4 +1,8 @@
-HELP = "the pretrained zoo: list | info NAME | download NAME | verify NAME | cards [--check]"
+from pathlib import Path
+
+HELP = (
+    "the pretrained zoo: list | info NAME | download NAME | verify NAME | cards [--check] | export NAME DIR"
+)
 
 
 def add_arguments(p):
@@ -19,16 +23,23 @@ def add_arguments(p):
     ver.add_argument("names", nargs="*", metavar="NAME")
     ver.add_argument("--all", action="store_true", help="every entry")
     ver.add_argument("--rtol", type=float, default=0.02, help="relative tolerance (default 0.02)")
-    cards = sub.add_parser("cards", help="write MODEL_CARDS.md from the registry")
+    cards = sub.add_parser(
+        "cards",
+        help="write MODEL_CARDS.md and model_cards/NAME.md (Hugging Face front matter) from the registry",
+    )
     cards.add_argument("--out", default="MODEL_CARDS.md", help="where to write (default MODEL_CARDS.md)")
     cards.add_argument(
-        "--check", action="store_true", help="do not write; exit 1 when the file differs from the registry"
+        "--check", action="store_true", help="do not write; exit 1 when a file differs from the registry"
     )
+    ex = sub.add_parser(
+        "export",
+        help="write a hub-ready folder: README.md (model card with front matter), model.safetensors, config.json",
+    )
+    ex.add_argument("name", metavar="NAME")
+    ex.add_argument("dir", metavar="DIR", help="a new (or empty) folder")
 
 
 def run(args) -> int:
-    from pathlib import Path
-
     from symzoo import hub
     from symzoo.cards import render_card, render_cards, summary_rows
     from symzoo.errors import SymzooError
@@ -78,18 +89,74 @@ def run(args) -> int:
                 )
         return 1 if bad else 0
     if action == "cards":
-        text = render_cards(hub.registry())
+        from symzoo.cards import hub_card_files
+
+        reg = hub.registry()
         out = Path(args.out)
+        files = {out: render_cards(reg)}
+        files.update({out.parent / rel: text for rel, text in hub_card_files(reg).items()})
+        cards_dir = out.parent / "model_cards"
         if args.check:
-            if not out.is_file() or out.read_text() != text:
-                print(f"{out} is out of date: run `symzoo zoo cards`")
+            stale = [p for p, text in files.items() if not p.is_file() or p.read_text() != text]
+            extra = sorted(set(cards_dir.glob("*.md")) - set(files)) if cards_dir.is_dir() else []
+            for p in stale + extra:
+                print(f"{p} is out of date: run `symzoo zoo cards`")
+            if stale or extra:
                 return 1
-            print(f"{out} is up to date")
+            print(f"{out} and {len(files) - 1} cards in {cards_dir} are up to date")
             return 0
         from symzoo.paths import atomic_write_text
 
-        atomic_write_text(out, text)
-        out.chmod(0o644)
-        print(f"wrote {out} ({len(hub.registry())} cards)")
+        for p, text in files.items():
+            atomic_write_text(p, text)
+            p.chmod(0o644)
+        for p in set(cards_dir.glob("*.md")) - set(files):  # entries no longer in the registry
+            p.unlink()
+        print(f"wrote {out} and {len(files) - 1} cards in {cards_dir}")
+        return 0
+    if action == "export":
+        print(f"exported {args.name} to {export(args.name, args.dir)}")
         return 0
     raise SymzooError(f"unknown zoo action {action!r}")
+
+
+def export(name: str, dest: str | Path) -> Path:
+    """Write ``dest/README.md`` (the model card with Hugging Face front matter), ``model.safetensors``
+    (the verified weights) and ``config.json`` (``model.json``: builder, arguments, task, symmetry,
+    units, plus the registry's ``pretrained`` record).  ``dest`` must be new or empty; the folder is
+    assembled beside it and renamed, so a failure leaves nothing half-written."""
+    import json
+    import shutil
+    import tempfile
+
+    from symzoo import hub
+    from symzoo.cards import render_hub_card
+    from symzoo.errors import SymzooError
+
+    dest = Path(dest)
+    if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
+        raise SymzooError(f"{dest} exists and is not an empty folder; give a new one")
+    entry = hub.get_entry(name)
+    folder = hub.pretrained_path(name)  # verified against the pinned sha256
+    meta = json.loads((folder / "model.json").read_text())
+    meta["pretrained"] = {
+        k: entry[k] for k in ("task", "preset", "recipe", "command", "license", "source") if k in entry
+    }
+    meta["pretrained"]["name"] = name
+    meta["pretrained"]["weights_sha256"] = entry["files"]["weights"]["sha256"]
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".partial", dir=dest.parent))
+    try:
+        shutil.copyfile(folder / "model.safetensors", tmp / "model.safetensors")
+        (tmp / "config.json").write_text(json.dumps(meta, indent=2, sort_keys=True, default=str) + "\n")
+        (tmp / "README.md").write_text(render_hub_card(name, entry))
+        for p in tmp.iterdir():
+            p.chmod(0o644)
+        tmp.chmod(0o755)
+        if dest.exists():
+            dest.rmdir()
+        tmp.rename(dest)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return dest
