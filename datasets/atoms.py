@@ -145,6 +145,11 @@ def make_structure(pos, z, energy: float, forces, cell=None, pbc=None):
     return d
 
 
+#: structures with two atoms closer than this (Å) are refused when read (the models' default
+#: ``min_distance``); the message names the file and the structure index
+MIN_ATOM_DISTANCE = 0.5
+
+
 def _check_structure(d, where: str) -> None:
     n = d.pos.shape[0]
     if n == 0:
@@ -157,6 +162,15 @@ def _check_structure(d, where: str) -> None:
     for k in ("pos", "energy", "forces"):
         if not torch.isfinite(getattr(d, k)).all():
             raise InputError(f"{where}: {k} contains NaN or inf values")
+    if n > 1:
+        dist = torch.cdist(d.pos, d.pos) + torch.eye(n, dtype=d.pos.dtype) * 1e9
+        k = int(dist.argmin())
+        i, j, dmin = k // n, k % n, float(dist.reshape(-1)[k])
+        if dmin < MIN_ATOM_DISTANCE:
+            raise InputError(
+                f"{where}: atoms {i} and {j} are {dmin:.3g} Å apart, closer than {MIN_ATOM_DISTANCE} Å "
+                "(duplicated atoms, or coordinates not in Å?)"
+            )
 
 
 def read_npz(path: str | os.PathLike, *, unit: float | None = None) -> list:

@@ -196,6 +196,7 @@ class AtomisticModel(SymmetryContract, nn.Module):
 
     symmetry = frozenset({"rotation", "reflection", "translation", "permutation"})
     irreps_in = {"pos": "1o", "z": "0e", "cell": "1o"}
+    optional_inputs = frozenset({"cell"})  # periodic structures only
     irreps_out = {"energy": "0e", "forces": "1o"}
 
     def __init__(self, cutoff: float, min_distance: float = 0.5):

@@ -18,10 +18,13 @@ class SymmetryContract:
     ``symzoo.symmetry.FACTORS``); generic tests assert equivariance for exactly these and report
     (without asserting) the others.  ``irreps_in`` / ``irreps_out``: e3nn irreps strings of the
     inputs the model reads and the outputs it returns (``"1o"`` for a position or vector).
+    ``optional_inputs``: fields of ``irreps_in`` the model uses when present but does not need
+    (e.g. a periodic cell); :mod:`symzoo.compat` checks the others against a task's fields.
     """
 
     symmetry: frozenset[str] = frozenset()
     irreps_in: dict[str, str] = {}
+    optional_inputs: frozenset[str] = frozenset()
     irreps_out: dict[str, str] = {}
 
     def regularization(self) -> Tensor | None:

@@ -79,6 +79,10 @@ class SymzooCalculator(Calculator):
     ):
         super().__init__(**kwargs)
         model = _load(model_or_run_dir)
+        from .compat import check_fields
+
+        # an ASE structure provides positions, atomic numbers and (periodic) a cell
+        check_fields(model, ("pos", "z", "cell"), ("energy",), "an ASE calculator (energy and forces)")
         self.model = model.to(device=device, dtype=dtype).eval()
         self.dtype, self.device = dtype, device
         self.n_calls = 0

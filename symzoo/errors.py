@@ -8,11 +8,22 @@ from __future__ import annotations
 
 import difflib
 
-__all__ = ["SymzooError", "UnknownNameError", "InputError", "suggest"]
+__all__ = [
+    "SymzooError",
+    "UnknownNameError",
+    "InputError",
+    "IncompatibleError",
+    "RunLockedError",
+    "TrainingDiverged",
+    "Interrupted",
+    "suggest",
+]
 
 
 class SymzooError(Exception):
-    """An error caused by user input, printed as one line by the CLI."""
+    """An error caused by user input, printed as one line by the CLI (exit status ``exit_code``)."""
+
+    exit_code: int = 2
 
 
 class UnknownNameError(SymzooError, KeyError):
@@ -24,6 +35,25 @@ class UnknownNameError(SymzooError, KeyError):
 
 class InputError(SymzooError, ValueError):
     """Input data that cannot be used: NaN/inf values, wrong shapes, an empty graph..."""
+
+
+class IncompatibleError(SymzooError):
+    """A model that cannot run on a task: it needs inputs the task does not provide, or returns
+    none of the outputs the task trains on (see :func:`symzoo.compat.check_compatible`)."""
+
+
+class RunLockedError(SymzooError):
+    """A run or comparison folder owned by another live process (see :mod:`symzoo.runlock`)."""
+
+
+class TrainingDiverged(SymzooError):
+    """A non-finite training loss or validation metric: the run is stopped."""
+
+
+class Interrupted(SymzooError):
+    """Ctrl-C during training; the message names the resume command.  Exit status 130."""
+
+    exit_code = 130
 
 
 def suggest(name: str, choices) -> str:

@@ -310,6 +310,22 @@ def pretrained_path(name: str, *, force: bool = False) -> Path:
     """
     entry = get_entry(name)
     folder = cache_dir(name, entry)
+    try:
+        return _materialize(name, entry, folder, force)
+    except OSError as e:
+        if entry["source"] != "bundled" or isinstance(e, SymzooError):
+            raise
+        # a read-only SYMZOO_HOME must not block the models that ship with symzoo: verify and use
+        # a private copy in the temporary folder instead
+        import tempfile
+
+        uid = os.getuid() if hasattr(os, "getuid") else 0
+        fallback = Path(tempfile.gettempdir()) / f"symzoo-{uid}" / folder.relative_to(home())
+        log.warning("%s is not writable (%s); using %s", folder, type(e).__name__, fallback)
+        return _materialize(name, entry, fallback, force)
+
+
+def _materialize(name: str, entry: dict, folder: Path, force: bool) -> Path:
     for role, spec in entry["files"].items():
         dest = folder / CACHE_NAMES[role]
         sha = spec["sha256"]

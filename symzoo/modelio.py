@@ -12,6 +12,7 @@ from typing import Any
 
 import torch
 
+from . import jsonio
 from .errors import SymzooError
 from .paths import atomic_path
 
@@ -22,7 +23,7 @@ def save_model(
     model: torch.nn.Module, directory: str | Path, meta: dict[str, Any], *, stem: str = "model"
 ) -> tuple[Path, Path]:
     """Write ``<stem>.safetensors`` and ``<stem>.json`` atomically; returns both paths."""
-    from safetensors.torch import save_file
+    from safetensors.torch import save
 
     import symzoo
 
@@ -43,10 +44,26 @@ def save_model(
         raise ValueError("save_model needs a model built by symzoo.create_model (it has no builder_name)")
     st, js = directory / f"{stem}.safetensors", directory / f"{stem}.json"
     with atomic_path(st) as tmp:
-        save_file(state, str(tmp), metadata={"format": "pt", "builder": info["builder"]})
+        Path(tmp).write_bytes(
+            _sorted_header(save(state, metadata={"format": "pt", "builder": info["builder"]}))
+        )
     with atomic_path(js) as tmp:
-        Path(tmp).write_text(json.dumps(info, indent=2, default=str))
+        Path(tmp).write_text(jsonio.dumps(json.loads(json.dumps(info, default=str)), indent=2))
     return st, js
+
+
+def _sorted_header(blob: bytes) -> bytes:
+    """The safetensors bytes with the JSON header's keys sorted (``__metadata__`` included).
+
+    safetensors serialises the metadata from a hash map whose order changes between calls, so the
+    same weights would get different sha256 sums.  Sorting changes neither the header's length nor
+    the data offsets."""
+    n = int.from_bytes(blob[:8], "little")
+    header = json.loads(blob[8 : 8 + n])
+    text = json.dumps(header, sort_keys=True, separators=(",", ":")).encode()
+    if len(text) > n:  # never happens with serde_json's compact output; keep the original then
+        return blob
+    return blob[:8] + text + b" " * (n - len(text)) + blob[8 + n :]
 
 
 def read_model_meta(path: str | Path) -> dict[str, Any]:
@@ -80,7 +97,15 @@ def load_model(path: str | Path, *, weights: str | Path | None = None) -> torch.
         state = load_file(str(st))
     except (SafetensorError, OSError, ValueError, RuntimeError) as e:
         raise SymzooError(f"{st} is corrupt or not a safetensors file ({str(e).splitlines()[0]})") from None
-    model = create_model(meta["builder"], **meta.get("kwargs", {}))
+    try:
+        model = create_model(meta["builder"], **meta.get("kwargs", {}))
+    except SymzooError:
+        raise
+    except (ValueError, TypeError, KeyError) as e:
+        first = str(e).strip().splitlines()[0][:160] if str(e).strip() else type(e).__name__
+        raise SymzooError(
+            f"{path}: cannot rebuild {meta.get('builder')!r} from model.json: {first}"
+        ) from None
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as e:

@@ -31,19 +31,45 @@ def atomic_path(path: str | os.PathLike):
     """Yield a temporary path beside ``path``; rename it onto ``path`` only if the block succeeds."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
+    # the pid in the name lets a later writer remove what a killed one left (zero-byte or partial)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".partial", dir=path.parent)
     os.close(fd)
     try:
         yield Path(tmp)
         if os.path.exists(tmp):
             os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600; give the usual mode
         os.replace(tmp, path)
+        _clean_stale_partials(path)
     except BaseException:
         try:
             os.unlink(tmp)
         except FileNotFoundError:
             pass
         raise
+
+
+def _clean_stale_partials(path: Path) -> None:
+    """Remove ``.<name>.<pid>.*.partial`` files beside ``path`` whose writer process is gone."""
+    import glob
+    import time
+
+    prefix = f".{path.name}."
+    for p in path.parent.glob(f"{glob.escape(prefix)}*.partial"):
+        token = p.name[len(prefix) :].split(".", 1)[0]
+        try:
+            if token.isdigit():
+                try:
+                    os.kill(int(token), 0)
+                    continue  # its writer is still running
+                except ProcessLookupError:
+                    pass
+                except PermissionError:
+                    continue
+            elif time.time() - p.stat().st_mtime < 3600:
+                continue  # an older-style name: only once it is clearly abandoned
+            p.unlink()
+        except OSError:
+            pass
 
 
 def _umask() -> int:

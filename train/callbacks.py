@@ -1,9 +1,25 @@
-"""Callbacks and plugins of the harness: atomic checkpoints and the DDP weight-agreement check."""
+"""Callbacks and plugins of the harness: safe atomic checkpoints, the non-finite stop and the DDP
+weight-agreement check.
+
+Checkpoints are written and read only by :class:`AtomicCheckpointIO`:
+
+* written to a temporary file and renamed (a killed run never leaves half a file), with the
+  usual umask mode (not mkstemp's 0600);
+* **read with** ``torch.load(weights_only=True)`` -- also when Lightning restores
+  ``ckpt_path`` on ``--resume`` -- so a crafted checkpoint cannot run code; anything that is not
+  tensors and plain containers is refused (:func:`load_checkpoint_safely`);
+* **movable**: the paths that ``ModelCheckpoint`` stores (``dirpath``, ``best_model_path``,
+  ``best_k_models``, ...) are written relative to the checkpoint folder and re-anchored to the
+  folder the checkpoint is read from, so a copied or moved run folder resumes and exports its
+  *own* best model.
+"""
 
 from __future__ import annotations
 
 import json
+import math
 import os
+import pickle
 import tempfile
 from pathlib import Path
 
@@ -11,11 +27,84 @@ import lightning as L
 import torch
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
-__all__ = ["AtomicCheckpointIO", "DDPWeightCheck"]
+from symzoo.errors import SymzooError, TrainingDiverged
+
+__all__ = [
+    "AtomicCheckpointIO",
+    "DDPWeightCheck",
+    "FiniteCheck",
+    "load_checkpoint_safely",
+    "clean_partials",
+]
+
+_PATH_KEYS = ("best_model_path", "kth_best_model_path", "last_model_path")
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _rebase_paths(checkpoint: dict, folder: Path | None) -> dict:
+    """``ModelCheckpoint`` states with paths relative to the checkpoint folder (``folder=None``) or
+    anchored to ``folder`` (when reading).  Other callbacks' states are left alone."""
+    callbacks = checkpoint.get("callbacks")
+    if not isinstance(callbacks, dict):
+        return checkpoint
+    new = {}
+    for key, state in callbacks.items():
+        if isinstance(state, dict) and "dirpath" in state and "best_model_path" in state:
+            state = dict(state)
+
+            def move(p, _folder=folder):
+                if not p:
+                    return p
+                name = Path(str(p)).name
+                return name if _folder is None else str(_folder / name)
+
+            state["dirpath"] = "." if folder is None else str(folder)
+            for k in _PATH_KEYS:
+                if k in state:
+                    state[k] = move(state[k])
+            if isinstance(state.get("best_k_models"), dict):
+                state["best_k_models"] = {move(k): v for k, v in state["best_k_models"].items()}
+        new[key] = state
+    return {**checkpoint, "callbacks": new}
+
+
+def load_checkpoint_safely(path: str | os.PathLike, map_location="cpu") -> dict:
+    """``torch.load(path, weights_only=True)`` with one-line errors: a checkpoint holding anything
+    but tensors and plain containers (i.e. one whose unpickling could run code) is refused."""
+    path = Path(path)
+    try:
+        ckpt = torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as e:
+        first = str(e).strip().splitlines()[0][:160] if str(e).strip() else ""
+        if "weights_only" in str(e) or "Unsupported global" in str(e) or "global" in first.lower():
+            raise SymzooError(
+                f"checkpoint {path} holds objects other than tensors (refusing to unpickle code)"
+            ) from None
+        raise SymzooError(f"checkpoint {path} is corrupt (not a readable checkpoint)") from None
+    except Exception:  # noqa: BLE001 -- truncated zip, wrong format ...: the text varies by torch version
+        raise SymzooError(f"checkpoint {path} is corrupt (not a readable checkpoint)") from None
+    if not isinstance(ckpt, dict) or "state_dict" not in ckpt:
+        raise SymzooError(f"checkpoint {path} is not a symzoo/Lightning checkpoint (no state_dict)")
+    return _rebase_paths(ckpt, path.resolve().parent)
+
+
+def clean_partials(folder: Path) -> list[Path]:
+    """Remove temporary ``*.partial`` files in ``folder`` (call only while owning the run folder)."""
+    removed = []
+    if folder.is_dir():
+        for p in folder.glob("*.partial"):
+            p.unlink(missing_ok=True)
+            removed.append(p)
+    return removed
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
-    """Writes checkpoints to a temporary file and renames it: a killed run never leaves half a file."""
+    """Atomic, movable, code-free checkpoints (see module docstring)."""
 
     def save_checkpoint(self, checkpoint, path, storage_options=None) -> None:
         path = Path(path)
@@ -23,11 +112,41 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
         os.close(fd)
         try:
-            torch.save(checkpoint, tmp)
+            torch.save(_rebase_paths(checkpoint, None), tmp)
+            os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600
             os.replace(tmp, path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+
+    def load_checkpoint(self, path, map_location=None, weights_only=None) -> dict:
+        # Lightning's own restore of ``ckpt_path`` goes through here: always weights_only=True
+        return load_checkpoint_safely(path, map_location=map_location or "cpu")
+
+
+class FiniteCheck(L.Callback):
+    """Stops training with a one-line :class:`TrainingDiverged` at the first non-finite training
+    loss or validation metric (instead of training on, and exporting, NaN weights)."""
+
+    def __init__(self, hint: str = ""):
+        self.hint = hint
+
+    def _stop(self, trainer, what: str, value) -> None:
+        raise TrainingDiverged(
+            f"training diverged at epoch {trainer.current_epoch} (step {trainer.global_step}): "
+            f"{what} is {value}{self.hint}"
+        )
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        loss = outputs.get("loss") if isinstance(outputs, dict) else outputs
+        if torch.is_tensor(loss) and not bool(torch.isfinite(loss.detach()).all()):
+            self._stop(trainer, "the training loss", float(loss.detach().float().reshape(-1)[0]))
+
+    def on_validation_epoch_end(self, trainer, pl_module) -> None:
+        for k, v in trainer.callback_metrics.items():
+            x = float(v) if torch.is_tensor(v) and v.numel() == 1 else None
+            if x is not None and not math.isfinite(x):
+                self._stop(trainer, k, x)
 
 
 def weights_checksum(module: torch.nn.Module) -> torch.Tensor:

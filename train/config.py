@@ -27,7 +27,42 @@ __all__ = [
     "load_config",
     "recipe_path",
     "config_keys",
+    "validate_config",
+    "apply_resume_overrides",
+    "PRECISIONS",
+    "RESUME_FIXED_KEYS",
 ]
+
+#: ``trainer.precision`` values the harness accepts (Lightning's names)
+PRECISIONS = (
+    "32-true",
+    "32",
+    "64-true",
+    "64",
+    "16-mixed",
+    "16",
+    "bf16-mixed",
+    "bf16",
+    "16-true",
+    "bf16-true",
+)
+ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps", "tpu")
+
+#: keys that define what a run *is*; ``--resume`` refuses to change them
+RESUME_FIXED_KEYS = (
+    "task",
+    "model",
+    "data.preset",
+    "data.train_size",
+    "data.restrict",
+    "data.task_args",
+    "augment",
+    "seed",
+    "base_model",
+    "init_weights",
+    "trainer.precision",
+    "trainer.ema_decay",
+)
 
 
 @dataclass
@@ -115,7 +150,20 @@ def recipe_path(task: str, model: str) -> Path | None:
     return None
 
 
+def _refuse_env(node, what: str) -> None:
+    """Refuse ``${oc.env:...}`` (and other resolver) interpolations: their values would be copied
+    from the environment into config.yaml / model.json and differ between machines and resumes."""
+    text = OmegaConf.to_yaml(node) if isinstance(node, DictConfig) else str(node)
+    for marker in ("${oc.", "${env:", "${oc:"):
+        if marker in text:
+            raise SymzooError(
+                f"{what}: resolver interpolations such as {marker}...}} are not supported "
+                "(the value would be recorded from this environment); write the value itself"
+            )
+
+
 def _merge(base: DictConfig, other, what: str) -> DictConfig:
+    _refuse_env(other, what)
     try:
         return OmegaConf.merge(base, other)
     except OmegaConfBaseException as e:
@@ -176,10 +224,128 @@ def load_config(
         except Exception as e:
             raise SymzooError(f"bad override: {str(e).splitlines()[0]}") from None
         cfg = _merge(cfg, cli, "command line")
-    if cfg.data.batch_size < 1 or cfg.trainer.max_epochs < 0:
-        raise SymzooError("data.batch_size must be >= 1 and trainer.max_epochs >= 0")
+    validate_config(cfg)
+    return cfg
+
+
+def _num(cfg: DictConfig, key: str):
+    try:
+        return OmegaConf.select(cfg, key, throw_on_missing=True)
+    except OmegaConfBaseException as e:
+        raise SymzooError(f"config key {key!r}: {str(e).splitlines()[0]}") from None
+
+
+def validate_config(cfg: DictConfig) -> None:
+    """Check every value of a resolved config; raise a one-line :class:`SymzooError` on the first
+    bad one.  Called before anything is written (fresh runs and ``--resume``)."""
+    import math
+
+    def need(ok: bool, key: str, rule: str) -> None:
+        if not ok:
+            raise SymzooError(f"{key} must be {rule}, got {_num(cfg, key)!r}")
+
+    def finite(x) -> bool:
+        return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+    _refuse_env(cfg, "config")
+    need(_num(cfg, "trainer.max_epochs") >= 1, "trainer.max_epochs", ">= 1")
+    need(_num(cfg, "data.batch_size") >= 1, "data.batch_size", ">= 1")
+    ebs = _num(cfg, "data.eval_batch_size")
+    need(ebs is None or ebs >= 1, "data.eval_batch_size", ">= 1 (or null: the training batch size)")
+    ts = _num(cfg, "data.train_size")
+    need(ts is None or ts >= 1, "data.train_size", ">= 1 (or null: the whole preset)")
+    need(_num(cfg, "data.num_workers") >= 0, "data.num_workers", ">= 0")
+    lr = _num(cfg, "optim.lr")
+    need(finite(lr) and lr > 0, "optim.lr", "a finite number > 0")
+    for key in ("optim.weight_decay", "optim.min_lr"):
+        v = _num(cfg, key)
+        need(finite(v) and v >= 0, key, "a finite number >= 0")
+    need(_num(cfg, "optim.warmup_epochs") >= 0, "optim.warmup_epochs", ">= 0")
+    need(_num(cfg, "optim.plateau_patience") >= 0, "optim.plateau_patience", ">= 0")
+    pf = _num(cfg, "optim.plateau_factor")
+    need(finite(pf) and 0 < pf < 1, "optim.plateau_factor", "in (0, 1)")
+    need(_num(cfg, "optim.step_size") >= 1, "optim.step_size", ">= 1")
+    sg = _num(cfg, "optim.step_gamma")
+    need(finite(sg) and sg > 0, "optim.step_gamma", "a finite number > 0")
     if cfg.optim.optimizer not in ("adam", "adamw", "sgd"):
         raise SymzooError(f"optim.optimizer must be adam, adamw or sgd, not {cfg.optim.optimizer!r}")
     if cfg.optim.schedule not in ("none", "cosine", "plateau", "step"):
         raise SymzooError(f"optim.schedule must be none, cosine, plateau or step, not {cfg.optim.schedule!r}")
-    return cfg
+    t = cfg.trainer
+    if str(t.precision) not in PRECISIONS:
+        raise SymzooError(f"trainer.precision must be one of {', '.join(PRECISIONS)}, not {t.precision!r}")
+    if str(t.accelerator) not in ACCELERATORS:
+        raise SymzooError(
+            f"trainer.accelerator must be one of {', '.join(ACCELERATORS)}, not {t.accelerator!r}"
+        )
+    _check_devices(t.devices)
+    need(_num(cfg, "trainer.num_nodes") >= 1, "trainer.num_nodes", ">= 1")
+    gc = _num(cfg, "trainer.gradient_clip_val")
+    need(
+        gc is None or (finite(gc) and gc >= 0), "trainer.gradient_clip_val", "a finite number >= 0 (or null)"
+    )
+    ema = _num(cfg, "trainer.ema_decay")
+    need(ema is None or (finite(ema) and 0 < ema < 1), "trainer.ema_decay", "in (0, 1) (or null)")
+    esp = _num(cfg, "trainer.early_stopping_patience")
+    need(esp is None or esp >= 0, "trainer.early_stopping_patience", ">= 0 (or null)")
+    need(_num(cfg, "trainer.check_val_every_n_epoch") >= 1, "trainer.check_val_every_n_epoch", ">= 1")
+    need(_num(cfg, "trainer.log_every_n_steps") >= 1, "trainer.log_every_n_steps", ">= 1")
+    th = _num(cfg, "trainer.threads")
+    need(th is None or th >= 1, "trainer.threads", ">= 1 (or null)")
+    seed = _num(cfg, "seed")
+    need(0 <= seed < 2**32, "seed", "in [0, 2**32)")
+
+
+def _check_devices(devices) -> None:
+    bad = SymzooError(
+        f"trainer.devices must be a count >= 1, a list of device indices or 'auto', not {devices!r}"
+    )
+    if isinstance(devices, bool):
+        raise bad
+    if isinstance(devices, int):
+        if devices < 1 and devices != -1:
+            raise bad
+        return
+    if isinstance(devices, str):
+        s = devices.strip()
+        if s == "auto" or s == "-1":
+            return
+        parts = [p for p in s.split(",") if p.strip()]
+        if not parts or not all(p.strip().isdigit() for p in parts):
+            raise bad
+        if len(parts) == 1 and int(parts[0]) < 1 and not s.endswith(","):
+            raise bad
+        return
+    try:
+        items = list(devices)
+    except TypeError:
+        raise bad from None
+    if not items or not all(isinstance(i, int) and not isinstance(i, bool) and i >= 0 for i in items):
+        raise bad
+
+
+def _keys_of(dotlist: list[str]) -> list[str]:
+    return [item.split("=", 1)[0].strip() for item in dotlist]
+
+
+def apply_resume_overrides(cfg: DictConfig, overrides: list[str]) -> DictConfig:
+    """The stored config of a run with ``key=value`` overrides given with ``--resume``: typed by the
+    schema, validated, and refused for keys that define the run (:data:`RESUME_FIXED_KEYS`)."""
+    for item in overrides:
+        if "=" not in item:
+            raise SymzooError(f"override {item!r} must look like key=value")
+    for key in _keys_of(overrides):
+        for fixed in RESUME_FIXED_KEYS:
+            if key == fixed or key.startswith(fixed + "."):
+                raise SymzooError(
+                    f"{key} cannot change when resuming (it defines the run); start a new run instead"
+                )
+    base = _merge(OmegaConf.structured(RunConfig), cfg, "config.yaml of the run")
+    if overrides:
+        try:
+            cli = OmegaConf.from_dotlist(list(overrides))
+        except Exception as e:
+            raise SymzooError(f"bad override: {str(e).splitlines()[0]}") from None
+        base = _merge(base, cli, "command line")
+    validate_config(base)
+    return base

@@ -108,7 +108,27 @@ def _base_config(
         cfg = _merge(cfg, OmegaConf.from_dotlist(ov), "command line")
     if train_size is not None:
         cfg.data.train_size = int(train_size)
+    from symzoo.train.config import validate_config
+
+    validate_config(cfg)
+    _check_fits(cfg)
     return cfg, entry
+
+
+def _check_fits(cfg: DictConfig) -> None:
+    """The declared model/task check (:mod:`symzoo.compat`) before anything is written."""
+    from omegaconf import OmegaConf
+    from symzoo.train.run import _build_model
+
+    from symzoo.compat import check_compatible
+    from symzoo.registry import get_task
+
+    task = get_task(cfg.task, preset=cfg.data.preset, **OmegaConf.to_container(cfg.data.task_args))
+    args = OmegaConf.to_container(cfg.model.args)
+    defaults = getattr(task, "model_defaults", None)
+    if defaults is not None and cfg.model.name == "mlp":  # the only builder a task reshapes
+        args = {**defaults(cfg.model.name, task.splits(cfg.data.preset, seed=0)[0]), **args}
+    check_compatible(_build_model(cfg.model.name, args), task)
 
 
 def scratch_config(
@@ -279,5 +299,7 @@ def finetune(
         **report,
         "config": OmegaConf.to_container(cfg),
     }
-    atomic_write_text(Path(run) / "finetune.json", json.dumps(info, indent=2, default=str))
+    from symzoo import jsonio
+
+    atomic_write_text(Path(run) / "finetune.json", jsonio.dumps(json.loads(json.dumps(info, default=str))))
     return Path(run)

@@ -68,9 +68,9 @@ def _clear_leftover(run: Path) -> None:
 
 
 def _subset(ds, idx):
-    from symzoo.task import GraphTensorDataset
+    from symzoo.task import StackedDataset
 
-    return ds.subset(idx) if isinstance(ds, GraphTensorDataset) else torch.utils.data.Subset(ds, list(idx))
+    return ds.subset(idx) if isinstance(ds, StackedDataset) else torch.utils.data.Subset(ds, list(idx))
 
 
 def build_datasets(task, cfg: DictConfig):
@@ -91,11 +91,11 @@ def build_datasets(task, cfg: DictConfig):
 
 def _validate(task, ds, name: str) -> None:
     """Every sample of ``ds`` through ``task.validate_batch`` (NaN/inf, shapes, empty graphs)."""
-    from symzoo.task import GraphTensorDataset
+    from symzoo.task import StackedDataset
 
     if len(ds) == 0:
         raise SymzooError(f"{task.name}: the {name} split is empty")
-    if isinstance(ds, GraphTensorDataset):
+    if isinstance(ds, StackedDataset):
         task.validate_batch(ds.__getitems__(list(range(len(ds)))))
     else:
         for batch in task.loader(ds, 256):
@@ -148,7 +148,11 @@ def _keep_metrics_on_resume(logger, run: Path, epoch: int) -> None:
         return
     aside = path.with_name("metrics.csv.resume")
     os.replace(path, aside)
-    writer = logger.experiment  # created now: nothing left for it to delete
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*Experiment logs directory.*")
+        writer = logger.experiment  # created now: nothing left for it to delete
     keep = []
     for r in rows:
         try:
