@@ -22,5 +22,10 @@ test: $(STAMP)
 test-all: $(STAMP)
 	$(PY) -m pytest -q tests -m ""
 
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy symzoo
+
 bench: $(STAMP)
 	$(PY) benchmarks/nbody_paper.py --out runs/bench

@@ -363,12 +363,13 @@ def load_pretrained(name: str, *, device: str | None = None):
     folder = pretrained_path(name)
     model = load_model(folder)
     entry = get_entry(name)
-    if model.meta.get("builder") != entry["builder"]:
+    meta: dict[str, Any] = getattr(model, "meta", None) or {}
+    if meta.get("builder") != entry["builder"]:
         raise SymzooError(
-            f"{name}: model.json names builder {model.meta.get('builder')!r} but the "
+            f"{name}: model.json names builder {meta.get('builder')!r} but the "
             f"registry says {entry['builder']!r}"
         )
-    model.pretrained = dict(entry, name=name)
+    model.pretrained = dict(entry, name=name)  # type: ignore[assignment]  # nn.Module attribute
     if device is not None:
         model = model.to(device)
     return model

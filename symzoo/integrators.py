@@ -17,6 +17,7 @@ derivative with the same structure.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import cast
 
 import torch
 from torch import Tensor
@@ -41,7 +42,7 @@ METHODS = ("rk4", "euler")
 def _axpy(z: State, a: float, dz: State) -> State:
     """``z + a * dz`` for a tensor or a tuple of tensors (out of place)."""
     if isinstance(z, Tensor):
-        return z + a * dz
+        return z + a * cast(Tensor, dz)
     return tuple(x + a * dx for x, dx in zip(z, dz))
 
 
@@ -67,7 +68,7 @@ def rk4_step(f: VectorField, z: State, dt: float) -> State:
 
 def _stack(states: list[State]) -> State:
     if isinstance(states[0], Tensor):
-        return torch.stack(states, 0)
+        return torch.stack(cast("list[Tensor]", states), 0)
     return tuple(torch.stack([s[i] for s in states], 0) for i in range(len(states[0])))
 
 
