@@ -1,22 +1,34 @@
-"""Symmetry groups and their actions on samples.
+"""Symmetry groups, their elements, and representations that act on the tensors of a sample.
 
 One implementation serves data augmentation, equivariance tests and the orbit-generalization
-study.  A :class:`GroupElement` holds **one element per graph** of a batch (so a batch can be
-augmented with independent random elements) and, optionally, a permutation of the batch's nodes
-that only exchanges interchangeable nodes of the same graph.
+study.  Every domain speaks one interface:
 
-Field kinds say how a tensor transforms (the last axis holds the Cartesian components):
+* a :class:`Group` samples elements (seeded), gives the identity, composes and inverts them, and —
+  when finite — lists its ``elements()``; its ``factors`` name the pieces equivariance is reported
+  on (``rotation``, ``reflection``, ``translation``, ``permutation`` here; generator names for the
+  finite groups of :mod:`symzoo.groups`);
+* a :class:`Rep` (representation) acts on one tensor of a sample, the way escnn's ``FieldType`` and
+  e3nn's ``Irreps`` do; a task's ``Field(rep=...)`` declares it.
 
-==============  =============================================  ==================
-kind            action of (R, t, P)                             e3nn irreps (3-D)
-==============  =============================================  ==================
-``scalar``      x -> x                                          ``0e``
-``position``    x -> R x + t                                    ``1o`` (+ shift)
-``vector``      x -> R x                                        ``1o``
-``pseudovector`` x -> det(R) R x                                ``1e``
-==============  =============================================  ==================
+This module holds E(d)/O(d)/SE(d)/SO(d) × S_n (:class:`EuclideanGroup`).  A :class:`GroupElement`
+holds **one element per graph** of a batch (so a batch can be augmented with independent random
+elements) and, optionally, a permutation of the batch's nodes that only exchanges interchangeable
+nodes of the same graph.  Its representations (the last axis holds the components):
 
-Node-level fields are also permuted by P; graph-level fields are not.
+====================  =============================================  ==================
+rep                   action of (R, t, P)                             e3nn irreps (3-D)
+====================  =============================================  ==================
+:data:`SCALAR`        x -> x                                          ``0e``
+:data:`POSITION`      x -> R x + t                                    ``1o`` (+ shift)
+:data:`VECTOR`        x -> R x                                        ``1o``
+:data:`PSEUDOVECTOR`  x -> det(R) R x                                 ``1e``
+:class:`IrrepsRep`    x -> D(R) x (e3nn ``Irreps.D_from_matrix``)     any, e.g. ``2e``
+====================  =============================================  ==================
+
+Cartesian vectors are kept in (x, y, z) order; e3nn's ``1o`` basis is (y, z, x), so
+:class:`IrrepsRep` is for tensors already stored in e3nn's basis.  Node-level fields are also
+permuted by P; graph-level fields are not.  The names ``"scalar"``, ``"position"``, ``"vector"``
+and ``"pseudovector"`` are accepted wherever a rep is expected, as shorthand for these objects.
 """
 
 from __future__ import annotations
@@ -31,9 +43,18 @@ from torch import Tensor
 __all__ = [
     "FIELD_KINDS",
     "FACTORS",
+    "GroupElementBase",
     "GroupElement",
     "EuclideanGroup",
     "Group",
+    "Rep",
+    "EuclideanRep",
+    "IrrepsRep",
+    "SCALAR",
+    "POSITION",
+    "VECTOR",
+    "PSEUDOVECTOR",
+    "as_rep",
     "act_field",
     "random_rotations",
     "random_permutation",
@@ -44,9 +65,27 @@ FIELD_KINDS = ("scalar", "position", "vector", "pseudovector")
 FACTORS = ("rotation", "reflection", "translation", "permutation")
 
 
+class GroupElementBase:
+    """A batch of group elements, one per sample (graph) of a batch."""
+
+    #: node permutation (only groups with a permutation factor set it)
+    perm: Tensor | None = None
+
+    @property
+    def num_graphs(self) -> int:
+        raise NotImplementedError
+
+    def inverse_perm(self) -> Tensor | None:
+        if self.perm is None:
+            return None
+        inv = torch.empty_like(self.perm)
+        inv[self.perm] = torch.arange(self.perm.numel(), device=self.perm.device)
+        return inv
+
+
 @dataclass
-class GroupElement:
-    """A batch of group elements: ``rot [B, d, d]``, ``trans [B, d]``, ``perm [N] | None``.
+class GroupElement(GroupElementBase):
+    """A batch of Euclidean group elements: ``rot [B, d, d]``, ``trans [B, d]``, ``perm [N] | None``.
 
     ``perm[i] = j`` means node ``i`` of the transformed batch is node ``j`` of the original one.
     """
@@ -70,13 +109,6 @@ class GroupElement:
     @property
     def det(self) -> Tensor:
         return torch.linalg.det(self.rot)
-
-    def inverse_perm(self) -> Tensor | None:
-        if self.perm is None:
-            return None
-        inv = torch.empty_like(self.perm)
-        inv[self.perm] = torch.arange(self.perm.numel(), device=self.perm.device)
-        return inv
 
 
 def random_rotations(
@@ -120,10 +152,16 @@ def random_permutation(
 
 
 class Group:
-    """Base class of symmetry groups of data.  Subclasses implement :meth:`sample`."""
+    """The one interface of symmetry groups of data (continuous and finite).
+
+    ``compose(g, h)`` is the element acting as ``g`` after ``h``: ``(g∘h)·x = g·(h·x)``.
+    Finite groups (``finite = True``) also enumerate their ``elements()``; the toolkit then checks
+    equivariance on every element instead of random samples.
+    """
 
     name: str = "trivial"
     factors: tuple[str, ...] = ()
+    finite: bool = False
 
     def sample(
         self,
@@ -134,11 +172,131 @@ class Group:
         factors: Iterable[str] | None = None,
         generator: torch.Generator | None = None,
         dtype: torch.dtype = torch.float64,
-    ) -> GroupElement:
+    ) -> GroupElementBase:
+        """Random elements, one per graph, from the chosen ``factors`` (default all), seeded by ``generator``."""
         raise NotImplementedError
+
+    def identity(self, num_graphs: int, dtype: torch.dtype = torch.float64) -> GroupElementBase:
+        raise NotImplementedError
+
+    def compose(self, g: GroupElementBase, h: GroupElementBase) -> GroupElementBase:
+        raise NotImplementedError(f"{self.name} does not implement compose")
+
+    def inverse(self, g: GroupElementBase) -> GroupElementBase:
+        raise NotImplementedError(f"{self.name} does not implement inverse")
+
+    def elements(self, num_graphs: int = 1) -> list[GroupElementBase]:
+        """Every element (finite groups), each repeated for ``num_graphs`` samples."""
+        raise TypeError(f"{self.name} is not a finite group: sample its elements instead")
 
     def __repr__(self) -> str:
         return self.name
+
+
+class Rep:
+    """A representation: how one tensor of a sample transforms under a group element.
+
+    Subclasses implement :meth:`act`; :meth:`check` returns a sentence when a tensor's shape cannot
+    carry this representation (``None`` when it can).  ``index [M]`` maps each row of ``x`` to its
+    sample (node fields: the batch vector; ``None``: row ``i`` is sample ``i``).
+    """
+
+    name: str = "rep"
+
+    def act(self, g: GroupElementBase, x: Tensor, index: Tensor | None = None) -> Tensor:
+        raise NotImplementedError
+
+    def check(self, x: Tensor, group: Group) -> str | None:
+        return None
+
+    @property
+    def trivial(self) -> bool:
+        return False
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+class _Scalar(Rep):
+    """The trivial representation (of any group): ``x -> x``."""
+
+    name = "scalar"
+
+    def act(self, g: GroupElementBase, x: Tensor, index: Tensor | None = None) -> Tensor:
+        return x
+
+    @property
+    def trivial(self) -> bool:
+        return True
+
+
+class EuclideanRep(Rep):
+    """Cartesian tensors of rank 1 under (R, t): vectors, positions (+ t), pseudovectors (× det R)."""
+
+    def __init__(self, name: str, *, translate: bool = False, pseudo: bool = False):
+        self.name, self.translate, self.pseudo = name, translate, pseudo
+
+    def act(self, g: GroupElementBase, x: Tensor, index: Tensor | None = None) -> Tensor:
+        if not isinstance(g, GroupElement):
+            raise TypeError(f"a {self.name} field transforms under Euclidean groups, not {type(g).__name__}")
+        rot = g.rot.to(x.dtype)
+        r = rot if index is None else rot[index]
+        if self.pseudo:
+            r = r * torch.linalg.det(r)[:, None, None]
+        y = torch.einsum("nij,n...j->n...i", r, x)
+        if self.translate:
+            t = g.trans.to(x.dtype)
+            t = t if index is None else t[index]
+            y = y + t.reshape(t.shape[0], *([1] * (x.dim() - 2)), t.shape[-1])
+        return y
+
+    def check(self, x: Tensor, group: Group) -> str | None:
+        d = getattr(group, "dim", None)
+        if d is not None and (x.dim() < 2 or x.shape[-1] != d):
+            return f"must have shape [..., {d}] ({self.name}), got {list(x.shape)}"
+        return None
+
+
+class IrrepsRep(Rep):
+    """Any O(3) representation given as e3nn ``Irreps`` (``"1x0e + 2x1o + 1x2e"``), in e3nn's basis.
+
+    Acts with ``Irreps.D_from_matrix(R)`` (parity from ``det R``); translations act trivially.
+    """
+
+    def __init__(self, irreps: str):
+        from e3nn import o3
+
+        self.irreps = o3.Irreps(irreps)
+        self.name = str(self.irreps)
+
+    def act(self, g: GroupElementBase, x: Tensor, index: Tensor | None = None) -> Tensor:
+        if not isinstance(g, GroupElement) or g.rot.shape[-1] != 3:
+            raise TypeError("e3nn irreps transform under 3-D Euclidean groups")
+        rot = g.rot.to(torch.float64)
+        r = rot if index is None else rot[index]
+        d = self.irreps.D_from_matrix(r).to(x.dtype)  # [M, dim, dim]
+        return torch.einsum("nij,n...j->n...i", d, x)
+
+    def check(self, x: Tensor, group: Group) -> str | None:
+        if x.shape[-1] != self.irreps.dim:
+            return f"must have shape [..., {self.irreps.dim}] (irreps {self.irreps}), got {list(x.shape)}"
+        return None
+
+
+SCALAR: Rep = _Scalar()
+POSITION: Rep = EuclideanRep("position", translate=True)
+VECTOR: Rep = EuclideanRep("vector")
+PSEUDOVECTOR: Rep = EuclideanRep("pseudovector", pseudo=True)
+_NAMED_REPS = {"scalar": SCALAR, "position": POSITION, "vector": VECTOR, "pseudovector": PSEUDOVECTOR}
+
+
+def as_rep(rep: Rep | str) -> Rep:
+    """A :class:`Rep`; the shorthand names of this module's table resolve to its objects."""
+    if isinstance(rep, Rep):
+        return rep
+    if isinstance(rep, str) and rep in _NAMED_REPS:
+        return _NAMED_REPS[rep]
+    raise ValueError(f"unknown representation {rep!r}; give a symzoo.symmetry.Rep or one of {FIELD_KINDS}")
 
 
 class EuclideanGroup(Group):
@@ -179,6 +337,22 @@ class EuclideanGroup(Group):
     def identity(self, num_graphs: int, dtype: torch.dtype = torch.float64) -> GroupElement:
         eye = torch.eye(self.dim, dtype=dtype).expand(num_graphs, self.dim, self.dim).clone()
         return GroupElement(eye, torch.zeros(num_graphs, self.dim, dtype=dtype))
+
+    def compose(self, g: GroupElementBase, h: GroupElementBase) -> GroupElement:
+        """``g∘h``: rotation ``R_g R_h``, translation ``R_g t_h + t_g``, permutation ``h.perm[g.perm]``."""
+        assert isinstance(g, GroupElement) and isinstance(h, GroupElement)
+        rot = g.rot @ h.rot.to(g.rot.dtype)
+        trans = torch.einsum("nij,nj->ni", g.rot, h.trans.to(g.rot.dtype)) + g.trans
+        if g.perm is None or h.perm is None:
+            perm = h.perm if g.perm is None else g.perm
+        else:
+            perm = h.perm[g.perm]
+        return GroupElement(rot, trans, perm)
+
+    def inverse(self, g: GroupElementBase) -> GroupElement:
+        assert isinstance(g, GroupElement)
+        rt = g.rot.transpose(-1, -2)
+        return GroupElement(rt, -torch.einsum("nij,nj->ni", rt, g.trans), g.inverse_perm())
 
     def sample(
         self,
@@ -225,26 +399,13 @@ class EuclideanGroup(Group):
         return g.to(dtype)
 
 
-def act_field(kind: str, x: Tensor, g: GroupElement, index: Tensor | None = None) -> Tensor:
-    """Apply ``g`` to a tensor of one field kind (see module docstring); no permutation here.
+def act_field(rep: Rep | str, x: Tensor, g: GroupElementBase, index: Tensor | None = None) -> Tensor:
+    """Apply ``g`` to a tensor carrying representation ``rep`` (a :class:`Rep` or its shorthand name).
 
-    ``x`` has shape ``[M, ..., d]`` (or ``[M, ...]`` for scalars); ``index [M]`` maps each row to
-    its graph (node fields: the batch vector; graph fields: ``None`` = row i is graph i).
+    ``x`` has shape ``[M, ...]``; ``index [M]`` maps each row to its graph (node fields: the batch
+    vector; graph fields: ``None`` = row i is graph i).  Node permutations are not applied here.
     """
-    if kind == "scalar":
-        return x
-    if kind not in FIELD_KINDS:
-        raise ValueError(f"unknown field kind {kind!r}; expected one of {FIELD_KINDS}")
-    rot = g.rot.to(x.dtype)
-    r = rot if index is None else rot[index]
-    if kind == "pseudovector":
-        r = r * torch.linalg.det(r)[:, None, None]
-    y = torch.einsum("nij,n...j->n...i", r, x)
-    if kind == "position":
-        t = g.trans.to(x.dtype)
-        t = t if index is None else t[index]
-        y = y + t.reshape(t.shape[0], *([1] * (x.dim() - 2)), t.shape[-1])
-    return y
+    return as_rep(rep).act(g, x, index)
 
 
 def canonical_frames(pos: Tensor, batch: Tensor, num_graphs: int) -> GroupElement:

@@ -21,20 +21,37 @@ import torch
 from torch import Tensor
 
 from .errors import InputError, UnknownNameError, suggest
-from .symmetry import Group, GroupElement, act_field
+from .symmetry import Group, GroupElementBase, Rep, as_rep
 
-__all__ = ["Field", "Task", "GraphTensorDataset", "BreakingKnob"]
+__all__ = ["Field", "Task", "GraphTensorDataset", "ArrayDataset", "StackedDataset", "BreakingKnob"]
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class Field:
-    """How one tensor of a sample transforms: ``kind`` (see ``symzoo.symmetry``) and ``level``."""
+    """One tensor of a sample: the representation ``rep`` that acts on it, its ``level`` and unit.
 
-    kind: str = "scalar"
+    ``rep`` is a :class:`symzoo.symmetry.Rep` (e.g. ``symzoo.symmetry.POSITION``, an e3nn
+    ``IrrepsRep``, or a finite-group ``MatrixRep``/``GridRep``/``ShiftRep`` from
+    :mod:`symzoo.groups`); the names ``"scalar"``, ``"position"``, ``"vector"`` and
+    ``"pseudovector"`` are shorthand for the Euclidean ones.  ``level`` is ``"node"`` (rows are
+    nodes, permuted with them) or ``"graph"`` (rows are samples).
+    """
+
+    rep: Rep = "scalar"  # type: ignore[assignment]  # a shorthand name is resolved in __post_init__
     level: str = "node"  # "node" or "graph"
     unit: str = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "rep", as_rep(self.rep))
+        if self.level not in ("node", "graph"):
+            raise ValueError(f"Field level must be 'node' or 'graph', got {self.level!r}")
+
+    @property
+    def kind(self) -> str:
+        """The representation's name (kept for reading old code; use :attr:`rep`)."""
+        return self.rep.name
 
 
 @dataclass(frozen=True)
@@ -64,7 +81,15 @@ class BreakingKnob:
         return s
 
 
-class GraphTensorDataset(torch.utils.data.Dataset):
+class StackedDataset(torch.utils.data.Dataset):
+    """Datasets stored as stacked tensors whose ``__getitems__`` returns a collated batch and that
+    implement ``subset(idx)``: :class:`GraphTensorDataset` and :class:`ArrayDataset`."""
+
+    def subset(self, idx) -> StackedDataset:
+        raise NotImplementedError
+
+
+class GraphTensorDataset(StackedDataset):
     """Graphs of a fixed node count stored as stacked tensors (fast batching, no per-item objects).
 
     ``node[k]`` has shape ``[n_graphs, n_nodes, ...]``, ``graph[k]`` ``[n_graphs, ...]``;
@@ -125,6 +150,48 @@ class GraphTensorDataset(torch.utils.data.Dataset):
         return GraphTensorDataset(node, graph, self.edge_index, self.meta)
 
 
+class ArrayDataset(StackedDataset):
+    """Samples that are not graphs (robot states, attractor windows, grids): stacked tensors.
+
+    ``fields[k]`` has shape ``[n_samples, ...]``.  Indexing with a list of indices returns one
+    ``torch_geometric.data.Data`` batch whose tensors are graph-level (``[B, ...]``) with
+    ``num_graphs = B`` and no nodes, so the harness, the toolkit and ``Task.act`` treat every
+    domain alike (declare such fields with ``level="graph"``).
+    """
+
+    def __init__(self, fields: dict[str, Tensor], meta: dict | None = None):
+        if not fields:
+            raise ValueError("ArrayDataset needs at least one field")
+        self.fields = dict(fields)
+        sizes = {k: int(v.shape[0]) for k, v in self.fields.items()}
+        if len(set(sizes.values())) != 1:
+            raise ValueError(f"ArrayDataset fields must have the same number of samples, got {sizes}")
+        self.n = next(iter(sizes.values()))
+        self.meta = dict(meta or {})
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, i: int):
+        return self.__getitems__([i])
+
+    def __getitems__(self, idx) -> Any:
+        from torch_geometric.data import Data
+
+        idx = torch.as_tensor(idx, dtype=torch.long)
+        out = Data(**{k: v[idx] for k, v in self.fields.items()})
+        out.num_graphs = int(idx.numel())
+        out.sample_index = idx
+        return out
+
+    def subset(self, idx) -> ArrayDataset:
+        idx = torch.as_tensor(idx, dtype=torch.long)
+        return ArrayDataset({k: v[idx] for k, v in self.fields.items()}, self.meta)
+
+    def with_fields(self, **fields: Tensor) -> ArrayDataset:
+        return ArrayDataset({**self.fields, **fields}, self.meta)
+
+
 def collate_identity(x):
     """Collate function for datasets whose ``__getitems__`` already returns a batch."""
     return x
@@ -183,7 +250,7 @@ class Task:
         """A ``DataLoader`` producing batches for this task."""
         from torch.utils.data import DataLoader
 
-        if isinstance(dataset, GraphTensorDataset):
+        if isinstance(dataset, StackedDataset):
             return DataLoader(
                 dataset,
                 batch_size=batch_size,
@@ -208,7 +275,7 @@ class Task:
         n = min(num_graphs, len(test))
         sub = (
             test.subset(range(n))
-            if isinstance(test, GraphTensorDataset)
+            if isinstance(test, StackedDataset)
             else torch.utils.data.Subset(test, range(n))
         )
         return cast_batch(next(iter(self.loader(sub, n))), dtype)
@@ -229,59 +296,56 @@ class Task:
                 raise InputError(f"{self.name}: the batch has no field {name!r}")
             if torch.is_floating_point(x) and not torch.isfinite(x).all():
                 raise InputError(f"{self.name}: field {name!r} contains NaN or inf values")
-            if f.kind != "scalar":
-                d = getattr(self.group, "dim", 3)
-                if x.shape[-1] != d:
-                    raise InputError(
-                        f"{self.name}: field {name!r} must have shape [..., {d}], got {list(x.shape)}"
-                    )
-        n = getattr(batch, "num_nodes", None)
-        if n == 0:
+            problem = f.rep.check(x, self.group)
+            if problem:
+                raise InputError(f"{self.name}: field {name!r} {problem}")
+        has_nodes = any(f.level == "node" for f in {**self.input_fields, **self.target_fields}.values())
+        if has_nodes and getattr(batch, "num_nodes", None) == 0:
             raise InputError(f"{self.name}: empty graph (no nodes)")
 
     # -------------------------------------------------------------- symmetry
     def sample_group(
         self, batch, *, factors: Iterable[str] | None = None, generator: torch.Generator | None = None
-    ) -> GroupElement:
+    ) -> GroupElementBase:
         """Random group elements for ``batch`` (one per graph), from ``factors`` (default all)."""
         labels = getattr(batch, self.perm_labels) if self.perm_labels else None
         dtype = _float_dtype(batch)
         return self.group.sample(
             int(batch.num_graphs),
-            batch=batch.batch,
+            batch=getattr(batch, "batch", None),
             labels=labels,
             factors=factors,
             generator=generator,
             dtype=dtype,
         )
 
-    def act(self, g: GroupElement, batch):
-        """Return a copy of ``batch`` with ``g`` applied to its inputs **and** targets."""
+    @staticmethod
+    def _act_field(f: Field, g: GroupElementBase, x: Tensor, batch) -> Tensor:
+        if f.level == "node":
+            x = x if g.perm is None else x[g.perm]
+            return f.rep.act(g, x, batch.batch)
+        return f.rep.act(g, x, None)
+
+    def act(self, g: GroupElementBase, batch):
+        """Return a copy of ``batch`` with ``g`` applied to its inputs **and** targets.
+
+        Each declared field transforms by its ``rep``; node fields are also permuted by ``g.perm``
+        (and the edges relabelled) when the element carries a node permutation.
+        """
         new = batch.clone()
         inv = g.inverse_perm()
         for name, f in {**self.input_fields, **self.target_fields}.items():
-            x = getattr(batch, name)
-            if f.level == "node":
-                x = x if g.perm is None else x[g.perm]
-                setattr(new, name, act_field(f.kind, x, g, batch.batch))
-            else:
-                setattr(new, name, act_field(f.kind, x, g, None))
+            setattr(new, name, self._act_field(f, g, getattr(batch, name), batch))
         if inv is not None and getattr(batch, "edge_index", None) is not None:
             new.edge_index = inv[batch.edge_index]
         return new
 
-    def act_output(self, g: GroupElement, out: dict[str, Tensor], batch) -> dict[str, Tensor]:
+    def act_output(self, g: GroupElementBase, out: dict[str, Tensor], batch) -> dict[str, Tensor]:
         """Apply ``g`` to the model outputs (the expected outputs on the transformed input)."""
         res = dict(out)
         for name, f in self.output_fields.items():
-            if name not in out:
-                continue
-            x = out[name]
-            if f.level == "node":
-                x = x if g.perm is None else x[g.perm]
-                res[name] = act_field(f.kind, x, g, batch.batch)
-            else:
-                res[name] = act_field(f.kind, x, g, None)
+            if name in out:
+                res[name] = self._act_field(f, g, out[name], batch)
         return res
 
     def with_breaking(self, strength: float) -> Task:

@@ -7,7 +7,8 @@ task, including ones written outside symzoo, can be checked the same way::
     assert_equivariant(symzoo.create_model("egnn"), symzoo.get_task("nbody-charged"))
 
 Errors are relative RMS errors ``rms(f(g x) - g f(x)) / rms(g f(x))`` over every output the task
-declares, maximised over trials; one number per group factor.
+declares, maximised over trials; one number per group factor.  A NaN error (NaN outputs) is kept
+as NaN and fails :func:`assert_equivariant`: non-finite is never "perfectly equivariant".
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ __all__ = [
     "assert_batch_consistent",
     "assert_forces_match_finite_differences",
     "ModelTests",
+    "EnergyModelTests",
 ]
 
 #: relative-error tolerances by dtype
@@ -36,6 +38,22 @@ def _rel(a: Tensor, b: Tensor) -> float:
     num = (a - b).double().pow(2).mean().sqrt()
     den = b.double().pow(2).mean().sqrt()
     return float((num / den.clamp(min=1e-12)).detach())
+
+
+def _elements_to_check(task, batch, factor: str, trials: int, gen: torch.Generator):
+    """Every element of the (sub)group for finite groups, ``trials`` random ones otherwise.
+
+    For a finite group the factor ``"all"`` enumerates the whole group and a generator's name its
+    cyclic subgroup; each element is applied to every sample of the batch at once.
+    """
+    group = task.group
+    if group.finite:
+        members = group.subgroup(None if factor == "all" else [factor])
+        return [group.element(i, int(batch.num_graphs)) for i in members if i != 0]
+    return [
+        task.sample_group(batch, factors=None if factor == "all" else [factor], generator=gen)
+        for _ in range(trials)
+    ]
 
 
 def _prepare(model, dtype):
@@ -58,8 +76,11 @@ def equivariance_errors(
 ) -> dict[str, float]:
     """Relative equivariance error of ``model`` on ``task`` for each factor of ``task.group``.
 
-    ``factors`` defaults to every factor of the group, plus ``"all"`` (a random element of the
-    whole group).  ``batch`` defaults to ``task.example_batch``.
+    ``factors`` defaults to every factor of the group, plus ``"all"`` (the whole group).  For a
+    continuous group each factor is checked on ``trials`` random elements; for a finite group on
+    **every** element of the subgroup the factor generates (``"all"``: every element of the group).
+    Works for any batch the task makes (graphs, plain vectors, grids).  ``batch`` defaults to
+    ``task.example_batch``.
     """
     from .task import cast_batch
 
@@ -71,13 +92,16 @@ def equivariance_errors(
     errors: dict[str, float] = {}
     for factor in factors:
         worst = 0.0
-        for _ in range(trials):
-            g = task.sample_group(batch, factors=None if factor == "all" else [factor], generator=gen)
+        for g in _elements_to_check(task, batch, factor, trials, gen):
             out_g = m(task.act(g, batch))
             expected = task.act_output(g, out, batch)
             for key in task.output_fields:
                 if key in out:
-                    worst = max(worst, _rel(out_g[key], expected[key]))
+                    e = _rel(out_g[key], expected[key])
+                    # max(worst, nan) would drop the NaN: a NaN (or inf) error is the worst there is
+                    worst = e if (e != e or e > worst) else worst
+            if worst != worst:
+                break
         errors[factor] = worst
     return errors
 
@@ -124,10 +148,10 @@ def assert_batch_consistent(
     """Assert that a batch gives the same per-graph outputs as its graphs one at a time."""
     _, _, test = task.splits("tiny", seed=0)
     m = _prepare(model, dtype)
-    from .task import GraphTensorDataset, cast_batch
+    from .task import StackedDataset, cast_batch
 
     def load(idx):
-        sub = test.subset(idx) if isinstance(test, GraphTensorDataset) else torch.utils.data.Subset(test, idx)
+        sub = test.subset(idx) if isinstance(test, StackedDataset) else torch.utils.data.Subset(test, idx)
         return cast_batch(next(iter(task.loader(sub, len(idx)))), dtype)
 
     full = m(load(list(range(num_graphs))))
@@ -212,3 +236,37 @@ class ModelTests:
         for key in task.output_fields:
             if key in out:
                 assert torch.isfinite(out[key]).all()
+
+
+class EnergyModelTests(ModelTests):
+    """Mixin for energy models (forces = -dE/dpos): the :class:`ModelTests` battery plus forces
+    against central finite differences and smoothness at the cutoff (nequip's ``BaseEnergyModelTests``).
+
+    Set ``model_name``, ``task_name`` and ``model_kwargs``; the cutoff test builds a dimer of the
+    first species of the task's example batch and needs the model's ``cutoff`` attribute.
+    """
+
+    fd_rtol: float = 1e-5
+
+    def test_forces_match_finite_differences(self):
+        model, task = self._model_task()
+        assert_forces_match_finite_differences(model, task.example_batch(2), rtol=self.fd_rtol)
+
+    def test_smooth_at_the_cutoff(self):
+        from torch_geometric.data import Batch, Data
+
+        model, task = self._model_task()
+        m = _prepare(model, torch.float64)
+        rc = float(model.cutoff)
+        z = task.example_batch(1).z[:1].repeat(2)
+
+        def dimer(r: float):
+            pos = torch.tensor([[0.0, 0.0, 0.0], [r, 0.0, 0.0]], dtype=torch.float64)
+            return Batch.from_data_list([Data(pos=pos, z=z)])
+
+        with torch.enable_grad():
+            inside, outside = m(dimer(rc - 1e-4)), m(dimer(rc + 1e-4))
+        assert abs(float(inside["energy"].sum() - outside["energy"].sum())) < 1e-7, (
+            "energy jumps at the cutoff"
+        )
+        assert float(inside["forces"].abs().max()) < 1e-5, "forces do not vanish at the cutoff"

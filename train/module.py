@@ -118,8 +118,11 @@ class SymzooModule(L.LightningModule):
 
     def _cast(self, batch):
         dtype = next(self.model.parameters()).dtype
-        pos = getattr(batch, "pos", None)  # PyG Data has a `pos` property that may be None
-        if pos is not None and pos.dtype != dtype:
+        # any domain: cast when some floating tensor of the batch is not in the model's dtype
+        if any(
+            torch.is_tensor(v) and v.is_floating_point() and v.dtype != dtype
+            for v in batch.to_dict().values()
+        ):
             batch = cast_batch(batch, dtype)
         return batch
 

@@ -55,7 +55,7 @@ def test_field_actions():
     assert torch.allclose(p, v + g.trans)
     pv = act_field("pseudovector", x, g)
     assert torch.allclose(pv, -v)  # improper elements flip pseudovectors relative to vectors
-    with pytest.raises(ValueError, match="unknown field kind"):
+    with pytest.raises(ValueError, match="unknown representation"):
         act_field("tensor", x, g)
 
 
