@@ -510,6 +510,19 @@ class AtomsTask(Task):
         _, de_atom, df = self._errors(out, batch)
         return self.energy_weight * de_atom.pow(2).mean() + self.forces_weight * df.pow(2).mean()
 
+    def metric_terms(self, out, batch) -> dict[str, tuple[str, Tensor, int]]:
+        """Sums of absolute and squared errors (meV) with their counts: structures for energies,
+        Cartesian force components for forces, so that MAEs and RMSEs are exact over a split."""
+        de, de_atom, df = (1000 * t.detach() for t in self._errors(out, batch))
+        ne, nf = de.numel(), df.numel()
+        return {
+            "energy_mae_meV": ("mean", de.abs().sum(), ne),
+            "energy_rmse_meV": ("rms", de.pow(2).sum(), ne),
+            "energy_per_atom_mae_meV": ("mean", de_atom.abs().sum(), ne),
+            "force_mae_meV_per_A": ("mean", df.abs().sum(), nf),
+            "force_rmse_meV_per_A": ("rms", df.pow(2).sum(), nf),
+        }
+
     def metrics(self, out, batch) -> dict[str, Tensor]:
         de, de_atom, df = self._errors(out, batch)
         return {

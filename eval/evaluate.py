@@ -29,14 +29,17 @@ def evaluate_dataset(
     seed: int = 0,
     validate: bool = True,
 ) -> dict[str, float]:
-    """Mean of every task metric over ``dataset`` (weighted by graphs per batch).
+    """Every task metric over the whole of ``dataset``, exact whatever ``batch_size`` (the task's
+    :meth:`~symzoo.task.Task.metric_terms` are summed over batches, see :mod:`symzoo.metrics`).
 
     ``transform``: ``None``, or ``"group"`` to apply a fresh random group element to every test
     sample (the out-of-orbit test of the orbit study).
     """
     model.eval()
     dtype = next(model.parameters()).dtype if any(True for _ in model.parameters()) else torch.float32
-    totals: dict[str, float] = {}
+    from symzoo.metrics import MetricSums
+
+    sums = MetricSums()
     count = 0
     gen = torch.Generator().manual_seed(seed)
     needs_grad = bool(task.needs_grad)
@@ -48,11 +51,8 @@ def evaluate_dataset(
             batch = task.act(task.sample_group(batch, generator=gen), batch)
         with torch.set_grad_enabled(needs_grad):
             out = task.apply_model(model, batch)
-            m = task.metrics(out, batch)
-        n = int(batch.num_graphs)
-        for k, v in m.items():
-            totals[k] = totals.get(k, 0.0) + float(v.detach()) * n
-        count += n
+            sums.update(task.metric_terms(out, batch))
+        count += int(batch.num_graphs)
     if count == 0:
         raise SymzooError(f"{task.name}: the evaluation set is empty")
     return {k: v / count for k, v in totals.items()}

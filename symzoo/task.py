@@ -288,6 +288,16 @@ class Task:
         """Per-batch means of every metric (the harness weights them by ``batch.num_graphs``)."""
         raise NotImplementedError
 
+    def metric_terms(self, out: dict[str, Tensor], batch) -> dict[str, tuple[str, Tensor, Any]]:
+        """The sufficient statistics of every metric on this batch: ``name -> (reduction, sum,
+        count)`` with ``reduction`` ``"mean"`` (metric = sum / count) or ``"rms"`` (sqrt(sum /
+        count)); :class:`symzoo.metrics.MetricSums` adds them over a split, so that the figure is
+        exact whatever the batch size.  The default weights :meth:`metrics` by ``batch.num_graphs``
+        (exact for means over graphs of equal size); tasks with RMSEs or graphs of different sizes
+        override it (``AtomsTask``)."""
+        n = int(batch.num_graphs)
+        return {k: ("mean", v.detach() * n, n) for k, v in self.metrics(out, batch).items()}
+
     def validate_batch(self, batch) -> None:
         """Raise :class:`InputError` on non-finite values or wrong shapes in the input fields."""
         for name, f in {**self.input_fields, **self.target_fields}.items():

@@ -157,11 +157,31 @@ class SymzooModule(L.LightningModule):
         with torch.set_grad_enabled(self.needs_grad):
             out = self.task.apply_model(self.eval_model, batch)
             loss = self.task.loss(out, batch)
-            metrics = self.task.metrics(out, batch)
+            terms = self.task.metric_terms(out, batch)
         n = int(batch.num_graphs)
         self.log(f"{prefix}_loss", loss.detach(), batch_size=n, sync_dist=True, prog_bar=prefix == "val")
-        for k, v in metrics.items():
-            self.log(f"{prefix}_{k}", v.detach(), batch_size=n, sync_dist=True)
+        # exact metrics over the whole split (sums and counts, symzoo.metrics), logged at epoch end
+        from symzoo.metrics import MetricSums
+
+        self._metric_sums = getattr(self, "_metric_sums", {})
+        self._metric_sums.setdefault(prefix, MetricSums()).update(terms)
+
+    def _log_metric_sums(self, prefix: str) -> None:
+        sums = getattr(self, "_metric_sums", {}).pop(prefix, None)
+        if not sums:
+            return
+        dtype = torch.float32 if self.device.type == "mps" else torch.float64
+
+        def all_reduce_sum(values: list[float]) -> list[float]:
+            t = torch.tensor(values, dtype=dtype, device=self.device)
+            return self.trainer.strategy.reduce(t, reduce_op="sum").tolist()
+
+        sums.reduce(all_reduce_sum)
+        for k, v in sums.compute().items():
+            self.log(f"{prefix}_{k}", v, batch_size=1, sync_dist=False)
+
+    def on_test_epoch_end(self) -> None:
+        self._log_metric_sums("test")
 
     def validation_step(self, batch, batch_idx):
         self._eval_step(batch, "val")
@@ -174,6 +194,7 @@ class SymzooModule(L.LightningModule):
     def on_validation_epoch_end(self) -> None:
         import time
 
+        self._log_metric_sums("val")
         if hasattr(self, "_t_start"):
             # wall time since the start of training (continues across --resume)
             self.log(
