@@ -77,16 +77,21 @@ class Cell:
     train_size: int
     seed: int
     study: str = "curve"  # "curve" | "orbit"
+    breaking: float | None = None  # strength of the task's breaking knob (``--breaking``), else None
 
     @property
     def key(self) -> str:
-        return f"{self.model}/n{self.train_size}-s{self.seed}{'-orbit' if self.study == 'orbit' else ''}"
+        b = "" if self.breaking is None else f"-b{self.breaking:g}"
+        return f"{self.model}/n{self.train_size}-s{self.seed}{b}{'-orbit' if self.study == 'orbit' else ''}"
 
     def directory(self, out: Path) -> Path:
         return Path(out) / "cells" / self.key
 
     def as_dict(self) -> dict:
-        return {"model": self.model, "train_size": self.train_size, "seed": self.seed, "study": self.study}
+        d = {"model": self.model, "train_size": self.train_size, "seed": self.seed, "study": self.study}
+        if self.breaking is not None:
+            d["breaking"] = self.breaking
+        return d
 
 
 # ----------------------------------------------------------------------------- planning
@@ -109,11 +114,23 @@ def parse_list(text: str | Sequence, what: str, cast=str) -> list:
 
 
 def plan_cells(
-    models: Sequence[str], train_sizes: Sequence[int], seeds: Sequence[int], *, orbit_size: int | None = None
+    models: Sequence[str],
+    train_sizes: Sequence[int],
+    seeds: Sequence[int],
+    *,
+    orbit_size: int | None = None,
+    breaking: Sequence[float] | None = None,
 ) -> list[Cell]:
     """Every (model, size, seed) curve cell, plus one orbit cell per (model, seed) when
-    ``orbit_size`` is given."""
-    cells = [Cell(m, int(n), int(s)) for m in models for n in train_sizes for s in seeds]
+    ``orbit_size`` is given; with ``breaking`` (strengths), the curve cells once per strength."""
+    strengths = [None] if breaking is None else [float(b) for b in breaking]
+    cells = [
+        Cell(m, int(n), int(s), "curve", b)
+        for b in strengths
+        for m in models
+        for n in train_sizes
+        for s in seeds
+    ]
     if orbit_size is not None:
         cells += [Cell(m, int(orbit_size), int(s), "orbit") for m in models for s in seeds]
     return cells
@@ -168,7 +185,9 @@ def has_restriction(task) -> bool:
 
 
 # ----------------------------------------------------------------------------- one cell
-def _overrides(cell: Cell, extra: Sequence[str], threads: int | None) -> list[str]:
+def _overrides(
+    cell: Cell, extra: Sequence[str], threads: int | None, breaking_arg: str | None = None
+) -> list[str]:
     ov = [
         f"data.train_size={cell.train_size}",
         f"seed={cell.seed}",
@@ -179,6 +198,8 @@ def _overrides(cell: Cell, extra: Sequence[str], threads: int | None) -> list[st
         ov.append(f"trainer.threads={threads}")
     if cell.study == "orbit":
         ov.append("data.restrict=true")
+    if cell.breaking is not None:  # the knob's task argument (BreakingKnob.arg)
+        ov.append(f"data.task_args.{breaking_arg}={float(cell.breaking)!r}")
     return ov + list(extra)
 
 
@@ -227,7 +248,7 @@ def run_cell(job: dict) -> dict:
         job["task"],
         cell.model,
         preset=job["preset"],
-        overrides=_overrides(cell, job.get("overrides", ()), threads),
+        overrides=_overrides(cell, job.get("overrides", ()), threads, job.get("breaking_arg")),
     )
     train(cfg, str(cell_dir), quiet=True)
 
@@ -410,6 +431,7 @@ def _compare(
     rollout: bool = True,
     rollout_steps: int = 1000,
     rollout_trajectories: int = 16,
+    breaking: Sequence[float] | str | None = None,
     on_cell: Callable[[dict, int, int], None] | None = None,
     on_start: Callable[[dict], None] | None = None,
 ) -> dict:
@@ -423,6 +445,9 @@ def _compare(
     counts of cells in the grid, already finished and to train.  ``rollout``: for tasks with
     dynamics, roll every curve cell out for ``rollout_steps`` steps from ``rollout_trajectories``
     test initial states (:func:`symzoo.eval.rollout.rollout_metrics`) and record the metrics.
+    ``breaking``: strengths of the task's symmetry-breaking knob (``task.breaking``) to sweep; every
+    curve cell is trained once per strength on the task's data at that strength (``Cell.breaking``;
+    the orbit study is skipped: its restriction assumes the unbroken group).
     """
     from symzoo.train.config import load_config
 
@@ -461,7 +486,17 @@ def _compare(
     if task_args:
         task_obj = get_task(task, preset=preset, **task_args)
     # generate/cache the data once here (workers would race for it) and check the sizes
+    strengths = None
+    if breaking is not None:  # validated before any data or folder is made
+        knob = task_obj.breaking
+        if knob is None:
+            raise SymzooError(f"--breaking: task {task!r} declares no symmetry-breaking knob")
+        strengths = sorted(knob.check(s) for s in parse_list(breaking, "--breaking", float))
+        if any(o.split("=", 1)[0].strip() == f"data.task_args.{knob.arg}" for o in overrides):
+            raise SymzooError(f"override data.task_args.{knob.arg}: --breaking sets it for every cell")
     train_split, _, _ = task_obj.splits(preset, seed=0)
+    for s in strengths or []:  # generate/cache the data at every strength here, once
+        task_obj.with_breaking(s).splits(preset, seed=0)
     too_big = [n for n in train_sizes + ([orbit_size] if orbit_size else []) if n > len(train_split)]
     if too_big:
         raise SymzooError(
@@ -471,6 +506,9 @@ def _compare(
     do_orbit = bool(orbit) and has_restriction(task_obj)
     if orbit and not do_orbit:
         log.warning("%s defines no symmetry-restricted training set: no orbit study", task)
+    if do_orbit and strengths is not None:
+        do_orbit = False
+        log.info("--breaking: no orbit study (its restricted set assumes the unbroken group)")
     orbit_n = (orbit_size or max(train_sizes)) if do_orbit else None
 
     roles = model_roles(models, task_obj, {m: OmegaConf.to_container(cfgs[m].model.args) for m in models})
@@ -485,6 +523,8 @@ def _compare(
 
     out = Path(out or f"runs/compare-{task}-{preset}")
     settings = {"task": task, "preset": preset, "overrides": sorted(overrides)}
+    if strengths is not None:  # the knob, not the strengths: a sweep can grow like the sizes
+        settings["breaking"] = task_obj.breaking.name
     if rollout_spec:  # only for tasks with dynamics: other comparisons keep their settings
         settings["rollout"] = dict(rollout_spec)
     prev = None
@@ -500,7 +540,7 @@ def _compare(
 
     lock = acquire_lock(out)
     try:
-        cells = plan_cells(models, train_sizes, seeds, orbit_size=orbit_n)
+        cells = plan_cells(models, train_sizes, seeds, orbit_size=orbit_n, breaking=strengths)
         results: dict[str, dict] = {}
         todo: list[Cell] = []
         for c in cells:
@@ -547,6 +587,16 @@ def _compare(
             },
             "has_dynamics": bool(getattr(task_obj, "has_dynamics", False)),
             "rollout": {"enabled": do_rollout, **(rollout_spec or {})},
+            "breaking": None
+            if strengths is None
+            else {
+                "knob": task_obj.breaking.name,
+                "description": task_obj.breaking.description,
+                "unit": task_obj.breaking.unit,
+                "arg": task_obj.breaking.arg,
+                "residual_group": repr(task_obj.breaking.residual_group),
+                "strengths": strengths,
+            },
             "versions": _versions(),
             "host": {"platform": platform.platform(), "cores": cores},
             "invocations": invocations,
@@ -603,6 +653,7 @@ def _compare(
                 "threads": threads,
                 "settings": settings,
                 "rollout": rollout_spec,
+                "breaking_arg": None if strengths is None else task_obj.breaking.arg,
             }
             for c in todo
         ]

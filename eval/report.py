@@ -97,7 +97,13 @@ def _cells(
 def summarize_results(doc: dict) -> dict[str, Any]:
     """Statistics of a comparison from its cells: learning curves (mean ± std over seeds), symmetry
     gain and data-efficiency factor against the reference model, learning-curve exponents,
-    equivariance errors (max over cells) and the orbit study."""
+    equivariance errors (max over cells) and the orbit study.  A breaking sweep
+    (``compare --breaking``) is summarized at its lowest strength plus a ``"breaking"`` entry
+    (:func:`symzoo.eval.breaking.summarize_breaking`)."""
+    from .breaking import strengths_of, summarize_breaking
+
+    if strengths_of(doc):
+        return summarize_breaking(doc, summarize_results)
     pm = metric_of(doc)
     models, sizes, ref = doc["models"], [int(n) for n in doc["train_sizes"]], doc.get("reference")
     curves: dict[str, dict[str, dict]] = {}
@@ -212,6 +218,8 @@ def reproduce_command(doc: dict) -> str:
             parts += ["--rollout-trajectories", str(ro["n_traj"])]
     elif (doc.get("rollout") or {}).get("enabled") is False and doc.get("has_dynamics"):
         parts.append("--no-rollout")
+    if (doc.get("breaking") or {}).get("strengths"):
+        parts += ["--breaking", ",".join(f"{float(b):g}" for b in doc["breaking"]["strengths"])]
     return " ".join(parts)
 
 
@@ -288,6 +296,11 @@ def format_summary(doc: dict) -> str:
         f"{doc['task']} ({doc['preset']}): test {metric_of(doc)} [{_unit(doc, True)}], mean ± std over seeds"
     ]
     lines += _curve_table(doc, summ)
+    if summ.get("breaking"):
+        from .breaking import breaking_markdown
+
+        lines[0] += f" (at breaking strength {summ['breaking']['strengths'][0]:g})"
+        lines += [""] + breaking_markdown(doc, summ)[5:]
     if summ.get("rollout"):
         lines += ["", f"rollouts ({_rollout_spec(doc)}): relative true-energy drift, mean over time"]
         lines += _rollout_table(doc, summ)
@@ -326,6 +339,10 @@ def render_markdown(doc: dict, summ: dict | None = None, *, images: dict[str, st
             for m in doc["models"]
         ],
     )
+    if summ.get("breaking"):
+        from .breaking import breaking_markdown
+
+        L += [""] + breaking_markdown(doc, summ, images)
     L += ["", f"## Test error `{pm}` vs training-set size (mean ± std over seeds, n = seeds)", ""]
     L += _curve_table(doc, summ)
     if images and images.get("curves"):
@@ -650,6 +667,14 @@ def render_report(out: str | Path, *, metric: str | None = None) -> dict[str, Pa
     summ = summarize_results(doc)
     written: dict[str, Path] = {}
     images = {}
+    if summ.get("breaking"):  # the sweep's plot; the other plots show the lowest strength
+        from .breaking import at_strength, plot_gain_vs_breaking
+
+        p = plot_gain_vs_breaking(doc, summ, out / "gain_vs_breaking.png")
+        if p:
+            written["gain_vs_breaking"] = p
+            images["breaking"] = p.name
+        doc = at_strength(doc, summ["breaking"]["strengths"][0])
     p = plot_learning_curves(doc, summ, out / "learning_curves.png")
     if p:
         written["learning_curves"] = p

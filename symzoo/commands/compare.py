@@ -50,6 +50,12 @@ def add_arguments(p):
         help="tasks with dynamics: test initial states rolled out per cell (default 16)",
     )
     p.add_argument(
+        "--breaking",
+        metavar="S1,S2,...",
+        help="sweep the task's symmetry-breaking knob over these strengths (e.g. 0,0.01,0.1,1; "
+        "nbody-charged: a uniform external field); the report plots the symmetry gain against it",
+    )
+    p.add_argument(
         "--no-rollout",
         action="store_true",
         help="skip the rollout metrics (energy drift, rollout error) of tasks with dynamics",
@@ -131,6 +137,7 @@ def run(args) -> int:
         rollout=not args.no_rollout,
         rollout_steps=args.rollout_steps,
         rollout_trajectories=args.rollout_trajectories,
+        breaking=args.breaking,
     )
     print()
     print(format_summary(doc))
