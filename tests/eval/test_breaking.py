@@ -68,6 +68,7 @@ def test_field_breaks_rotation_symmetry_of_whole_trajectories():
 
 def test_zero_strength_reproduces_todays_data_bit_for_bit():
     from symzoo.datasets.nbody import simulate_nbody
+
     from symzoo.paths import dataset_cache_dir
 
     a = simulate_nbody(3, n_steps=400, save_every=100, seed=5)
@@ -150,3 +151,76 @@ def test_axial_group_elements():
         AxialGroup((0.0, 0.0, 0.0))
     with pytest.raises(ValueError, match="no factor"):
         tilted.sample(1, factors=["reflection"])
+
+
+# ----------------------------------------------------------------------------- the sweep
+FAST = ["trainer.max_epochs=1", "trainer.check_val_every_n_epoch=1"]
+SWEEP = dict(
+    models="linear,mlp+aug", train_sizes="20", seeds=1, preset="tiny", jobs=1, threads=1, overrides=FAST
+)
+
+
+@pytest.fixture(scope="module")
+def sweep_dir(tmp_path_factory):
+    from symzoo.eval.compare import compare
+
+    out = tmp_path_factory.mktemp("sweep") / "grid"
+    compare("nbody-charged", out=out, breaking="0.5,0", **SWEEP)
+    return out
+
+
+def test_sweep_records_the_breaking_axis_and_plots_the_gain(sweep_dir):
+    doc = json.loads((sweep_dir / "results.json").read_text())
+    assert doc["breaking"]["knob"] == "external_field" and doc["breaking"]["strengths"] == [0.0, 0.5]
+    assert "about z" in doc["breaking"]["residual_group"] and doc["settings"]["breaking"] == "external_field"
+    assert sorted((c["model"], c["breaking"]) for c in doc["cells"]) == [
+        ("linear", 0.0),
+        ("linear", 0.5),
+        ("mlp+aug", 0.0),
+        ("mlp+aug", 0.5),
+    ]
+    assert {c["key"] for c in doc["cells"]} >= {"linear/n20-s0-b0", "mlp+aug/n20-s0-b0.5"}
+    assert not doc["orbit"]["enabled"] and all(c["study"] == "curve" for c in doc["cells"])
+    # each cell trained on the data of its strength: the config says so, the errors differ
+    cfg = (sweep_dir / "cells" / "linear" / "n20-s0-b0.5" / "config.yaml").read_text()
+    assert "external_field: 0.5" in cfg
+    br = doc["summary"]["breaking"]
+    assert set(br["gain"]) == {"mlp+aug"} and set(br["gain"]["mlp+aug"]["20"]) == {"0", "0.5"}
+    e = br["error"]["linear"]["20"]
+    assert e["0.5"]["mean"] != e["0"]["mean"]
+    assert (sweep_dir / "gain_vs_breaking.png").stat().st_size > 10_000
+    report = (sweep_dir / "report.md").read_text()
+    assert "## Symmetry breaking: external_field" in report and "gain_vs_breaking.png" in report
+    assert "--breaking 0,0.5" in report and "strength 0.5" in report
+
+
+def test_sweep_resumes_and_grows(sweep_dir, capsys):
+    from symzoo.eval.compare import compare
+
+    doc = compare("nbody-charged", out=sweep_dir, breaking="0,0.5", **SWEEP)
+    assert doc["invocations"][-1]["cells_trained"] == 0
+    from symzoo.cli import main
+
+    assert main(["report", str(sweep_dir)]) == 0
+    assert (sweep_dir / "gain_vs_breaking.png").is_file()
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["nbody-gravity", "--breaking", "0,0.1"], "declares no symmetry-breaking knob"),
+        (["nbody-charged", "--breaking", "0,-0.1"], "must be finite and >= 0"),
+        (["nbody-charged", "--breaking", "0,abc"], "is not a valid value"),
+        (["nbody-charged", "data.task_args.external_field=1", "--breaking", "0"], "--breaking sets it"),
+    ],
+)
+def test_bad_breaking_is_one_line_and_writes_nothing(tmp_path, capsys, argv, message):
+    from symzoo.cli import main
+
+    out = tmp_path / "cmp"
+    rc = main(
+        ["compare", *argv, "--models", "linear", "--train-sizes", "20", "--seeds", "1", "--out", str(out)]
+    )
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and message in err and len(err.splitlines()) == 1
+    assert not out.exists()
