@@ -45,7 +45,7 @@ from torch import Tensor
 from symzoo.errors import InputError, SymzooError
 from symzoo.paths import atomic_path, dataset_cache_dir
 from symzoo.registry import register_task
-from symzoo.symmetry import EuclideanGroup, canonical_frames
+from symzoo.symmetry import POSITION, SCALAR, VECTOR, EuclideanGroup, canonical_frames
 from symzoo.task import Field, Task
 
 __all__ = [
@@ -410,9 +410,9 @@ class AtomsTask(Task):
         "force_mae_meV_per_A": "meV/Å",
         "force_rmse_meV_per_A": "meV/Å",
     }
-    input_fields = {"pos": Field("position", "node", "Å"), "z": Field("scalar", "node")}
-    target_fields = {"energy": Field("scalar", "graph", "eV"), "forces": Field("vector", "node", "eV/Å")}
-    output_fields = {"energy": Field("scalar", "graph", "eV"), "forces": Field("vector", "node", "eV/Å")}
+    input_fields = {"pos": Field(POSITION, "node", "Å"), "z": Field(SCALAR, "node")}
+    target_fields = {"energy": Field(SCALAR, "graph", "eV"), "forces": Field(VECTOR, "node", "eV/Å")}
+    output_fields = {"energy": Field(SCALAR, "graph", "eV"), "forces": Field(VECTOR, "node", "eV/Å")}
     periodic = False
 
     def __init__(
@@ -438,7 +438,7 @@ class AtomsTask(Task):
         self.split_seed = split_seed
         self.group = EuclideanGroup(3, reflections=True, translations=True, permutations=True)
         if self.periodic:
-            self.input_fields = {**type(self).input_fields, "cell": Field("vector", "graph", "Å")}
+            self.input_fields = {**type(self).input_fields, "cell": Field(VECTOR, "graph", "Å")}
         self._cache: dict = {}
 
     # ----------------------------------------------------------------- data
