@@ -14,11 +14,12 @@ random group augmentation).  Two studies share the grid:
   **out of orbit** (the test set moved by random group elements).  ``ratio = out / in``: about 1
   for a model that is equivariant by construction, large for one that learned only one pose.
 
-Tasks with dynamics (``task.has_dynamics``: the Hamiltonian systems) also get **rollout metrics**
-per curve cell: :func:`symzoo.eval.rollout.rollout_metrics` rolls the trained model out for
-``rollout_steps`` steps from ``rollout_trajectories`` test initial states and records the true-energy
-drift, rollout error, valid time, momentum drift... under the cell's ``"rollout"`` key (the report's
-"Energy drift" column).  The rollout settings are part of the comparison's settings.
+Tasks with dynamics (``task.has_dynamics``: the Hamiltonian systems, N-body) also get **rollout
+metrics** per curve cell: :func:`symzoo.eval.rollout.rollout_metrics` rolls the trained model out
+for ``rollout_steps`` steps (default: the task's ``rollout_steps``) from ``rollout_trajectories``
+test initial states and records rollout error, valid time and the drift of every invariant the
+task declares (energy, momentum, ...) under the cell's ``"rollout"`` key (the report's drift
+column and rollout table).  The rollout settings are part of the comparison's settings.
 
 Output folder::
 
@@ -50,6 +51,8 @@ from typing import Any
 from symzoo.errors import SymzooError
 from symzoo.paths import atomic_write_text
 
+from .results import RESULTS_FORMAT, clean_json, load_results, num
+
 __all__ = [
     "Cell",
     "compare",
@@ -64,7 +67,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-RESULTS_FORMAT = "symzoo-compare/1"
 #: config keys the comparison sets itself; a user override of them would break the grid
 RESERVED_KEYS = ("data.train_size", "seed", "data.restrict", "data.preset", "augment")
 
@@ -144,7 +146,7 @@ def model_roles(models: Sequence[str], task, model_args: dict[str, dict] | None 
     """
     from symzoo.registry import create_model
 
-    group = tuple(getattr(task.group, "factors", ()))
+    group = tuple(task.group.factors)
     roles = {}
     for name in models:
         base = name.split("+")[0]
@@ -278,7 +280,7 @@ def run_cell(job: dict) -> dict:
         "dir": str(Path("cells") / cell.key),
     }
     ro = job.get("rollout")
-    if ro and cell.study == "curve" and getattr(task, "has_dynamics", False):
+    if ro and cell.study == "curve" and task.has_dynamics:
         result["rollout"] = cell_rollout(model, task, cfg.data.preset, ro)
     if cell.study == "orbit":
         in_orbit = evaluate_dataset(model, task, task.restrict(test))
@@ -301,7 +303,7 @@ def cell_rollout(model, task, preset: str, spec: dict) -> dict:
         )
     except Exception as e:  # noqa: BLE001
         msg = f"{type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}"
-        log.error("rollout of %s failed: %s", getattr(task, "name", task), msg)
+        log.error("rollout of %s failed: %s", task.name, msg)
         return {"error": msg}
     return {k: v for k, v in res.items() if k not in ("series", "plot")}
 
@@ -354,20 +356,6 @@ def _worker_init(threads: int) -> None:
 
 
 # ----------------------------------------------------------------------------- the grid
-def load_results(out: str | Path) -> dict:
-    """Read ``DIR/results.json`` (a one-line error when it is missing or not a comparison)."""
-    path = Path(out) / "results.json" if Path(out).is_dir() or not str(out).endswith(".json") else Path(out)
-    if not path.is_file():
-        raise SymzooError(f"{path} does not exist: not a `symzoo compare` output folder")
-    try:
-        res = json.loads(path.read_text())
-    except ValueError as e:
-        raise SymzooError(f"{path} is not valid JSON ({e})") from None
-    if not isinstance(res, dict) or res.get("format") != RESULTS_FORMAT:
-        raise SymzooError(f"{path} is not a symzoo comparison (format {RESULTS_FORMAT!r})")
-    return res
-
-
 def _versions() -> dict:
     import numpy
     import torch
@@ -429,7 +417,7 @@ def _compare(
     threads: int | None = None,
     render: bool = True,
     rollout: bool = True,
-    rollout_steps: int = 1000,
+    rollout_steps: int | None = None,
     rollout_trajectories: int = 16,
     breaking: Sequence[float] | str | None = None,
     on_cell: Callable[[dict, int, int], None] | None = None,
@@ -514,7 +502,7 @@ def _compare(
     roles = model_roles(models, task_obj, {m: OmegaConf.to_container(cfgs[m].model.args) for m in models})
     ref = choose_reference(models, roles, reference)
 
-    do_rollout = bool(rollout) and bool(getattr(task_obj, "has_dynamics", False))
+    do_rollout = bool(rollout) and bool(task_obj.has_dynamics)
     rollout_spec = None
     if do_rollout:
         if int(rollout_steps) < 1 or int(rollout_trajectories) < 1:
@@ -531,6 +519,8 @@ def _compare(
     if (out / "results.json").is_file():
         prev = load_results(out)
         if prev.get("settings") != settings:
+        if rollout_steps is None:
+            rollout_steps = task_obj.rollout_steps
             raise SymzooError(
                 f"{out} holds a comparison with other settings ({prev.get('settings')}); choose another --out"
             )
@@ -571,7 +561,7 @@ def _compare(
             "primary_metric": task_obj.primary_metric,
             "units": dict(task_obj.units),
             "group": repr(task_obj.group),
-            "group_factors": list(getattr(task_obj.group, "factors", ())),
+            "group_factors": list(task_obj.group.factors),
             "models": models,
             "roles": roles,
             "reference": ref,
@@ -585,7 +575,7 @@ def _compare(
                 if do_orbit
                 else None,
             },
-            "has_dynamics": bool(getattr(task_obj, "has_dynamics", False)),
+            "has_dynamics": bool(task_obj.has_dynamics),
             "rollout": {"enabled": do_rollout, **(rollout_spec or {})},
             "breaking": None
             if strengths is None
@@ -722,27 +712,3 @@ def _compare(
         return doc
     finally:
         lock.unlink(missing_ok=True)
-
-
-def clean_json(x):
-    """Strict JSON: NaN -> ``null``, ±inf -> ``"inf"``/``"-inf"`` (read back with :func:`num`)."""
-    if isinstance(x, dict):
-        return {str(k): clean_json(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [clean_json(v) for v in x]
-    if isinstance(x, float):
-        if math.isnan(x):
-            return None
-        if math.isinf(x):
-            return "inf" if x > 0 else "-inf"
-    return x
-
-
-def num(x) -> float:
-    """A number from :func:`clean_json` output (``None`` -> NaN, ``"inf"`` -> inf)."""
-    if x is None:
-        return math.nan
-    try:
-        return float(x)
-    except (TypeError, ValueError):
-        return math.nan

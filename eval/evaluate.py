@@ -77,10 +77,16 @@ def evaluate_run(
     task_name: str | None = None,
     preset: str | None = None,
     out: str | Path | None = None,
+    rollout: bool = True,
+    rollout_steps: int | None = None,
+    rollout_trajectories: int = 16,
     batch_size: int = 200,
 ) -> dict[str, Any]:
     """Evaluate a run folder (or any folder with ``model.safetensors`` + ``model.json``) on its
-    task's test split: metrics with units and the equivariance report.  Writes ``eval.json``."""
+    task's test split: metrics with units and the equivariance report, and for tasks with
+    dynamics (``task.has_dynamics``) the rollout metrics of :func:`symzoo.eval.rollout.rollout_metrics`
+    under ``"rollout"`` (error vs horizon, valid time, drift of every invariant the task declares;
+    ``rollout_steps`` default: the task's ``rollout_steps``).  Writes ``eval.json``."""
     from symzoo.modelio import load_model
     from symzoo.registry import get_task
 
@@ -107,10 +113,14 @@ def evaluate_run(
         "units": {k: task.units.get(k, "") for k in metrics},
         "primary_metric": task.primary_metric,
         "equivariance": equivariance_report(model, task),
-        "seconds": round(time.perf_counter() - t0, 3),
     }
     dest = Path(out) if out else (path / "eval.json" if path.is_dir() else None)
     if dest is not None:
+    if rollout and task.has_dynamics:
+        report["rollout"] = run_rollout(
+            model, task, preset=preset, steps=rollout_steps, n_traj=rollout_trajectories
+        )
+    report["seconds"] = round(time.perf_counter() - t0, 3)
         if dest.suffix != ".json":
             dest = dest / "eval.json"
         atomic_write_text(dest, json.dumps(report, indent=2))
@@ -122,6 +132,29 @@ def format_eval(report: dict) -> str:
     """A plain-text table of an ``eval.json`` report."""
     lines = [
         f"{report['model']} on {report['task']} ({report['preset']}, {report['split']}, n={report['n_test']})",
+def run_rollout(model, task, *, preset: str, steps: int | None, n_traj: int) -> dict[str, Any]:
+    """:func:`~symzoo.eval.rollout.rollout_metrics` with a per-step error series (``error_vs_time``,
+    thinned to at most 50 points); a failure is recorded as ``{"error": ...}``, not raised."""
+    from symzoo.eval.rollout import rollout_metrics
+
+    try:
+        res = rollout_metrics(model, task, steps=steps, n_traj=n_traj, preset=preset, return_series=True)
+    except SymzooError:
+        raise
+    except Exception as e:  # noqa: BLE001 (a failing rollout must not lose the test metrics)
+        msg = f"{type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''}"
+        log.error("rollout of %s failed: %s", task.name, msg)
+        return {"error": msg}
+    series = res.pop("series")
+    every = max(1, len(series["time"]) // 50)
+    idx = sorted({*range(every - 1, len(series["time"]), every), len(series["time"]) - 1})
+    res["error_vs_time"] = {
+        "time": [series["time"][i] for i in idx],
+        "error": [series["error"][i] for i in idx],
+    }
+    return res
+
+
         f"{'metric':<28}{'value':>14}  unit",
     ]
     for k, v in report["metrics"].items():
@@ -132,5 +165,15 @@ def format_eval(report: dict) -> str:
         f"{', '.join(eq['claimed']) or 'none'})"
     )
     for k, v in eq["errors"].items():
-        lines.append(f"  {k:<26}{v:>14.3g}")
+        lines.append(f"  {k:<26}{_g(v, '>14.3g')}")
+    ro = report.get("rollout")
+    if ro:
+        from symzoo.eval.rollout import format_rollout
+
+        lines.append(f"rollout failed: {ro['error']}" if "error" in ro else format_rollout(ro))
     return "\n".join(lines)
+
+
+def _g(v, spec: str) -> str:
+    """A number for the table; ``None`` (a non-finite value in strict JSON) prints as nan."""
+    return format(float("nan") if v is None else v, spec)

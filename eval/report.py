@@ -35,9 +35,13 @@ __all__ = [
     "format_summary",
     "reproduce_command",
     "ROLLOUT_KEYS",
+    "invariants_of",
+    "lead_invariant",
+    "rollout_keys",
 ]
 
-#: rollout metrics summarized per (model, N) when the cells have them (tasks with dynamics)
+#: rollout metrics of every task with dynamics (the per-invariant ones come from what the cells'
+#: rollouts declare, :func:`rollout_keys`); this tuple is the Hamiltonian systems' set
 ROLLOUT_KEYS = (
     "energy_drift",
     "energy_drift_final",
@@ -52,7 +56,7 @@ ROLLOUT_KEYS = (
 ROLE_LABEL = {"equivariant": "equivariant", "augmented": "augmented", "baseline": "baseline"}
 
 
-from .compare import num as _num  # noqa: E402  (one parser of clean_json numbers)
+from .results import num as _num  # noqa: E402  (one parser of clean_json numbers)
 
 
 def _log_size_axes(ax, sizes) -> None:
@@ -92,6 +96,39 @@ def _cells(
         and (model is None or c["model"] == model)
         and (size is None or int(c["train_size"]) == int(size))
     ]
+
+
+_CORE_ROLLOUT = ("rollout_error", "valid_time", "diverged")
+
+
+def invariants_of(doc: dict) -> dict[str, dict]:
+    """The invariants the cells' rollouts report (name -> ``{"unit", "conserved", ...}``), in the
+    task's order; for results written before tasks declared them, read off the ``*_drift`` keys."""
+    out: dict[str, dict] = {}
+    for c in _cells(doc):
+        ro = c.get("rollout") or {}
+        for name, info in (ro.get("invariants") or {}).items():
+            out.setdefault(name, dict(info))
+        if not ro.get("invariants"):
+            for k in ro:
+                if k.endswith("_drift"):
+                    out.setdefault(k[: -len("_drift")], {"conserved": True})
+    return out
+
+
+def lead_invariant(doc: dict) -> str | None:
+    """The invariant of the report's drift column and plot: ``energy`` when declared, else the first."""
+    inv = invariants_of(doc)
+    return "energy" if "energy" in inv else next(iter(inv), None)
+
+
+def rollout_keys(doc: dict) -> list[str]:
+    """Rollout metrics summarized per (model, N): the core ones and, per declared invariant,
+    ``<name>_drift``, ``<name>_drift_final`` and ``<name>_mse``."""
+    keys = [*_CORE_ROLLOUT]
+    for name in invariants_of(doc):
+        keys += [f"{name}_drift", f"{name}_drift_final", f"{name}_mse"]
+    return keys
 
 
 def summarize_results(doc: dict) -> dict[str, Any]:
@@ -153,14 +190,15 @@ def summarize_results(doc: dict) -> dict[str, Any]:
                 "ratio": summarize([_ratio(c["orbit"], pm) for c in cs]),
             }
     rollout: dict[str, dict[str, dict]] = {}
-    if any("energy_drift" in (c.get("rollout") or {}) for c in _cells(doc)):
+    if any("rollout_error" in (c.get("rollout") or {}) for c in _cells(doc)):
+        keys = rollout_keys(doc)
         for m in models:
             rollout[m] = {}
             for n in sizes:
                 ros = [c.get("rollout") or {} for c in _cells(doc, model=m, size=n)]
                 rollout[m][str(n)] = {
                     k: summarize([_num(r.get(k)) for r in ros if k in r])
-                    for k in ROLLOUT_KEYS
+                    for k in keys
                     if any(k in r for r in ros)
                 }
     return {
@@ -224,16 +262,22 @@ def reproduce_command(doc: dict) -> str:
 
 
 def _curve_table(doc: dict, summ: dict, key: str = "curves") -> list[str]:
-    """Error vs N per model; with rollout metrics, an "Energy drift" column at the largest N."""
+    """Error vs N per model; with rollout metrics, a drift column of the lead invariant (energy
+    when the task declares it) at the largest N."""
     sizes = [str(n) for n in doc["train_sizes"]]
     rows = [[f"`{m}`"] + [format_mean_std(summ[key][m][n]) for n in sizes] for m in doc["models"]]
     header = ["model"] + [f"N = {n}" for n in sizes]
-    if key == "curves" and summ.get("rollout"):
+    lead = lead_invariant(doc)
+    if key == "curves" and summ.get("rollout") and lead:
         top = sizes[-1]
-        header.append(f"Energy drift (N = {top})")
+        header.append(f"{_label(lead).capitalize()} drift (N = {top})")
         for row, m in zip(rows, doc["models"]):
-            row.append(format_mean_std(summ["rollout"].get(m, {}).get(top, {}).get("energy_drift", {})))
+            row.append(format_mean_std(summ["rollout"].get(m, {}).get(top, {}).get(f"{lead}_drift", {})))
     return _table(header, rows)
+
+
+def _label(name: str) -> str:
+    return name.replace("_", " ")
 
 
 def _rollout_spec(doc: dict) -> str:
@@ -247,15 +291,19 @@ def _rollout_spec(doc: dict) -> str:
 
 
 def _rollout_table(doc: dict, summ: dict) -> list[str]:
-    """One row per (model, N): energy drift, final drift, rollout error, valid time, momentum drift."""
-    cols = [
-        ("energy_drift", "energy drift"),
-        ("energy_drift_final", "drift at t = T"),
-        ("rollout_error", "rollout error"),
-        ("valid_time", "valid time"),
-        ("momentum_drift", "momentum drift"),
-        ("diverged", "diverged"),
-    ]
+    """One row per (model, N): lead-invariant drift (and at t = T), rollout error, valid time, the
+    other declared invariants' drifts, diverged fraction."""
+    inv = invariants_of(doc)
+    lead = lead_invariant(doc)
+    cols = []
+    if lead:
+        cols += [(f"{lead}_drift", f"{_label(lead)} drift"), (f"{lead}_drift_final", "drift at t = T")]
+    cols += [("rollout_error", "rollout error"), ("valid_time", "valid time")]
+    for name, info in inv.items():
+        if name != lead:
+            kind = "drift" if info.get("conserved", True) else "error"
+            cols.append((f"{name}_drift", f"{_label(name)} {kind}"))
+    cols.append(("diverged", "diverged"))
     present = [
         (k, h)
         for k, h in cols
@@ -270,6 +318,35 @@ def _rollout_table(doc: dict, summ: dict) -> list[str]:
             if st:
                 rows.append([f"`{m}`", str(n)] + [format_mean_std(st.get(k, {})) for k, _ in present])
     return _table(["model", "N"] + [h for _, h in present], rows)
+
+
+def _rollout_method(doc: dict) -> str:
+    methods = sorted(
+        {str(r["method"]) for c in _cells(doc) for r in [c.get("rollout") or {}] if "method" in r}
+    )
+    return "/".join(m.upper() if m in ("rk4", "euler") else m for m in methods) or "rollouts"
+
+
+def _rollout_text(doc: dict) -> str:
+    """What the rollout table's columns mean, for the invariants the task declares."""
+    inv = invariants_of(doc)
+    lead = lead_invariant(doc)
+    parts = []
+    for name, info in inv.items():
+        what = "|I(ẑ_t) − I(z_0)|" if info.get("conserved", True) else "|I(ẑ_t) − I(z_t)|"
+        unit = f" [{info['unit']}]" if info.get("unit") else ""
+        parts.append(f"{_label(name)}{unit}: {what} / scale ({info.get('description') or 'scale |I(z_0)|'})")
+    text = (
+        "Drift of each invariant the task declares, of the true quantity along the model's rollout, mean over "
+        "time and trajectories"
+        + (f' ("{_label(lead).capitalize()} drift" column above: at the largest N)' if lead else "")
+        + ": "
+        + "; ".join(parts)
+        + ". Drift at t = T: the same at the last step; rollout error: geometric "
+        "mean over time of |z − ẑ| / (|z| + |ẑ|); valid time: time until that error exceeds 0.1 (task time "
+        "units); diverged: fraction of non-finite rollouts (see `symzoo.eval.rollout`)."
+    )
+    return text
 
 
 def _orbit_table(doc: dict, summ: dict) -> list[str]:
@@ -302,7 +379,10 @@ def format_summary(doc: dict) -> str:
         lines[0] += f" (at breaking strength {summ['breaking']['strengths'][0]:g})"
         lines += [""] + breaking_markdown(doc, summ)[5:]
     if summ.get("rollout"):
-        lines += ["", f"rollouts ({_rollout_spec(doc)}): relative true-energy drift, mean over time"]
+        lines += [
+            "",
+            f"rollouts ({_rollout_spec(doc)}): relative drift of the true invariants, mean over time",
+        ]
         lines += _rollout_table(doc, summ)
     if summ["orbit"]:
         lines += ["", f"orbit study (trained on the restricted set, N = {doc['orbit']['train_size']})"]
@@ -350,18 +430,14 @@ def render_markdown(doc: dict, summ: dict | None = None, *, images: dict[str, st
     if summ.get("rollout"):
         L += [
             "",
-            f"## Rollouts ({_rollout_spec(doc)}, RK4 in float64; mean ± std over seeds)",
+            f"## Rollouts ({_rollout_spec(doc)}, {_rollout_method(doc)} in float64; mean ± std over seeds)",
             "",
-            "Energy drift: |E(ẑ_t) − E(z_0)| / |E(z_0)| of the true energy along the model's rollout, mean over "
-            'time and trajectories ("Energy drift" column above: at the largest N); drift at t = T: the same at '
-            "the last step; rollout error: geometric mean over time of |z − ẑ| / (|z| + |ẑ|); valid time: time "
-            "until that error exceeds 0.1 (task time units); diverged: fraction of non-finite rollouts "
-            "(see `symzoo.eval.rollout`).",
+            _rollout_text(doc),
             "",
         ]
         L += _rollout_table(doc, summ)
         if images and images.get("drift"):
-            L += ["", f"![energy drift]({images['drift']})"]
+            L += ["", f"![{_label(lead_invariant(doc) or 'energy')} drift]({images['drift']})"]
     if ref is not None and summ["gain"]:
         L += ["", f"## Symmetry gain: model error ÷ `{ref}` error at equal N (> 1: `{ref}` is better)", ""]
         L += _table(
@@ -594,11 +670,13 @@ def plot_orbit_gap(doc: dict, summ: dict, path: str | Path) -> Path | None:
     return path
 
 
-def plot_energy_drift(doc: dict, summ: dict, path: str | Path) -> Path | None:
-    """Log-log energy drift of the rollouts vs training-set size, one line per model (± std)."""
+def plot_energy_drift(doc: dict, summ: dict, path: str | Path, invariant: str | None = None) -> Path | None:
+    """Log-log drift of one invariant of the rollouts (default: :func:`lead_invariant`, energy when
+    declared) vs training-set size, one line per model (± std)."""
     from matplotlib.figure import Figure
 
-    if not summ.get("rollout"):
+    invariant = invariant or lead_invariant(doc)
+    if not summ.get("rollout") or invariant is None:
         return None
     sizes = [int(n) for n in doc["train_sizes"]]
     fig = Figure(figsize=(6.4, 4.6))
@@ -606,7 +684,7 @@ def plot_energy_drift(doc: dict, summ: dict, path: str | Path) -> Path | None:
     roles = doc.get("roles", {})
     plotted = 0
     for i, m in enumerate(doc["models"]):
-        pts = [(n, summ["rollout"].get(m, {}).get(str(n), {}).get("energy_drift")) for n in sizes]
+        pts = [(n, summ["rollout"].get(m, {}).get(str(n), {}).get(f"{invariant}_drift")) for n in sizes]
         pts = [(n, st) for n, st in pts if st and st["n"] > 0 and st["mean"] > 0]
         if not pts:
             continue
@@ -627,9 +705,10 @@ def plot_energy_drift(doc: dict, summ: dict, path: str | Path) -> Path | None:
     if not plotted:
         return None
     _log_size_axes(ax, sizes)
-    ax.set_ylabel("relative energy drift |E(ẑ_t) − E(z_0)| / |E(z_0)|")
+    ax.set_ylabel(f"relative {_label(invariant)} drift")
     ax.set_title(
-        f"{doc['task']} ({doc['preset']}): energy drift of rollouts ({_rollout_spec(doc)})", fontsize=10
+        f"{doc['task']} ({doc['preset']}): {_label(invariant)} drift of rollouts ({_rollout_spec(doc)})",
+        fontsize=10,
     )
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=9)
@@ -652,7 +731,7 @@ def render_report(out: str | Path, *, metric: str | None = None) -> dict[str, Pa
     (about ``metric``, default the task's primary metric; lower must be better)."""
     from symzoo.errors import SymzooError, suggest
 
-    from .compare import load_results
+    from .results import load_results
 
     out = Path(out)
     doc = load_results(out)
@@ -679,9 +758,10 @@ def render_report(out: str | Path, *, metric: str | None = None) -> dict[str, Pa
     if p:
         written["learning_curves"] = p
         images["curves"] = p.name
-    p = plot_energy_drift(doc, summ, out / "energy_drift.png")
+    lead = lead_invariant(doc) or "energy"
+    p = plot_energy_drift(doc, summ, out / f"{lead}_drift.png")
     if p:
-        written["energy_drift"] = p
+        written[f"{lead}_drift"] = p
         images["drift"] = p.name
     p = plot_orbit_gap(doc, summ, out / "orbit_gap.png")
     if p:

@@ -151,7 +151,8 @@ def rollout_metrics(
         finite &= torch.isfinite(_per_graph(pred[k], steps, b)).all(-1)  # [T+1, B]
     z_hat_safe = torch.where(finite[..., None], z_hat, torch.zeros_like(z_hat))
     err = (z - z_hat_safe).norm(dim=-1) / (z.norm(dim=-1) + z_hat_safe.norm(dim=-1)).clamp(min=1e-300)
-    err = torch.where(finite, err, torch.ones_like(err))[1:]  # [T, B]
+    # non-finite states, and finite ones so large that the norms overflow, count as error 1
+    err = torch.where(finite & torch.isfinite(err), err, torch.ones_like(err))[1:]  # [T, B]
     geo = torch.exp(torch.log(err.clamp(min=1e-300)).mean(0))  # per trajectory
 
     # non-finite states are replaced by the initial state before the invariants see them
@@ -199,14 +200,16 @@ def rollout_metrics(
         scale = (inv.scale(ref, batch) if inv.scale is not None else _norm(i_ref[0], vec)).clamp(min=1e-300)
         base_hat = i_ref[:1] if inv.conserved else i_ref
         drift = _norm(i_hat - base_hat, vec) / scale
-        drift = torch.where(finite, drift.clamp(max=DRIFT_CAP), torch.full_like(drift, DRIFT_CAP))[1:]
+        ok = finite & torch.isfinite(drift)
+        drift = torch.where(ok, drift.clamp(max=DRIFT_CAP), torch.full_like(drift, DRIFT_CAP))[1:]
         drift_ref = (_norm(i_ref - i_ref[:1], vec) / scale)[1:]
         res[f"{name}_drift"] = float(drift.mean())
         res[f"{name}_drift_final"] = float(drift[-1].mean())
         if inv.conserved:
             res[f"{name}_drift_reference"] = float(drift_ref.mean())
         if not vec:
-            sq = torch.where(finite, (i_hat - i_ref) ** 2, torch.full_like(i_hat, DRIFT_CAP))[1:]
+            sq = (i_hat - i_ref) ** 2
+            sq = torch.where(finite & torch.isfinite(sq), sq, torch.full_like(i_hat, DRIFT_CAP))[1:]
             res[f"{name}_mse"] = float(sq.mean())
             units[f"{name}_mse"] = f"squared {inv.unit}"
         what = "drift |I(t) - I(0)|" if inv.conserved else "error |I(t) - I_ref(t)|"

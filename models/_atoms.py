@@ -2,7 +2,8 @@
 
 * :func:`neighbor_list` builds the radius graph **inside the model** from the current positions
   (so it is rebuilt whenever a group element moves the atoms): dense per-structure pairs in torch
-  for molecules, ASE's cell-list ``neighbor_list`` (cell shifts, any cell size) for periodic cells.
+  for molecules, vesin's cell list (``vesin.NeighborList``: cell shifts, any cell size) for
+  periodic cells.
 * Radial bases (:class:`BesselBasis`, :class:`GaussianBasis`) and smooth cutoffs
   (:class:`PolynomialCutoff`, NequIP's p = 6 envelope, and :class:`CosineCutoff`).
 * :class:`AtomisticModel`: the base class every energy model derives from.  A subclass
@@ -70,19 +71,20 @@ def _molecule_pairs(pos: Tensor, batch: Tensor, num_graphs: int, cutoff: float) 
 
 @torch.no_grad()
 def _periodic_pairs(pos: Tensor, cell: Tensor, pbc: Tensor, cutoff: float) -> tuple[Tensor, Tensor]:
-    """ASE cell-list neighbour list of one structure: ``edge_index [2, E]``, shifts ``[E, 3]``."""
-    from ase.neighborlist import primitive_neighbor_list
+    """vesin's cell-list neighbour list of one periodic structure (a full list: both ``(i, j)`` and
+    ``(j, i)``; any cell size, triclinic cells, periodic in some directions only):
+    ``edge_index [2, E]`` and integer cell shifts ``[E, 3]`` (float64)."""
+    from vesin import NeighborList
 
-    i, j, s = primitive_neighbor_list(
-        "ijS",
-        pbc.detach().cpu().numpy().astype(bool),
-        cell.detach().cpu().double().numpy(),
-        pos.detach().cpu().double().numpy(),
-        float(cutoff),
-        self_interaction=False,
+    i, j, s = NeighborList(cutoff=float(cutoff), full_list=True).compute(
+        points=pos.detach().cpu().double().numpy(),
+        box=cell.detach().cpu().double().numpy(),
+        periodic=[bool(x) for x in pbc.detach().cpu().tolist()],
+        quantities="ijS",
+        copy=True,
     )
     ei = torch.from_numpy(np.stack([i, j]).astype(np.int64)).to(pos.device)
-    return ei, torch.from_numpy(s.astype(np.float64)).to(pos.device)
+    return ei, torch.from_numpy(np.asarray(s, dtype=np.float64)).to(pos.device)
 
 
 def neighbor_list(
@@ -95,34 +97,36 @@ def neighbor_list(
 ) -> tuple[Tensor, Tensor]:
     """Radius graph of a batch: ``edge_index [2, E]`` and edge vectors ``vec [E, 3]``.
 
-    ``pos [N, 3]`` (gradients flow through ``vec``), ``batch [N]`` graph of each atom,
-    ``cell [B, 3, 3]`` (rows are lattice vectors) and ``pbc [B, 3]`` for periodic structures
-    (optional; structures without any periodic direction use the dense molecular path).
+    ``pos [N, 3]`` (gradients flow through ``vec``), ``batch [N]`` graph of each atom (sorted, as
+    PyG batches are), ``cell [B, 3, 3]`` (rows are lattice vectors) and ``pbc [B, 3]`` for periodic
+    structures (optional).  Non-periodic structures of the batch get their pairs in one dense torch
+    call; each periodic structure goes to vesin's cell list (``vesin.NeighborList``, C++), whose
+    shifts ``S`` give ``vec = pos[j] - pos[i] + S @ cell`` (ASE's convention).
     """
     if cell is None or pbc is None or not bool(pbc.any()):
         ei = _molecule_pairs(pos.detach(), batch, num_graphs, cutoff)
         return ei, pos[ei[1]] - pos[ei[0]]
     pbc = pbc.reshape(num_graphs, 3).bool()
     cell = cell.reshape(num_graphs, 3, 3)
+    periodic = pbc.any(1)
     counts = torch.bincount(batch, minlength=num_graphs).tolist()
-    offs = np.concatenate([[0], np.cumsum(counts)]).tolist()
-    edges, shifts, graph_of_edge = [], [], []
-    for g in range(num_graphs):
+    offs = np.concatenate([[0], np.cumsum(counts)]).astype(int).tolist()
+    edges, shifts = [], []
+    molecular_nodes = (~periodic[batch]).nonzero().flatten()
+    if molecular_nodes.numel():
+        ei = molecular_nodes[
+            _molecule_pairs(pos.detach()[molecular_nodes], batch[molecular_nodes], num_graphs, cutoff)
+        ]
+        edges.append(ei)
+        shifts.append(torch.zeros(ei.shape[1], 3, dtype=torch.float64, device=pos.device))
+    for g in periodic.nonzero().flatten().tolist():
         sl = slice(offs[g], offs[g + 1])
-        if bool(pbc[g].any()):
-            ei, s = _periodic_pairs(pos[sl], cell[g], pbc[g], cutoff)
-        else:
-            ei = _molecule_pairs(
-                pos[sl].detach(), torch.zeros(counts[g], dtype=torch.long, device=pos.device), 1, cutoff
-            )
-            s = torch.zeros(ei.shape[1], 3, dtype=torch.float64, device=pos.device)
+        ei, s = _periodic_pairs(pos[sl], cell[g], pbc[g], cutoff)
         edges.append(ei + offs[g])
         shifts.append(s)
-        graph_of_edge.append(torch.full((ei.shape[1],), g, dtype=torch.long, device=pos.device))
     ei = torch.cat(edges, 1)
     s = torch.cat(shifts, 0).to(pos.dtype)
-    ge = torch.cat(graph_of_edge)
-    vec = pos[ei[1]] - pos[ei[0]] + torch.einsum("ek,ekd->ed", s, cell[ge])
+    vec = pos[ei[1]] - pos[ei[0]] + torch.einsum("ek,ekd->ed", s, cell[batch[ei[0]]])
     return ei, vec
 
 

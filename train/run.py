@@ -215,10 +215,8 @@ def train(cfg: DictConfig, out: str | None = None, *, resume: str | None = None,
 
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     model_args = OmegaConf.to_container(cfg.model.args)
-    defaults = getattr(task, "model_defaults", None)
-    if defaults is not None:
-        # task-specific builder arguments (e.g. the atom count of a flattened-coordinate MLP)
-        model_args = {**defaults(cfg.model.name, train_set), **model_args}
+    # task-specific builder arguments (e.g. the atom count of a flattened-coordinate MLP)
+    model_args = {**task.model_defaults(cfg.model.name, train_set), **model_args}
     model = _build_model(cfg.model.name, model_args)
     check_compatible(model, task)
     if cfg.init_weights:
@@ -227,9 +225,8 @@ def train(cfg: DictConfig, out: str | None = None, *, resume: str | None = None,
         src = load_model(Path(cfg.init_weights).parent if Path(cfg.init_weights).suffix else cfg.init_weights)
         missing = model.load_state_dict(src.state_dict(), strict=False)
         log.info("initialised from %s (missing: %s)", cfg.init_weights, missing.missing_keys)
-    prepare = getattr(task, "prepare_model", None)
-    if prepare is not None and fresh:
-        prepare(model, train_set)  # task-specific fitting of model statistics (e.g. per-species energies)
+    if fresh:
+        task.prepare_model(model, train_set)  # task-specific model statistics (e.g. per-species energies)
     if cfg.trainer.precision.startswith("64"):
         model = model.double()
 

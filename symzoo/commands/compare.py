@@ -40,8 +40,9 @@ def add_arguments(p):
     p.add_argument(
         "--rollout-steps",
         type=int,
-        default=1000,
-        help="tasks with dynamics: rollout horizon in steps of the task's dt (default 1000)",
+        default=None,
+        help="tasks with dynamics: rollout horizon in steps of the task's dt (default: the task's, "
+        "1000 for the Hamiltonian systems, 10 for N-body)",
     )
     p.add_argument(
         "--rollout-trajectories",
@@ -86,7 +87,7 @@ def run(args) -> int:
         raise SymzooError("--jobs must be at least 1")
     if args.threads is not None and args.threads < 1:
         raise SymzooError("--threads must be at least 1")
-    if args.rollout_steps < 1:
+    if args.rollout_steps is not None and args.rollout_steps < 1:
         raise SymzooError("--rollout-steps must be at least 1")
     if args.rollout_trajectories < 1:
         raise SymzooError("--rollout-trajectories must be at least 1")

@@ -103,8 +103,8 @@ def test_diverging_model_and_bad_arguments():
     assert r["diverged"] > 0 and r["energy_drift"] > 1e3 and r["rollout_error"] > 0.3
     with pytest.raises(SymzooError):
         rollout_metrics(Exploding(), task, steps=0)
-    with pytest.raises(SymzooError):
-        rollout_metrics(Exploding(), symzoo.get_task("nbody-charged"), steps=3)
+    with pytest.raises(SymzooError):  # a task without dynamics (rMD17 force field)
+        rollout_metrics(Exploding(), symzoo.get_task("rmd17-ethanol"), steps=3)
     plot_rollouts(
         {"a": {"time": [1, 2], "error": [0.1, 0.2], "energy_drift": [0, 1e-3]}},
         task_path := __import__("pathlib").Path(__import__("tempfile").mkdtemp()) / "p.png",
