@@ -505,6 +505,8 @@ def _compare(
     do_rollout = bool(rollout) and bool(task_obj.has_dynamics)
     rollout_spec = None
     if do_rollout:
+        if rollout_steps is None:
+            rollout_steps = task_obj.rollout_steps
         if int(rollout_steps) < 1 or int(rollout_trajectories) < 1:
             raise SymzooError("--rollout-steps and --rollout-trajectories must be at least 1")
         rollout_spec = {"steps": int(rollout_steps), "n_traj": int(rollout_trajectories)}
@@ -519,8 +521,6 @@ def _compare(
     if (out / "results.json").is_file():
         prev = load_results(out)
         if prev.get("settings") != settings:
-        if rollout_steps is None:
-            rollout_steps = task_obj.rollout_steps
             raise SymzooError(
                 f"{out} holds a comparison with other settings ({prev.get('settings')}); choose another --out"
             )

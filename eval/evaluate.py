@@ -77,10 +77,10 @@ def evaluate_run(
     task_name: str | None = None,
     preset: str | None = None,
     out: str | Path | None = None,
+    batch_size: int = 200,
     rollout: bool = True,
     rollout_steps: int | None = None,
     rollout_trajectories: int = 16,
-    batch_size: int = 200,
 ) -> dict[str, Any]:
     """Evaluate a run folder (or any folder with ``model.safetensors`` + ``model.json``) on its
     task's test split: metrics with units and the equivariance report, and for tasks with
@@ -114,13 +114,13 @@ def evaluate_run(
         "primary_metric": task.primary_metric,
         "equivariance": equivariance_report(model, task),
     }
-    dest = Path(out) if out else (path / "eval.json" if path.is_dir() else None)
-    if dest is not None:
     if rollout and task.has_dynamics:
         report["rollout"] = run_rollout(
             model, task, preset=preset, steps=rollout_steps, n_traj=rollout_trajectories
         )
     report["seconds"] = round(time.perf_counter() - t0, 3)
+    dest = Path(out) if out else (path / "eval.json" if path.is_dir() else None)
+    if dest is not None:
         if dest.suffix != ".json":
             dest = dest / "eval.json"
         atomic_write_text(dest, json.dumps(report, indent=2))
@@ -128,10 +128,6 @@ def evaluate_run(
     return report
 
 
-def format_eval(report: dict) -> str:
-    """A plain-text table of an ``eval.json`` report."""
-    lines = [
-        f"{report['model']} on {report['task']} ({report['preset']}, {report['split']}, n={report['n_test']})",
 def run_rollout(model, task, *, preset: str, steps: int | None, n_traj: int) -> dict[str, Any]:
     """:func:`~symzoo.eval.rollout.rollout_metrics` with a per-step error series (``error_vs_time``,
     thinned to at most 50 points); a failure is recorded as ``{"error": ...}``, not raised."""
@@ -155,10 +151,14 @@ def run_rollout(model, task, *, preset: str, steps: int | None, n_traj: int) -> 
     return res
 
 
+def format_eval(report: dict) -> str:
+    """A plain-text table of an ``eval.json`` report."""
+    lines = [
+        f"{report['model']} on {report['task']} ({report['preset']}, {report['split']}, n={report['n_test']})",
         f"{'metric':<28}{'value':>14}  unit",
     ]
     for k, v in report["metrics"].items():
-        lines.append(f"{k:<28}{v:>14.6g}  {report['units'].get(k, '')}")
+        lines.append(f"{k:<28}{_g(v, '>14.6g')}  {report['units'].get(k, '')}")
     eq = report["equivariance"]
     lines.append(
         f"equivariance error ({eq['dtype']}, relative; group {eq['group']}; claimed: "
