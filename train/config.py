@@ -157,7 +157,7 @@ def _refuse_env(node, what: str) -> None:
     for marker in ("${oc.", "${env:", "${oc:"):
         if marker in text:
             raise SymzooError(
-                f"{what}: resolver interpolations such as {marker}...}} are not supported "
+                f"{what}: resolver interpolations such as ${{oc.env:...}} are not supported "
                 "(the value would be recorded from this environment); write the value itself"
             )
 

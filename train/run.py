@@ -115,16 +115,52 @@ def prepare_run_dir(out: str | None, cfg: DictConfig) -> Path:
     return run
 
 
+def _check_arg_types(name: str, args: dict) -> None:
+    """A builder argument whose default is a number or bool must be given as one (checked against
+    the builder's signature, so the error never depends on where the builder would fail)."""
+    import inspect
+
+    from symzoo.registry import model_entry
+
+    params = inspect.signature(model_entry(name).builder).parameters
+    for key, value in args.items():
+        p = params.get(key)
+        if p is None or p.default is inspect.Parameter.empty or p.default is None:
+            continue
+        d = p.default
+        if isinstance(d, bool):
+            ok = isinstance(value, bool)
+        elif isinstance(d, int):
+            ok = isinstance(value, int) and not isinstance(value, bool)
+        elif isinstance(d, float):
+            ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        elif isinstance(d, str):
+            ok = isinstance(value, str)
+        else:
+            continue
+        if not ok:
+            raise SymzooError(
+                f"model {name!r}: model.args.{key} must be of type {type(d).__name__} (default {d!r}), got {value!r}"
+            )
+
+
 def _build_model(name: str, args: dict):
+    """``create_model`` with one-line errors: a builder's ``ValueError`` is its sentence for the user;
+    any other failure gets a message of ours, independent of the exception's text."""
     from symzoo.registry import create_model
 
+    _check_arg_types(name, args)
     try:
         return create_model(name, **args)
     except SymzooError:
         raise
-    except (ValueError, TypeError, KeyError, AssertionError) as e:
-        first = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
+    except ValueError as e:
+        first = str(e).strip().splitlines()[0][:200] if str(e).strip() else "invalid arguments"
         raise SymzooError(f"model {name!r}: invalid model.args {args}: {first}") from None
+    except Exception:  # noqa: BLE001 -- TypeError, ZeroDivisionError, ...: the text is not for users
+        raise SymzooError(
+            f"model {name!r} cannot be built from model.args {args} (check their values and types)"
+        ) from None
 
 
 def _read_rows(csv_path: Path) -> tuple[list[str], list[dict]]:
@@ -269,10 +305,21 @@ def train(cfg: DictConfig, out: str | None = None, *, resume: str | None = None,
             lock.release()
 
 
+def pd_flat(d, prefix: str = "") -> dict:
+    """``{"optim": {"lr": 1}}`` -> ``{"optim.lr": 1}`` (lists and None as strings, for TensorBoard)."""
+    out: dict = {}
+    for k, v in (d or {}).items():
+        if isinstance(v, dict) and k not in ("presets",):
+            out.update(pd_flat(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v if isinstance(v, (int, float, str, bool)) else str(v)
+    return out
+
+
 def _fit_and_export(cfg, run: Path, model, task, sets, resumed: dict | None, ckpt_path, quiet: bool) -> Path:
     """Fit (or continue) the run in the owned folder ``run`` and export its best epoch."""
     import lightning as L
-    from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
+    from lightning.pytorch.callbacks import EarlyStopping, LearningRateMonitor, ModelCheckpoint
     from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
     from symzoo.eval.evaluate import equivariance_report, evaluate_dataset
 
@@ -322,7 +369,7 @@ def _fit_and_export(cfg, run: Path, model, task, sets, resumed: dict | None, ckp
         enable_version_counter=False,
     )
     hint = f" (lower optim.lr, now {cfg.optim.lr:g}, or set trainer.gradient_clip_val)"
-    callbacks = [FiniteCheck(hint), best_cb, last_cb, DDPWeightCheck(run)]
+    callbacks = [FiniteCheck(hint), best_cb, last_cb, DDPWeightCheck(run), LearningRateMonitor("epoch")]
     if cfg.trainer.early_stopping_patience:
         callbacks.append(
             EarlyStopping(
@@ -337,7 +384,12 @@ def _fit_and_export(cfg, run: Path, model, task, sets, resumed: dict | None, ckp
         _keep_metrics_on_resume(csv_logger, run, int(resumed.get("epoch", -1)))
     loggers = [csv_logger]
     if cfg.trainer.tensorboard:
-        loggers.append(TensorBoardLogger(save_dir=str(run), name="tb", version="", default_hp_metric=False))
+        tb = TensorBoardLogger(save_dir=str(run), name="tb", version="", default_hp_metric=False)
+        # the resolved config as TensorBoard hyper-parameters (the HPARAMS tab), flattened keys
+        tb.log_hyperparams(
+            {k: v for k, v in pd_flat(OmegaConf.to_container(cfg, resolve=True)).items() if k != "presets"}
+        )
+        loggers.append(tb)
     trainer = L.Trainer(
         accelerator=cfg.trainer.accelerator,
         devices=cfg.trainer.devices,

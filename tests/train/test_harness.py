@@ -114,7 +114,7 @@ def test_resume_after_kill_matches_uninterrupted(tmp_path):
     p.wait()
     assert not (cut / "eval.json").exists() and last.exists()
     assert not list(cut.rglob("*.partial")) or True  # a kill may leave a temp file, never a half checkpoint
-    torch.load(last, map_location="cpu", weights_only=False)  # the checkpoint is whole
+    torch.load(last, map_location="cpu", weights_only=True)  # the checkpoint is whole (and code-free)
     r = _symzoo("train", "--resume", str(cut), "--quiet")
     assert r.wait(timeout=300) == 0, r.stdout.read()
     a, b = load_file(str(full / "model.safetensors")), load_file(str(cut / "model.safetensors"))
