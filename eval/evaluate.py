@@ -55,7 +55,7 @@ def evaluate_dataset(
         count += int(batch.num_graphs)
     if count == 0:
         raise SymzooError(f"{task.name}: the evaluation set is empty")
-    return {k: v / count for k, v in totals.items()}
+    return sums.compute()
 
 
 def equivariance_report(model: torch.nn.Module, task: Task, *, dtype=torch.float64, trials: int = 3) -> dict:
