@@ -66,7 +66,11 @@ class SymzooDataModule(L.LightningDataModule):
     def _loader(self, ds, shuffle: bool, bs: int):
         rank = self.trainer.global_rank if self.trainer is not None else 0
         world = self.trainer.world_size if self.trainer is not None else 1
-        sampler = EpochSampler(len(ds), shuffle=shuffle, seed=self.seed, rank=rank, world_size=world)
+        # torch's DistributedSampler (Lightning calls its set_epoch before every epoch, so the order of
+        # epoch k depends only on (seed, k) and resumed runs are exact); pads ranks to equal length
+        sampler = torch.utils.data.DistributedSampler(
+            ds, num_replicas=world, rank=rank, shuffle=shuffle, seed=self.seed, drop_last=False
+        )
         return self.task.loader(ds, bs, sampler=sampler, num_workers=self.num_workers)
 
     def train_dataloader(self):
