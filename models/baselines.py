@@ -158,17 +158,24 @@ def flat_mlp(
     attr_dim: int = 1,
     dim: int = 3,
     target: str = "positions",
+    task: str | None = None,
 ) -> nn.Module:
     """MLP on flattened coordinates of a fixed-size particle system; no built-in symmetry.
 
     ``target="positions"`` (N-body: predicts positions) or ``"energy"`` (atoms: predicts the energy of
-    a fixed molecule from its flattened coordinates, forces by autograd; atomistic tasks set this).
+    a fixed molecule from its flattened coordinates, forces by autograd; atomistic tasks set this),
+    or ``"robot"`` (robot task ``task``: its concatenated input fields -> its output fields,
+    :class:`symzoo.models.emlp.RobotMLP`; robot tasks set this).
     """
     if target == "positions":
         return FlatMLP(n_particles, hidden, layers, act, attr_dim, dim)
     if target == "energy":
         return EnergyMLP(n_particles, hidden, layers, act)
-    raise ValueError(f"mlp target must be 'positions' or 'energy', got {target!r}")
+    if target == "robot":
+        from .emlp import robot_mlp
+
+        return robot_mlp(task=task, hidden=hidden, layers=layers, act=act)
+    raise ValueError(f"mlp target must be 'positions', 'energy' or 'robot', got {target!r}")
 
 
 @register_model("linear", domain="nbody")

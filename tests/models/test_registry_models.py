@@ -31,7 +31,9 @@ MODELS = symzoo.list_models()
 def test_model_declares_contract(name):
     model = symzoo.create_model(name)
     assert isinstance(getattr(model, "symmetry", None), frozenset), "models declare `symmetry` (frozenset)"
-    assert set(model.symmetry) <= {"rotation", "reflection", "translation", "permutation"}
+    # Euclidean factors, or the named generators of a finite group (e.g. a robot's mirrors)
+    allowed = {"rotation", "reflection", "translation", "permutation"} | set(_task_for(name).group.factors)
+    assert set(model.symmetry) <= allowed
     assert isinstance(model.irreps_out, dict) and model.irreps_out, "models declare irreps_out"
 
 

@@ -1,0 +1,296 @@
+"""Equivariant MLPs for robots with morphological symmetries (MorphoSymm's EMLP), and the plain MLP.
+
+``emlp`` is an MLP whose every layer is an ``escnn.nn.Linear`` between escnn ``FieldType``\\ s of a
+finite group (``escnn.gspaces.no_base_space``): the input type is the direct sum of the task's
+declared input representations (joint positions, velocities, accelerations as signed
+permutations, :meth:`symzoo.groups.MatrixRep.escnn_rep`), hidden types are copies of the regular
+representation (``ceil(hidden / |G|)`` copies, so a hidden layer is as wide as the MLP's) with a
+pointwise ELU between them (as MorphoSymm), and the output type is the task's output representation
+(torques, centroidal momentum).  The network is equivariant by construction, on every element of the
+group and in any dtype.  :meth:`EMLP.export` turns it into plain ``torch.nn`` layers (escnn's
+``export()``) for deployment: same outputs, still equivariant, no escnn needed at run time.
+
+``mlp`` on robot tasks is :class:`RobotMLP`: the same inputs and outputs, no symmetry (``mlp+aug``
+learns it from augmentation).  The registered name ``mlp`` belongs to ``symzoo.models.baselines``;
+robot tasks turn it into a :class:`RobotMLP` through ``Task.model_defaults`` (``target="robot"``,
+``task=<name>``), the pattern the atomistic tasks use for their energy MLP
+(:func:`robot_model_defaults`).
+
+Builder arguments are JSON-serializable: the representations are rebuilt inside the builder from
+the task name (``task="quadruped-com"``); without one, the first registered robotics task (sorted)
+is used, so ``create_model("emlp")`` builds.
+
+Both models standardize inputs and outputs with buffers (``fit_normalization``); for ``emlp`` the
+statistics are symmetrized over the group (invariant mean, orbit-averaged variance), so
+standardization keeps equivariance exact.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from symzoo.registry import register_model
+
+from .base import SymmetryContract
+
+__all__ = ["EMLP", "ExportedEMLP", "RobotMLP", "robot_fields", "robot_model_defaults", "emlp"]
+
+DOMAIN = "robotics"
+
+
+# ------------------------------------------------------------------ task -> representations
+@functools.lru_cache(maxsize=1)
+def _default_robot_task() -> str:
+    from symzoo.registry import get_task, list_tasks
+
+    for name in list_tasks():
+        try:
+            if get_task(name).domain == DOMAIN:
+                return name
+        except Exception:  # noqa: BLE001 - a task that cannot be built is not a default
+            continue
+    raise ValueError("no robotics task is registered: pass task=<robot task name> to build this model")
+
+
+def robot_fields(task: Any = None):
+    """``(group, inputs, outputs)`` of a robot task: ``inputs``/``outputs`` map the declared batch
+    fields to their :class:`~symzoo.groups.MatrixRep`.  ``task`` is a task name (``None``: the first
+    registered robotics task) or a :class:`~symzoo.task.Task` object."""
+    from symzoo.groups import FiniteGroup, MatrixRep
+    from symzoo.registry import get_task
+
+    if task is None:
+        task = _default_robot_task()
+    obj = get_task(task) if isinstance(task, str) else task
+    group = obj.group
+    if not isinstance(group, FiniteGroup):
+        raise ValueError(f"task {obj.name!r} has group {group}; robot models need a finite group")
+
+    def reps(fields: Mapping[str, Any], what: str) -> dict[str, MatrixRep]:
+        out = {}
+        for k, f in fields.items():
+            if not isinstance(f.rep, MatrixRep) or f.rep.group is not group:
+                raise ValueError(
+                    f"task {obj.name!r}: {what} field {k!r} has representation {f.rep!r}; robot models "
+                    f"need a MatrixRep of {group.name} on every field"
+                )
+            if f.level != "graph":
+                raise ValueError(f"task {obj.name!r}: {what} field {k!r} must be level 'graph'")
+            out[k] = f.rep
+        if not out:
+            raise ValueError(f"task {obj.name!r} declares no {what} fields")
+        return out
+
+    return group, reps(obj.input_fields, "input"), reps(obj.output_fields, "output")
+
+
+def robot_model_defaults(task_name: str, model_name: str) -> dict[str, Any]:
+    """What a robot task's ``model_defaults`` returns: ``task=<name>`` for the robot models, and
+    ``target="robot"`` (with emlp's ELU) for the registered ``mlp`` (otherwise the N-body MLP)."""
+    base = model_name.split("+")[0]
+    if base == "mlp":
+        return {"target": "robot", "task": task_name, "act": "elu"}
+    if base in ("emlp", "delan", "delan-eq"):
+        return {"task": task_name}
+    return {}
+
+
+def _irreps(reps: Mapping[str, Any]) -> dict[str, str]:
+    return {k: f"{r.dim}x{r.name}" for k, r in reps.items()}
+
+
+def _check_width(hidden: int, layers: int) -> None:
+    if int(hidden) < 1:
+        raise ValueError(f"hidden must be >= 1, got {hidden}")
+    if int(layers) < 1:
+        raise ValueError(f"layers (hidden layers) must be >= 1, got {layers}")
+
+
+class _Standardized(SymmetryContract, nn.Module):
+    """Concatenates the input fields, standardizes them, and splits the de-standardized output."""
+
+    def _init_io(self, in_dims: Mapping[str, int], out_dims: Mapping[str, int]) -> None:
+        self.in_keys, self.out_keys = list(in_dims), list(out_dims)
+        self.in_dims, self.out_dims = (
+            [int(in_dims[k]) for k in self.in_keys],
+            [int(out_dims[k]) for k in self.out_keys],
+        )
+        din, dout = sum(self.in_dims), sum(self.out_dims)
+        self.register_buffer("in_mean", torch.zeros(din))
+        self.register_buffer("in_std", torch.ones(din))
+        self.register_buffer("out_mean", torch.zeros(dout))
+        self.register_buffer("out_std", torch.ones(dout))
+
+    def _inputs(self, batch) -> Tensor:
+        x = torch.cat([getattr(batch, k) for k in self.in_keys], -1)
+        return (x - self.in_mean.to(x.dtype)) / self.in_std.to(x.dtype)
+
+    def _outputs(self, y: Tensor) -> dict[str, Tensor]:
+        y = y * self.out_std.to(y.dtype) + self.out_mean.to(y.dtype)
+        return dict(zip(self.out_keys, y.split(self.out_dims, -1)))
+
+    def _symmetrize(self, mean: Tensor, var: Tensor, mats: Tensor | None) -> tuple[Tensor, Tensor]:
+        return mean, var
+
+    @torch.no_grad()
+    def fit_normalization(self, fields: Mapping[str, Tensor]) -> None:
+        """Set the standardization buffers from training data ``fields[k] [N, d_k]`` (the inputs
+        and the targets named like the outputs); statistics are symmetrized where the model is
+        equivariant, so standardizing never breaks it."""
+        for keys, mean_b, std_b, mats in (
+            (self.in_keys, self.in_mean, self.in_std, getattr(self, "_in_mats", None)),
+            (self.out_keys, self.out_mean, self.out_std, getattr(self, "_out_mats", None)),
+        ):
+            if not all(k in fields for k in keys):
+                continue
+            x = torch.cat([torch.as_tensor(fields[k]).double().reshape(len(fields[k]), -1) for k in keys], -1)
+            mean, var = self._symmetrize(x.mean(0), x.var(0, unbiased=False), mats)
+            mean_b.copy_(mean.to(mean_b.dtype))
+            std_b.copy_(var.clamp(min=1e-12).sqrt().clamp(min=1e-6).to(std_b.dtype))
+
+
+def _block_diag(group, reps: Mapping[str, Any]) -> Tensor:
+    """``[order, D, D]`` block-diagonal matrices of the direct sum of ``reps`` (in order)."""
+    return torch.stack(
+        [torch.block_diag(*[r.matrices[i] for r in reps.values()]) for i in range(group.order)]
+    )
+
+
+class EMLP(_Standardized):
+    """Equivariant MLP over a finite group (escnn ``Linear`` layers, pointwise ELU on regular fields).
+
+    ``inputs``/``outputs``: batch field -> :class:`~symzoo.groups.MatrixRep` of ``group``;
+    ``hidden`` the width of each hidden layer (rounded up to whole regular representations),
+    ``layers`` the number of hidden layers.
+    """
+
+    def __init__(
+        self,
+        group,
+        inputs: Mapping[str, Any],
+        outputs: Mapping[str, Any],
+        hidden: int = 128,
+        layers: int = 2,
+        act: str = "elu",
+    ):
+        super().__init__()
+        _check_width(hidden, layers)
+        import escnn.nn as enn
+        from escnn.gspaces import no_base_space
+
+        acts = {"elu": enn.ELU, "relu": enn.ReLU}
+        if act not in acts:
+            raise ValueError(f"emlp activation must be one of {sorted(acts)} (pointwise on regular fields)")
+        self._init_io({k: r.dim for k, r in inputs.items()}, {k: r.dim for k, r in outputs.items()})
+        self.group = group
+        self.symmetry = frozenset(group.factors)
+        self.irreps_in, self.irreps_out = _irreps(inputs), _irreps(outputs)
+        self._in_mats, self._out_mats = _block_diag(group, inputs), _block_diag(group, outputs)
+        gspace = no_base_space(group.escnn)
+        self.in_type = enn.FieldType(gspace, [r.escnn_rep() for r in inputs.values()])
+        self.out_type = enn.FieldType(gspace, [r.escnn_rep() for r in outputs.values()])
+        n_reg = max(1, math.ceil(int(hidden) / group.order))
+        hid = enn.FieldType(gspace, [group.escnn.regular_representation] * n_reg)
+        mods: list[Any] = []
+        prev = self.in_type
+        for _ in range(int(layers)):
+            mods += [enn.Linear(prev, hid, bias=True), acts[act](hid)]
+            prev = hid
+        mods.append(enn.Linear(prev, self.out_type, bias=True))
+        self.net = enn.SequentialModule(*mods)
+
+    def _symmetrize(self, mean: Tensor, var: Tensor, mats: Tensor | None) -> tuple[Tensor, Tensor]:
+        assert mats is not None
+        # invariant mean (projection on the fixed subspace); variance averaged over |rho(g)|
+        # (exact for signed permutations: the scale then commutes with every rho(g))
+        return (mats @ mean).mean(0), (mats.abs() @ var).mean(0)
+
+    def forward(self, batch) -> dict[str, Tensor]:
+        """Input fields ``[B, d_k]`` (concatenated in the task's order) -> ``{output: [B, d_out]}``."""
+        from escnn.nn import GeometricTensor
+
+        x = self._inputs(batch)
+        y = self.net(GeometricTensor(x, self.in_type)).tensor
+        return self._outputs(y)
+
+    def export(self) -> ExportedEMLP:
+        """The same network as plain ``torch.nn`` layers (escnn's ``export()``; same outputs in eval
+        mode, same batch interface and symmetry contract, no escnn at run time)."""
+        was = self.training
+        self.eval()
+        seq = self.net.export()
+        self.train(was)
+        return ExportedEMLP(self, seq)
+
+
+class ExportedEMLP(_Standardized):
+    """An :class:`EMLP` exported to ``torch.nn.Sequential`` (``Linear``/``ELU``): deployable as is."""
+
+    def __init__(self, src: EMLP, seq: nn.Sequential):
+        super().__init__()
+        self._init_io(dict(zip(src.in_keys, src.in_dims)), dict(zip(src.out_keys, src.out_dims)))
+        self.load_state_dict(
+            {k: v for k, v in src.state_dict().items() if not k.startswith("net.")}, strict=False
+        )
+        self.symmetry, self.irreps_in, self.irreps_out = (
+            src.symmetry,
+            dict(src.irreps_in),
+            dict(src.irreps_out),
+        )
+        self.net = seq
+
+    def forward(self, batch) -> dict[str, Tensor]:
+        """Input fields ``[B, d_k]`` -> ``{output: [B, d_out]}`` (as :meth:`EMLP.forward`)."""
+        return self._outputs(self.net(self._inputs(batch)))
+
+
+class RobotMLP(_Standardized):
+    """Plain MLP on the concatenated input fields of a robot task (no symmetry)."""
+
+    symmetry: frozenset[str] = frozenset()
+
+    def __init__(
+        self,
+        inputs: Mapping[str, Any],
+        outputs: Mapping[str, Any],
+        hidden: int = 128,
+        layers: int = 2,
+        act: str = "elu",
+    ):
+        super().__init__()
+        _check_width(hidden, layers)
+        acts = {"elu": nn.ELU, "relu": nn.ReLU, "silu": nn.SiLU, "tanh": nn.Tanh}
+        if act not in acts:
+            raise ValueError(f"mlp activation must be one of {sorted(acts)}")
+        self._init_io({k: r.dim for k, r in inputs.items()}, {k: r.dim for k, r in outputs.items()})
+        self.irreps_in, self.irreps_out = _irreps(inputs), _irreps(outputs)
+        sizes = [sum(self.in_dims)] + [int(hidden)] * int(layers) + [sum(self.out_dims)]
+        layers_: list[nn.Module] = []
+        for i in range(len(sizes) - 1):
+            layers_.append(nn.Linear(sizes[i], sizes[i + 1]))
+            if i < len(sizes) - 2:
+                layers_.append(acts[act]())
+        self.net = nn.Sequential(*layers_)
+
+    def forward(self, batch) -> dict[str, Tensor]:
+        """Input fields ``[B, d_k]`` -> ``{output: [B, d_out]}``."""
+        return self._outputs(self.net(self._inputs(batch)))
+
+
+@register_model("emlp", domain=DOMAIN)
+def emlp(task: str | None = None, hidden: int = 128, layers: int = 2, act: str = "elu") -> EMLP:
+    """Equivariant MLP (escnn, MorphoSymm) over a robot task's morphological symmetry group."""
+    group, inputs, outputs = robot_fields(task)
+    return EMLP(group, inputs, outputs, hidden, layers, act)
+
+
+def robot_mlp(task: str | None = None, hidden: int = 128, layers: int = 2, act: str = "elu") -> RobotMLP:
+    """The plain MLP of robot tasks (``mlp`` with ``target="robot"``)."""
+    _, inputs, outputs = robot_fields(task)
+    return RobotMLP(inputs, outputs, hidden, layers, act)
