@@ -70,17 +70,19 @@ from torch import Tensor
 
 from symzoo.dynamics import Dynamics, Invariant
 from symzoo.errors import InputError, SymzooError, UnknownNameError
+from symzoo.groups import FiniteElement
 from symzoo.integrators import odeint
 from symzoo.paths import cached_npz, dataset_cache_dir
 from symzoo.registry import register_task
-from symzoo.symmetry import EuclideanGroup, GroupElement, canonical_frames
+from symzoo.symmetry import EuclideanGroup, canonical_frames
 from symzoo.task import Field, GraphTensorDataset, Task
 
-from .hamiltonian_group import MirrorGroup
+from .hamiltonian_group import MirrorGroup, mirror_sign
 from .hamiltonian_systems import ChainPendulum, Gravity, MechanicalSystem, Pendulum, Spring, single_thread
 
 __all__ = [
     "MirrorGroup",
+    "mirror_sign",
     "MechanicalSystem",
     "Spring",
     "Pendulum",
@@ -146,6 +148,7 @@ class HamiltonianTask(Dynamics, Task):
             self.perm_labels = "mass"
         else:
             self.group = MirrorGroup()
+            vec = Field(mirror_sign(self.group))
             self.input_fields = {"q": vec, "p": vec, "v": vec}
         self.target_fields = {"dq": vec, "dp": vec, "dv": vec}
         self.output_fields = {"dq": vec, "dp": vec, "dv": vec}
@@ -525,8 +528,8 @@ class HamiltonianTask(Dynamics, Task):
         if self.particles:
             g = canonical_frames(batch.q, batch.batch, b)
         else:
-            s = torch.where(batch.q.reshape(b, -1)[:, 0] < 0, -1.0, 1.0).to(batch.q.dtype)
-            g = GroupElement(s[:, None, None], torch.zeros(b, 1, dtype=batch.q.dtype))
+            flip = (batch.q.reshape(b, -1)[:, 0] < 0).long()  # element 1 of C2 is the mirror
+            g = FiniteElement(flip, self.group)
         moved = self.act(g, batch)
         n = dataset.n_nodes
         fields = [k for k in {**self.input_fields, **self.target_fields}]

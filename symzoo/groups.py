@@ -17,6 +17,7 @@ rep                   action of an element ``g`` on ``x``
                       scalar, ``det A`` for a pseudo-scalar such as vorticity, ``A`` for a
                       vector field stored as channels ``(u_x, u_y)``)
 :class:`ShiftRep`     ``x -> roll(x, k)`` on a periodic axis (cyclic shifts Z_N)
+:class:`CharacterRep` ``x -> chi(g) x`` on every entry (one-dimensional reps: :func:`sign_rep`)
 ====================  ===================================================================
 
 :func:`signed_permutation_group` turns a spec given as data (generators as signed permutations,
@@ -41,6 +42,7 @@ from .errors import InputError
 from .symmetry import Group, GroupElementBase, Rep
 
 __all__ = [
+    "CharacterRep",
     "FiniteElement",
     "FiniteGroup",
     "GridRep",
@@ -53,6 +55,7 @@ __all__ = [
     "klein4",
     "signed_permutation_group",
     "signed_permutation_matrix",
+    "sign_rep",
 ]
 
 
@@ -89,6 +92,8 @@ class FiniteGroup(Group):
 
     def __init__(self, escnn_group: Any, generator_names: Sequence[str], name: str | None = None):
         gens = list(escnn_group.generators)
+        if not gens and escnn_group.order() == 1 and len(generator_names) == 1:
+            gens = [escnn_group.identity]  # the trivial group C1: one named generator, the identity
         if len(generator_names) != len(gens):
             raise ValueError(
                 f"{escnn_group.name} has {len(gens)} generator(s), but {len(generator_names)} name(s) "
@@ -488,6 +493,55 @@ def _closure_size(mats: list[Tensor], limit: int) -> int:
                     new.append(c)
         frontier = new
     return len(found)
+
+
+class CharacterRep(Rep):
+    """A one-dimensional representation ``x -> chi(g) x`` acting on every entry of ``x`` (any shape).
+
+    ``values[i]`` is ``chi`` of element ``i``; :func:`sign_rep` gives escnn's sign representation
+    (+1 on the elements of a subgroup, -1 elsewhere), e.g. the mirror of a pendulum acting on its
+    generalized coordinates, or a pseudo-scalar under reflections.
+    """
+
+    def __init__(self, group: FiniteGroup, values: Sequence[float], name: str = "character"):
+        v = torch.as_tensor(values, dtype=torch.float64)
+        if v.shape != (group.order,):
+            raise ValueError(f"a character of {group.name} needs {group.order} values, got {list(v.shape)}")
+        if not torch.allclose(v[:, None] * v[None, :], v[group.cayley]):
+            raise ValueError(f"{list(v.tolist())} is not a one-dimensional representation of {group.name}")
+        self.group, self.values, self.name = group, v, name
+
+    def act(self, g: GroupElementBase, x: Tensor, index: Tensor | None = None) -> Tensor:
+        assert isinstance(g, FiniteElement), f"{self.name} is a representation of a finite group"
+        idx = g.index if index is None else g.index[index]
+        chi = self.values.to(device=x.device, dtype=x.dtype)[idx.to(x.device)]
+        return x * chi.reshape(chi.shape[0], *([1] * (x.dim() - 1)))
+
+    def __repr__(self) -> str:
+        return f"CharacterRep({self.name}, {self.group.name})"
+
+
+def sign_rep(group: FiniteGroup, kernel: Iterable[str] = (), name: str = "sign") -> CharacterRep:
+    """``chi(g) = (-1)^(number of generators outside ``kernel`` in a word for g)``.
+
+    With every generator outside the kernel (the default) this is the sign representation of C2
+    or of a reflection group; a generator in ``kernel`` acts trivially.
+    """
+    kernel = set(kernel)
+    gens = {nm: (1.0 if nm in kernel else -1.0) for nm in group.generator_names}
+    values = [1.0] * group.order
+    frontier, seen = [0], {0}
+    while frontier:
+        new = []
+        for j in frontier:
+            for nm, gi in group.generator_index.items():
+                k = int(group.cayley[gi, j])
+                if k not in seen:
+                    seen.add(k)
+                    values[k] = gens[nm] * values[j]
+                    new.append(k)
+        frontier = new
+    return CharacterRep(group, values, name)
 
 
 # ---------------------------------------------------------------- grids and shifts

@@ -80,7 +80,7 @@ def test_batches_have_the_documented_fields_and_shapes():
         n["test"] * n["frames"],
     )
     assert spring.needs_grad and grav.needs_grad and spring.has_dynamics
-    assert repr(grav.group) == "E(3) x S_n" and isinstance(spring.group, MirrorGroup)
+    assert repr(grav.group) == "E(3) x S_n" and repr(spring.group) == "Z2 (mirror)" and spring.group.finite
 
 
 def test_hamiltonians_are_invariant_under_the_task_groups():
@@ -89,7 +89,7 @@ def test_hamiltonians_are_invariant_under_the_task_groups():
         b = task.example_batch(4)
         g = task.sample_group(b, generator=torch.Generator().manual_seed(0))
         if name.startswith("chain"):
-            g = task.group.sample(4, factors=["reflection"])
+            g = task.group.element(task.group.element_names.index("reflection"), 4)
         moved = task.act(g, b)
         e0, e1 = task.energy(*task.state(b)), task.energy(*task.state(moved))
         assert torch.allclose(e0, e1, rtol=1e-10, atol=1e-12), name
@@ -102,13 +102,16 @@ def test_hamiltonians_are_invariant_under_the_task_groups():
 
 def test_mirror_group_sampling():
     grp = MirrorGroup()
-    g = grp.sample(5, factors=["reflection"])
-    assert torch.all(g.rot == -1)
+    assert grp.order == 2 and grp.factors == ("reflection",) and grp.element_names == ["e", "reflection"]
     g = grp.sample(200, generator=torch.Generator().manual_seed(0))
-    frac = float((g.rot == -1).double().mean())
+    frac = float((g.index == 1).double().mean())
     assert 0.35 < frac < 0.65
     with pytest.raises(ValueError):
         grp.sample(2, factors=["rotation"])
+    from symzoo.datasets.hamiltonian import mirror_sign
+
+    x = torch.randn(3, 2, dtype=torch.float64)
+    assert torch.equal(mirror_sign(grp).act(grp.element(1, 3), x), -x)
 
 
 def test_restrict_and_names_and_validation():
