@@ -73,9 +73,12 @@ class AxialGroup(Group):
         self.translation_scale = translation_scale
         f = ["rotation"] + ["reflection"] * reflections + ["translation"] * translations
         self.factors = tuple(f + ["permutation"] * permutations)
-        ax_name = {(0.0, 0.0, 1.0): "z", (0.0, 1.0, 0.0): "y", (1.0, 0.0, 0.0): "x"}.get(
-            tuple(float(x) for x in self.axis), str([round(float(x), 3) for x in self.axis])
-        )
+        names: dict[tuple[float, ...], str] = {
+            (0.0, 0.0, 1.0): "z",
+            (0.0, 1.0, 0.0): "y",
+            (1.0, 0.0, 0.0): "x",
+        }
+        ax_name = names.get(tuple(float(x) for x in self.axis), str([round(float(x), 3) for x in self.axis]))
         core = f"{'O' if reflections else 'SO'}(2) about {ax_name}"
         self.name = core + (" x T(3)" if translations else "") + (" x S_n" if permutations else "")
 
