@@ -31,7 +31,7 @@ escnn (about 3 s to import) is imported only when a group is built.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -241,7 +241,7 @@ def direct_product(g1: FiniteGroup, g2: FiniteGroup, name: str | None = None) ->
     return FiniteGroup(prod, names, name or f"{g1.name}x{g2.name}")
 
 
-_NAMED = {"C": cyclic, "D": dihedral}
+_NAMED: dict[str, Callable[..., FiniteGroup]] = {"C": cyclic, "D": dihedral}
 
 
 def group_from_name(name: str, generators: Sequence[str]) -> FiniteGroup:
@@ -261,7 +261,9 @@ def group_from_name(name: str, generators: Sequence[str]) -> FiniteGroup:
                 f"{name} has {want} generator(s) in escnn's presentation; the spec gives {len(generators)}: "
                 f"{list(generators)}"
             )
-        return _NAMED[key[0]](n, *([generators[0]] if key[0] == "C" else [list(generators)]), name=key)
+        if key[0] == "C":
+            return _NAMED["C"](n, generators[0], name=key)
+        return _NAMED[key[0]](n, list(generators), name=key)
     raise SymmetrySpecError(f"unknown group {name!r}: use Cn, Dn or K4 (e.g. C2, K4, D4)")
 
 
@@ -451,7 +453,9 @@ def _extend_to_group(grp: FiniteGroup, gen_mats: Mapping[str, Tensor], space: st
         for j in frontier:
             for nm, m in gen_mats.items():
                 k = int(grp.cayley[grp.generator_index[nm], j])
-                cand = m @ rho[j]
+                rho_j = rho[j]
+                assert rho_j is not None  # j was reached, so its matrix is set
+                cand = m @ rho_j
                 if rho[k] is None:
                     rho[k] = cand
                     new.append(k)
@@ -643,6 +647,7 @@ def _planar_matrices(group: FiniteGroup) -> Tensor:
             s = torch.tensor([[1.0, 0.0], [0.0, -1.0 if f else 1.0]], dtype=torch.float64)
             mats.append(r @ s)
         else:
+            assert irr is not None  # n == 4
             mats.append(torch.as_tensor(irr(e), dtype=torch.float64).round())
     return torch.stack(mats)
 

@@ -110,9 +110,7 @@ def register_task(
             _TASKS[name] = TaskEntry(name, fn, None, doc)
         else:
             _TASK_FAMILIES.append(
-                TaskEntry(
-                    name, fn, re.compile(f"^{pattern}$"), doc, example or name, members=tuple(members)
-                )
+                TaskEntry(name, fn, re.compile(f"^{pattern}$"), doc, example or name, members=tuple(members))
             )
         return fn
 

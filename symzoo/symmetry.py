@@ -34,7 +34,7 @@ and ``"pseudovector"`` are accepted wherever a rep is expected, as shorthand for
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
 import torch
@@ -185,7 +185,7 @@ class Group:
     def inverse(self, g: GroupElementBase) -> GroupElementBase:
         raise NotImplementedError(f"{self.name} does not implement inverse")
 
-    def elements(self, num_graphs: int = 1) -> list[GroupElementBase]:
+    def elements(self, num_graphs: int = 1) -> Sequence[GroupElementBase]:
         """Every element (finite groups), each repeated for ``num_graphs`` samples."""
         raise TypeError(f"{self.name} is not a finite group: sample its elements instead")
 
