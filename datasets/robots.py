@@ -491,16 +491,16 @@ def check_spec(
             worst[g] = max(worst[g], rel)
             if rel > tol:
                 col = int(np.unravel_index(err.argmax(), err.shape)[1])
-                comp = (
-                    f"component {['l_x', 'l_y', 'l_z', 'k_x', 'k_y', 'k_z'][col]} (check R)"
-                    if what == "centroidal momentum"
-                    else f"joint {spec.joints[col]!r}"
-                )
+                if what == "centroidal momentum":
+                    comp = f"component {['l_x', 'l_y', 'l_z', 'k_x', 'k_y', 'k_z'][col]}"
+                    advice = "check the generator's R and the perm and signs"
+                else:
+                    comp = f"joint {spec.joints[col]!r}"
+                    advice = "check that joint's perm and signs"
                 hint = _sign_hint(spec, sim, g) if diagnose else ""
                 raise SymmetrySpecError(
                     f"robot spec {spec.name!r} disagrees with the simulator: generator {g!r}, {what} of {comp} "
-                    f"differs by {err.max():.3g} (relative {rel:.2g} > tolerance {tol:g}); check that joint's "
-                    f"perm and signs{hint}"
+                    f"differs by {err.max():.3g} (relative {rel:.2g} > tolerance {tol:g}); {advice}{hint}"
                 )
     log.info("robot spec %s agrees with the simulator (worst relative mismatch %s)", spec.name, worst)
     return worst
@@ -531,6 +531,8 @@ def _sign_hint(spec: RobotSpec, sim: RobotSim, gen: str) -> str:
             act[sp] = {**act[sp], "signs": signs}
         try:
             cand = spec_from_dict(trial, spec.path)
+            if np.allclose(cand.generator_matrices("q")[gen], np.eye(spec.n_joints)):
+                continue  # the identity always agrees: not a fix
             check_spec(cand, sim=sim, n_states=3, diagnose=False)
         except SymmetrySpecError:
             ok = False

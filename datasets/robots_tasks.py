@@ -59,11 +59,11 @@ from torch import Tensor
 from symzoo.dynamics import Dynamics, Invariant
 from symzoo.errors import InputError, SymzooError
 from symzoo.groups import FiniteElement, MatrixRep, signed_permutation_group
-from symzoo.paths import cached_npz, dataset_cache_dir
+from symzoo.paths import cached_npz, dataset_cache_dir, sha256_file
 from symzoo.registry import register_task
 from symzoo.task import ArrayDataset, BreakingKnob, Field, Task, cast_batch
 
-from .robots import RobotSpec, check_spec, load_spec
+from .robots import ROBOTS_DIR, RobotSpec, check_spec, load_spec
 
 __all__ = ["RobotTask", "RobotDynamicsTask", "orbit_scales"]
 
@@ -172,6 +172,7 @@ class RobotTask(Task):
         return {
             "version": _DATA_VERSION,
             "robot": self.spec.raw,
+            "model_sha256": sha256_file(self.spec.model_path()) if self.spec.model_path().is_file() else None,
             "kind": self.kind,
             "sizes": self.presets[preset],
             "payload": self.payload,
@@ -434,3 +435,18 @@ def acrobot_fd(train_size: int | None = None, fd_steps: int = 5) -> RobotDynamic
 def quadruped_com(train_size: int | None = None, payload: float = 0.0) -> RobotTask:
     """dm_control quadruped centroidal momentum from joint q, q̇ (MorphoSymm protocol); K4."""
     return RobotTask("quadruped-com", "quadruped", "com", train_size=train_size, payload=payload)
+
+
+@register_task(
+    "robot-id",
+    pattern=r"robot-(id|fd|com)",
+    example="robot-id",
+    description="any robot from a user's spec file: robot-id|robot-fd|robot-com with task arg spec=PATH.yaml",
+)
+def robot_from_spec(kind: str, spec: str | None = None, train_size: int | None = None) -> RobotTask:
+    """A user's robot (``spec=path/to/robot.yaml`` beside its MJCF file): no code needed.  Without
+    ``spec`` the shipped example is used (acrobot for ``id``/``fd``, the quadruped for ``com``)."""
+    if spec is None:
+        spec = str(ROBOTS_DIR / ("quadruped.yaml" if kind == "com" else "acrobot.yaml"))
+    cls = RobotDynamicsTask if kind == "fd" else RobotTask
+    return cls(f"robot-{kind}", spec, kind, train_size=train_size)
