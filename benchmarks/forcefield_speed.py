@@ -5,7 +5,7 @@ writes JSON.  Never part of the test suite.
     python benchmarks/forcefield_speed.py --models nequip,painn,schnet --out forcefield_speed.json
     python benchmarks/forcefield_speed.py --quick          # fewer steps and cells
 
-Model sizes are the ``small`` presets of ``configs/rmd17-ethanol/<model>.yaml``.  Systems: rMD17
+Model sizes are the ``small`` presets of ``configs/atoms/<model>.yaml`` for rmd17-ethanol.  Systems: rMD17
 ethanol (9 atoms) and aspirin (21) in batches of 5 (training) or single molecules (MD); fcc Cu
 cells (periodic, neighbour list with cell shifts).  MD is velocity-Verlet NVE through
 ``SymzooCalculator`` (float64, 0.5 fs for molecules, 2 fs for Cu).  On a shared machine the

@@ -1,6 +1,6 @@
 """Energy drift of HNN vs. neural-ODE baselines over long rollouts (Greydanus et al. 2019 Table).
 
-Trains each model on each task with the symzoo harness (its recipe ``configs/<task>/<model>.yaml``
+Trains each model on each task with the symzoo harness (its recipe ``configs/hamiltonian/<model>.yaml``
 at the chosen preset, identical budgets), then rolls every trained model out from the test
 initial states with :func:`symzoo.eval.rollout.rollout_metrics` and prints one JSON document
 (also written to ``--out/results.json``) with the energy drift, rollout error and valid time,

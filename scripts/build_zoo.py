@@ -98,7 +98,7 @@ def reference_io(model, task, preset: str, n_graphs: int = 3) -> dict:
         else torch.utils.data.Subset(test, range(n_graphs))
     )
     batch = cast_batch(next(iter(task.loader(sub, n_graphs))), torch.float32)
-    with torch.set_grad_enabled(bool(getattr(task, "needs_grad", False))):
+    with torch.set_grad_enabled(task.needs_grad):
         out = model(batch)
     tensors = {
         f"in.{k}": v.detach().contiguous()
@@ -195,11 +195,11 @@ def export(name: str, run: Path, doc: dict) -> None:
         save_file(tensors, str(tmp))
     for p in (weights, config, ref):
         p.chmod(0o644)
-    sizes = getattr(task, "presets", {}).get(entry["preset"], {})
+    sizes = task.presets.get(entry["preset"], {})
     split_s = ", ".join(f"{sizes[k]} {k}" for k in ("train", "val", "test") if sizes.get(k) is not None)
     unit = f"trajectories of {sizes['frames']} frames each" if "frames" in sizes else "samples"
     entry["training_data"] = (
-        f"Task `{entry['task']}`: {getattr(task, 'description', '').rstrip('.')}. Preset "
+        f"Task `{entry['task']}`: {task.description.rstrip('.')}. Preset "
         f"`{entry['preset']}`"
         + (f" ({split_s} {unit}" if split_s else "")
         + (f", data seed {sizes['data_seed']})" if "data_seed" in sizes else ")" if split_s else "")

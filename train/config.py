@@ -1,7 +1,24 @@
 """Run configuration: a typed OmegaConf schema, recipes and ``key=value`` overrides.
 
-Merge order (later wins): schema defaults < recipe ``configs/<task>/<model>.yaml`` (or ``-c``)
-< the recipe's ``presets.<preset>`` block < command-line flags < ``key=value`` overrides.
+Merge order (later wins): schema defaults < recipe (or ``-c``) < the recipe's member block for the
+task (family recipes) < the recipe's ``presets.<preset>`` block < command-line flags < ``key=value``
+overrides.
+
+Which recipe (:func:`recipe_path`): ``configs/<task>/<model>.yaml`` when that file exists; otherwise
+the **family recipe** ``configs/<family>/<model>.yaml`` whose ``members`` block names the task,
+exactly (``rmd17-ethanol``) or by a glob (``rmd17-*``, the spelling of ``symzoo list tasks``)::
+
+    model: {args: {channels: 32}}          # shared by every member
+    presets: {small: {optim: {lr: 5.0e-3}}}
+    members:
+      rmd17-*: {}                          # a member with no overrides
+      rmd17-ethanol:                       # merged on top for this member (presets blocks too)
+        presets: {small: {optim: {lr: 1.0e-2}}}
+
+A member's overrides are the blocks of every glob key that matches it (in file order), then the
+block of its exact name.  A task claimed by two family recipes for the same model is an error.  The
+``members`` block is applied the same way to a recipe given with ``-c``, and never reaches the
+resolved config.
 Unknown keys are errors with a suggestion; ``model.args`` is checked against the builder's
 signature when the model is built.
 """
@@ -140,14 +157,67 @@ def config_keys(cfg=None, prefix: str = "") -> list[str]:
 
 
 def recipe_path(task: str, model: str) -> Path | None:
-    """The recipe ``configs/<task>/<model>.yaml`` shipped with symzoo, if any."""
+    """The recipe shipped with symzoo for ``task`` and ``model`` (``+aug`` ignored), if any:
+    ``configs/<task>/<model>.yaml`` when it exists, else the family recipe
+    ``configs/<family>/<model>.yaml`` whose ``members`` block names ``task`` (see the module
+    docstring; :func:`load_config` merges the member's overrides)."""
     base = model.split("+")[0]
     root = resources.files("symzoo.configs")
-    for name in (f"{task}/{base}.yaml",):
-        p = root.joinpath(name)
-        if p.is_file():
-            return Path(str(p))
-    return None
+    p = root.joinpath(task, f"{base}.yaml")
+    if p.is_file():
+        return Path(str(p))
+    found = []
+    for folder in sorted(root.iterdir(), key=lambda f: f.name):
+        f = folder.joinpath(f"{base}.yaml")
+        if folder.is_dir() and f.is_file() and _member_keys(_recipe_members(Path(str(f))), task):
+            found.append(Path(str(f)))
+    if len(found) > 1:
+        names = ", ".join(f"configs/{f.parent.name}/{f.name}" for f in found)
+        raise SymzooError(f"task {task!r} is a member of several family recipes for {base!r}: {names}")
+    return found[0] if found else None
+
+
+def _recipe_members(path: Path) -> dict:
+    """The ``members`` block of a recipe file (empty when it has none)."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except Exception as e:  # noqa: BLE001 -- yaml's error types vary
+        raise SymzooError(f"recipe {str(path)!r} is not valid YAML: {str(e).splitlines()[0]}") from None
+    members = data.get("members") if isinstance(data, dict) else None
+    if members is not None and not isinstance(members, dict):
+        raise SymzooError(f"recipe {str(path)!r}: members must map task names (or globs) to overrides")
+    return members or {}
+
+
+def _member_keys(members, task: str) -> list[str]:
+    """The keys of a ``members`` block that apply to ``task``: matching globs in order, then its name."""
+    from fnmatch import fnmatchcase
+
+    keys = [str(k) for k in members]
+    return [k for k in keys if k != task and fnmatchcase(task, k)] + [k for k in keys if k == task]
+
+
+def _apply_members(rec: DictConfig, task: str, path: Path) -> DictConfig:
+    """``rec`` without its ``members`` block, with the blocks that apply to ``task`` merged on top."""
+    if "members" not in rec:
+        return rec
+    members = rec.pop("members")
+    if not isinstance(members, DictConfig):
+        raise SymzooError(f"recipe {str(path)!r}: members must map task names (or globs) to overrides")
+    for key in _member_keys(members, task):
+        block = members[key]
+        if block is None:
+            continue
+        if not isinstance(block, DictConfig):
+            raise SymzooError(f"recipe {str(path)!r}: members.{key} must be a mapping of config keys")
+        _refuse_env(block, f"recipe {path} (members.{key})")
+        try:
+            rec = OmegaConf.merge(rec, block)
+        except OmegaConfBaseException as e:
+            raise SymzooError(f"recipe {str(path)!r}: members.{key}: {str(e).splitlines()[0]}") from None
+    return rec
 
 
 def _refuse_env(node, what: str) -> None:
@@ -196,6 +266,7 @@ def load_config(
             raise SymzooError(f"recipe {str(path)!r} is not valid YAML: {str(e).splitlines()[0]}") from None
         if not isinstance(rec, DictConfig):
             raise SymzooError(f"recipe {str(path)!r} must be a mapping of config keys")
+        rec = _apply_members(rec, task, path)
         blocks = rec.get("presets", None)
         preset_blocks = OmegaConf.to_container(blocks) if isinstance(blocks, DictConfig) else {}
         cfg = _merge(cfg, rec, f"recipe {path}")

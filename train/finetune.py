@@ -1,7 +1,7 @@
 """Fine-tuning a pretrained zoo entry on a (new) task with the normal harness.
 
 ``finetune("egnn.nbody-charged", "nbody-gravity", train_size=50)`` resolves a normal run config for
-the target task (its recipe ``configs/<task>/<builder>.yaml`` if there is one, else the recipe the
+the target task (its recipe, ``configs/<task>/<builder>.yaml`` or its family's, if there is one, else the recipe the
 entry was trained with), fixes the architecture to the entry's constructor arguments, sets
 ``init_weights`` to the verified pretrained folder and ``base_model`` to the entry name, and calls
 :func:`symzoo.train.run.train`.  The result is an ordinary run folder (``config.yaml`` records

@@ -5,7 +5,7 @@ def add_arguments(p):
     p.add_argument("task", nargs="?", help="task name (see `symzoo list tasks`)")
     p.add_argument("model", nargs="?", help="model name; NAME+aug trains with random group augmentation")
     p.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides, e.g. optim.lr=1e-3")
-    p.add_argument("-c", "--config", dest="recipe", help="recipe YAML (default: configs/<task>/<model>.yaml)")
+    p.add_argument("-c", "--config", dest="recipe", help="recipe YAML (default: the task's or its family's)")
     p.add_argument("--preset", help="data preset: tiny | small | paper")
     p.add_argument("--out", help="run folder (default runs/<task>-<model>-<time>)")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run from its last checkpoint")

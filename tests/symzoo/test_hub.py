@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from symzoo.train.config import recipe_path
 
 import symzoo
 from symzoo import hub
@@ -55,9 +56,9 @@ def test_registry_lists_the_entries_with_their_metadata():
         e = hub.get_entry(name)
         arch, task = name.split(".", 1)
         assert e["builder"] == arch and e["task"] == task
-        assert e["recipe"].startswith(f"configs/{task}/") and e["command"].startswith(
-            f"symzoo train {task} {arch}"
-        )
+        recipe = recipe_path(task, arch)  # the task's own folder or its family recipe
+        assert recipe is not None and e["recipe"] == f"configs/{recipe.parent.name}/{recipe.name}"
+        assert e["command"].startswith(f"symzoo train {task} {arch}")
         assert e["metrics"]["split"] == "test" and e["metrics"]["primary"] in e["metrics"]["test"]
         assert set(e["metrics"]["units"]) == set(e["metrics"]["test"])
         assert e["license"] and e["domain"] and e["conservation"] and e["intended_use"]
@@ -78,7 +79,7 @@ def test_every_entry_reproduces_its_recorded_output(name):
     assert sum(p.numel() for p in model.parameters()) == hub.get_entry(name)["num_parameters"]
     batch, expected = hub.reference_batch(name)
     task = symzoo.get_task(hub.get_entry(name)["task"])
-    with torch.set_grad_enabled(bool(getattr(task, "needs_grad", False))):
+    with torch.set_grad_enabled(task.needs_grad):
         out = model(batch)
     tol = hub.get_entry(name)["reference"]["tolerance"]
     assert expected and set(expected) <= set(out)

@@ -1,0 +1,131 @@
+"""Every shipped recipe resolves to the values recorded before the recipes were consolidated into
+one file per task family (``configs/atoms/``, ``configs/hamiltonian/``) with per-member overrides.
+
+``data/resolved_recipes.json`` holds ``OmegaConf.to_container(load_config(task, model, preset=p))``
+(what ``symzoo train TASK MODEL --preset P`` trains with, before any ``key=value``) for every
+(task, model) pair that had a ``configs/<task>/<model>.yaml`` at the time, for every preset.  It was
+written by ``python tests/train/test_recipes.py --record`` on the per-task files; a deliberate
+change of a recipe's values re-records it (and says why in the commit).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+import symzoo.train.config as config_module
+from omegaconf import OmegaConf
+from symzoo.train.config import load_config, recipe_path
+
+from symzoo.errors import SymzooError
+
+FIXTURE = Path(__file__).resolve().parent / "data" / "resolved_recipes.json"
+PRESETS = ("tiny", "small", "paper")
+
+
+def _resolve(task: str, model: str, preset: str) -> dict:
+    return OmegaConf.to_container(load_config(task, model, preset=preset))
+
+
+def _record() -> None:
+    """Write the fixture: the pairs it already lists (first time: one per ``configs/<task>/``)."""
+    root = Path(__file__).resolve().parents[2] / "configs"
+    listed = [tuple(k.split("/")) for k in RECORDED]
+    pairs = sorted(listed or ((p.parent.name, p.stem) for p in root.glob("*/*.yaml")))
+    out = {f"{t}/{m}": {p: _resolve(t, m, p) for p in PRESETS} for t, m in pairs}
+    lines = [
+        f"{json.dumps(k)}: {json.dumps(v, sort_keys=True, separators=(',', ':'))}" for k, v in out.items()
+    ]
+    FIXTURE.write_text("{\n" + ",\n".join(lines) + "\n}\n")  # one line per pair
+
+
+RECORDED = json.loads(FIXTURE.read_text()) if FIXTURE.is_file() else {}
+
+
+@pytest.mark.parametrize("pair", sorted(RECORDED))
+def test_recipe_resolves_to_the_recorded_config(pair):
+    task, model = pair.split("/")
+    for preset in PRESETS:
+        assert _resolve(task, model, preset) == RECORDED[pair][preset], (pair, preset)
+
+
+def _family_recipes() -> list[Path]:
+    root = Path(__file__).resolve().parents[2] / "configs"
+    return [p for p in sorted(root.glob("*/*.yaml")) if "members" in OmegaConf.load(p)]
+
+
+def test_family_members_name_registered_tasks():
+    """A typo in a ``members`` key would silently never match: every exact key is a task and every
+    glob matches a listed task."""
+    from fnmatch import fnmatchcase
+
+    import symzoo
+
+    tasks = symzoo.list_tasks()
+    assert _family_recipes()
+    for path in _family_recipes():
+        for key in OmegaConf.load(path).members:
+            if any(c in key for c in "*?["):
+                assert any(fnmatchcase(t, key) for t in tasks), (path, key)
+            else:
+                symzoo.get_task(key)  # raises on an unknown name
+
+
+def test_family_recipe_serves_members_without_a_folder():
+    assert recipe_path("rmd17-benzene", "nequip").parent.name == "atoms"  # rmd17-* glob
+    assert recipe_path("gravity-4-3d", "ehnn+aug").parent.name == "hamiltonian"
+    assert recipe_path("nbody-charged", "egnn").parent.name == "nbody-charged"  # exact folder
+    assert recipe_path("spring", "ehnn") is None  # ehnn's family recipe claims gravity-* only
+    eth = load_config("rmd17-ethanol", "nequip", preset="small")
+    other = load_config("rmd17-aspirin", "nequip", preset="small")
+    assert (eth.optim.lr, eth.trainer.max_epochs) == (0.01, 60)  # rmd17-ethanol's member block
+    assert (other.optim.lr, other.trainer.max_epochs) == (0.005, 45)
+    assert "members" not in eth
+
+
+@pytest.fixture
+def configs_root(tmp_path, monkeypatch):
+    monkeypatch.setattr(config_module, "resources", SimpleNamespace(files=lambda _pkg: tmp_path))
+    return tmp_path
+
+
+def _write(root: Path, rel: str, text: str) -> None:
+    (root / rel).parent.mkdir(parents=True, exist_ok=True)
+    (root / rel).write_text(text)
+
+
+def test_resolution_order_exact_folder_then_family_globs_then_exact_member(configs_root):
+    _write(
+        configs_root,
+        "fam/egnn.yaml",
+        "optim: {lr: 0.1}\ntrainer: {max_epochs: 7}\npresets: {small: {trainer: {max_epochs: 8}}}\n"
+        "members:\n  nbody-gravity: {optim: {lr: 0.3}, presets: {small: {seed: 4}}}\n"
+        "  nbody-*: {optim: {lr: 0.2}, seed: 2}\n  nbody-charged:\n",
+    )
+    cfg = load_config("nbody-gravity", "egnn", preset="small")
+    # the glob block, then the exact block (whatever their order in the file), then the preset
+    assert (cfg.optim.lr, cfg.seed, cfg.trainer.max_epochs) == (0.3, 4, 8)
+    assert load_config("nbody-charged", "egnn").optim.lr == 0.2  # an empty exact block
+    _write(configs_root, "nbody-gravity/egnn.yaml", "optim: {lr: 0.5}\n")
+    assert load_config("nbody-gravity", "egnn").optim.lr == 0.5  # the task's own folder wins
+    assert load_config("nbody-gravity", "egnn", recipe=str(configs_root / "fam/egnn.yaml")).optim.lr == 0.3
+
+
+def test_family_recipe_errors(configs_root):
+    _write(configs_root, "a/egnn.yaml", "members: {nbody-*: {}}\n")
+    _write(configs_root, "b/egnn.yaml", "members: {nbody-charged: {}}\n")
+    with pytest.raises(SymzooError, match="several family recipes.*configs/a/egnn.yaml, configs/b/egnn.yaml"):
+        recipe_path("nbody-charged", "egnn")
+    _write(configs_root, "b/egnn.yaml", "members: [nbody-charged]\n")
+    with pytest.raises(SymzooError, match="members must map task names"):
+        recipe_path("nbody-charged", "egnn")
+    _write(configs_root, "b/egnn.yaml", "members: {nbody-charged: {trainer: {max_epochz: 3}}}\n")
+    with pytest.raises(SymzooError, match="unknown config key.*max_epochz"):
+        load_config("nbody-charged", "egnn", recipe=str(configs_root / "b/egnn.yaml"))
+
+
+if __name__ == "__main__" and sys.argv[1:] == ["--record"]:
+    _record()
