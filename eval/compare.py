@@ -308,42 +308,49 @@ def cell_rollout(model, task, preset: str, spec: dict) -> dict:
     return {k: v for k, v in res.items() if k not in ("series", "plot")}
 
 
-def acquire_lock(out: Path) -> Path:
-    """Create ``out/.compare.lock`` (holding our pid); refuse when a live process holds it."""
+def acquire_lock(out: Path):
+    """Own ``out/.compare.lock`` (pid, host, start time; see :mod:`symzoo.runlock`): refused while a
+    live ``symzoo compare`` holds it, recovered atomically when its owner is gone (or the pid now
+    belongs to an unrelated process).  The result has ``unlink()`` / ``release()``."""
+    from symzoo.runlock import acquire
+
     out.mkdir(parents=True, exist_ok=True)
-    lock = out / ".compare.lock"
-    for _ in range(2):
+    return acquire(out / ".compare.lock", f"comparison folder {out}", holder="`symzoo compare`")
+
+
+def _die_with_parent(parent: int) -> None:
+    """Make this worker exit when the compare process that started it dies (even by kill -9):
+    Linux ``prctl(PR_SET_PDEATHSIG, SIGKILL)``, plus a thread polling the parent pid elsewhere
+    (and as a fallback where prctl is unavailable)."""
+    import signal
+    import sys
+    import threading
+
+    if sys.platform.startswith("linux"):
         try:
-            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-        except FileExistsError:
-            try:
-                pid = int(lock.read_text().strip() or 0)
-            except (OSError, ValueError):
-                pid = 0
-            alive = False
-            if pid > 0:
-                try:
-                    os.kill(pid, 0)
-                    alive = True
-                except ProcessLookupError:
-                    alive = False
-                except PermissionError:
-                    alive = True
-            if alive:
-                raise SymzooError(
-                    f"another `symzoo compare` (pid {pid}) is running in {out}; wait for it "
-                    f"or choose another --out"
-                ) from None
-            lock.unlink(missing_ok=True)  # stale: its process is gone
-            continue
-        with os.fdopen(fd, "w") as f:
-            f.write(str(os.getpid()))
-        return lock
-    raise SymzooError(f"could not lock {lock}")
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, int(signal.SIGKILL), 0, 0, 0)  # PR_SET_PDEATHSIG = 1
+        except (OSError, AttributeError):
+            pass
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(1)
+
+    def watch() -> None:
+        while True:
+            time.sleep(1.0)
+            if os.getppid() != parent:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="symzoo-parent-watchdog", daemon=True).start()
 
 
-def _worker_init(threads: int) -> None:
+def _worker_init(threads: int, parent: int | None = None) -> None:
     import warnings
+
+    if parent is not None:
+        _die_with_parent(parent)
 
     import torch
 
@@ -499,7 +506,16 @@ def _compare(
         log.info("--breaking: no orbit study (its restricted set assumes the unbroken group)")
     orbit_n = (orbit_size or max(train_sizes)) if do_orbit else None
 
-    roles = model_roles(models, task_obj, {m: OmegaConf.to_container(cfgs[m].model.args) for m in models})
+    from symzoo.compat import check_compatible
+    from symzoo.registry import create_model
+
+    built_args = {}
+    for m in models:  # declared model/task compatibility, before any folder is touched
+        base = m.split("+")[0]
+        args = {**task_obj.model_defaults(base, train_split), **OmegaConf.to_container(cfgs[m].model.args)}
+        check_compatible(create_model(base, **args), task_obj)
+        built_args[m] = args
+    roles = model_roles(models, task_obj, built_args)  # the models as trained (task defaults included)
     ref = choose_reference(models, roles, reference)
 
     do_rollout = bool(rollout) and bool(task_obj.has_dynamics)
@@ -683,7 +699,7 @@ def _compare(
                 max_workers=jobs,
                 mp_context=mp.get_context("spawn"),
                 initializer=_worker_init,
-                initargs=(threads,),
+                initargs=(threads, os.getpid()),
             )
             try:
                 futures = {pool.submit(run_cell, spec): c for c, spec in zip(todo, jobs_spec)}

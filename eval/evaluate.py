@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from pathlib import Path
@@ -100,6 +99,9 @@ def evaluate_run(
         raise SymzooError(f"{path}: model.json names no task; pass --task")
     preset = preset or meta.get("preset") or "tiny"
     task = get_task(task_name, preset=preset, **(meta.get("task_args") or {}))
+    from symzoo.compat import check_compatible
+
+    check_compatible(model, task)
     t0 = time.perf_counter()
     _, _, test = task.splits(preset, seed=0)
     metrics = evaluate_dataset(model, task, test, batch_size=batch_size)
@@ -123,7 +125,9 @@ def evaluate_run(
     if dest is not None:
         if dest.suffix != ".json":
             dest = dest / "eval.json"
-        atomic_write_text(dest, json.dumps(report, indent=2))
+        from symzoo import jsonio
+
+        atomic_write_text(dest, jsonio.dumps(report, indent=2))
         report["written_to"] = str(dest)
     return report
 

@@ -76,7 +76,9 @@ def read_owner(lock: str | os.PathLike) -> dict | None:
     try:
         rec = json.loads(text)
     except json.JSONDecodeError:
-        rec = {"pid": int(text.strip())} if text.strip().isdigit() else {}
+        rec = {}
+    if isinstance(rec, int) and not isinstance(rec, bool):
+        rec = {"pid": rec}  # an old-style lock holding only a pid
     return rec if isinstance(rec, dict) else {}
 
 
@@ -148,8 +150,11 @@ def _break_stale(lock: Path, owner: dict) -> None:
         guard.unlink(missing_ok=True)
 
 
-def acquire(lock: str | os.PathLike, what: str, *, attempts: int = 50) -> RunLock:
-    """Take ``lock`` for this process (see module docstring); ``what`` names the folder in errors."""
+def acquire(
+    lock: str | os.PathLike, what: str, *, holder: str = "symzoo process", attempts: int = 50
+) -> RunLock:
+    """Take ``lock`` for this process (see module docstring); ``what`` names the folder and
+    ``holder`` the kind of owner in errors."""
     lock = Path(lock)
     lock.parent.mkdir(parents=True, exist_ok=True)
     record = _owner_record()
@@ -176,7 +181,7 @@ def acquire(lock: str | os.PathLike, what: str, *, attempts: int = 50) -> RunLoc
                     )
             if not is_stale(owner):
                 raise RunLockedError(
-                    f"{what} is in use by another symzoo process ({_describe(owner)}); "
+                    f"{what} is in use by another {holder} ({_describe(owner)}); "
                     "wait for it or choose another folder"
                 )
             _break_stale(lock, owner)

@@ -166,7 +166,7 @@ def test_resume_appends_metrics_accumulates_time_and_records_overrides(tmp_path,
     import csv
 
     rows = list(csv.DictReader(open(out / "logs" / "metrics.csv")))
-    epochs = sorted({int(r["epoch"]) for r in rows})
+    epochs = sorted({int(r["epoch"]) for r in rows if r["epoch"]})
     assert epochs == [0, 1, 2, 3]
     second = json.loads((out / "eval.json").read_text())
     assert second["fit_seconds"] > first["fit_seconds"] * 0.9 and second["resumed"] is True
@@ -344,7 +344,7 @@ def test_compare_workers_die_with_a_killed_parent(tmp_path):
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    deadline = time.time() + 120
+    deadline = time.time() + 240  # two spawned workers importing torch on a busy 2-core machine
     workers = []
     while time.time() < deadline and p.poll() is None:
         workers = [c for c in _children(p.pid) if "spawn" in " ".join(c.cmdline())]
