@@ -22,12 +22,13 @@ so a wrong spec never produces a cache.
 **Batches** (:class:`~symzoo.task.ArrayDataset`; every field is graph-level ``[B, J]`` with ``J`` the
 spec's joints in the spec's order, or ``[B, 6]`` for momentum): inputs ``q`` (rep ``q``), ``v``, ``a``,
 ``u`` (rep ``v``); targets ``tau``, ``q_next``, ``v_next`` (reps ``v``, ``q``) or ``momentum``
-(rep ``momentum`` = vector ⊕ pseudo-vector).  Targets in the batch are **standardized**:
-``(y - mu) / s`` with ``mu`` the group-invariant part of the training mean and one scale ``s``
-per group-orbit of channels (so standardization commutes with the group); ``task.target_stats``
-holds ``mu`` and ``s`` to convert back.  Inputs are in physical units (rad, m, rad/s, N·m).
-Models return the standardized targets under the same keys (``{"tau"}``, ``{"momentum"}``,
-``{"q_next", "v_next"}``); the loss is their MSE.
+(rep ``momentum`` = vector ⊕ pseudo-vector).  Every field is in physical units (rad, m, rad/s,
+N·m or N, kg·m/s, kg·m²/s), and models return the targets in physical units under the same keys
+(``{"tau"}``, ``{"momentum"}``, ``{"q_next", "v_next"}``).  The loss and the primary metric are the
+MSE of **standardized** targets: ``(y - mu) / s`` with ``mu`` the group-invariant part of the
+training mean and one scale ``s`` per group-orbit of channels (so standardization commutes with
+the group); ``task.target_stats[k] = (mu, s)`` (set by :meth:`RobotTask.splits`).  The ``*_rmse_si``
+metrics are in physical units.
 
 ``quadruped-com`` follows MorphoSymm: labels are averaged over the group orbit
 (``y(x) = mean_g rho(g)^-1 f(g x)``), the test split is expanded by the full orbit (every test
@@ -69,7 +70,7 @@ __all__ = ["RobotTask", "RobotDynamicsTask", "orbit_scales"]
 
 log = logging.getLogger(__name__)
 
-_STD = "dimensionless (standardized: target minus invariant mean, over its orbit's std)"
+_STD = "dimensionless (error over the training std of the channel's orbit)"
 _SIZES = {
     "tiny": {"train": 256, "val": 64, "test": 128},
     "small": {"train": 5000, "val": 1000, "test": 2000},
@@ -140,14 +141,14 @@ class RobotTask(Task):
         if kind == "id":
             self.input_fields = {"q": Field(qr, "graph", "rad|m"), "v": Field(vr, "graph", "rad/s|m/s"),
                                  "a": Field(vr, "graph", "rad/s^2|m/s^2")}  # fmt: skip
-            self.target_fields = {"tau": Field(vr, "graph", _STD)}
+            self.target_fields = {"tau": Field(vr, "graph", "N·m|N")}
             self.primary_metric = "tau_mse"
             self.units = {"tau_mse": _STD + ", squared", "tau_rmse_si": "N·m (hinges) / N (slides)"}
         elif kind == "com":
             if self.spec.com_body is None:
                 raise InputError(f"{name}: robot {robot!r} has no com_body in its spec")
             self.input_fields = {"q": Field(qr, "graph", "rad"), "v": Field(vr, "graph", "rad/s")}
-            self.target_fields = {"momentum": Field(reps["momentum"], "graph", _STD)}
+            self.target_fields = {"momentum": Field(reps["momentum"], "graph", "kg·m/s|kg·m²/s")}
             self.primary_metric = "momentum_mse"
             self.units = {
                 "momentum_mse": _STD + ", squared",
@@ -157,7 +158,7 @@ class RobotTask(Task):
         elif kind == "fd":
             self.input_fields = {"q": Field(qr, "graph", "rad"), "v": Field(vr, "graph", "rad/s"),
                                  "u": Field(vr, "graph", "N·m")}  # fmt: skip
-            self.target_fields = {"q_next": Field(qr, "graph", _STD), "v_next": Field(vr, "graph", _STD)}
+            self.target_fields = {"q_next": Field(qr, "graph", "rad"), "v_next": Field(vr, "graph", "rad/s")}
             self.primary_metric = "state_mse"
             self.units = {"state_mse": _STD + ", squared", "q_rmse_si": "rad", "v_rmse_si": "rad/s"}
         else:
@@ -232,8 +233,6 @@ class RobotTask(Task):
         out = []
         for split in ("train", "val", "test"):
             fields = {k: torch.from_numpy(np.asarray(arr[f"{split}_{k}"], dtype=np.float64)) for k in keys}
-            for k, (mu, s) in self.target_stats.items():
-                fields[k] = (fields[k] - torch.from_numpy(mu)) / torch.from_numpy(s)
             ds = ArrayDataset(fields, meta={"split": split})
             if split == "test" and self.kind == "com":
                 ds = self.orbit_expand(ds)
@@ -255,20 +254,24 @@ class RobotTask(Task):
         )
 
     # -------------------------------------------------------------- training
+    def _scale(self, k: str, x: Tensor) -> Tensor:
+        if not self.target_stats:
+            raise SymzooError(
+                f"{self.name}: call splits() before loss/metrics (they use the training scales)"
+            )
+        return torch.as_tensor(self.target_stats[k][1], dtype=x.dtype, device=x.device)
+
     def loss(self, out: dict[str, Tensor], batch) -> Tensor:
-        return sum(((out[k] - getattr(batch, k)) ** 2).mean() for k in self.target_fields)  # type: ignore[return-value]
+        """MSE of the standardized targets (errors divided by each channel's orbit scale)."""
+        return sum(  # type: ignore[return-value]
+            (((out[k] - getattr(batch, k)) / self._scale(k, out[k])) ** 2).mean() for k in self.target_fields
+        )
 
     def metrics(self, out: dict[str, Tensor], batch) -> dict[str, Tensor]:
         res: dict[str, Tensor] = {}
         se = {k: (out[k] - getattr(batch, k)) ** 2 for k in self.target_fields}
-        res[self.primary_metric] = torch.cat([e for e in se.values()], -1).mean()
-        for k, e in se.items():
-            s = (
-                torch.as_tensor(self.target_stats[k][1], dtype=e.dtype, device=e.device)
-                if self.target_stats
-                else 1.0
-            )
-            phys = e * s**2
+        res[self.primary_metric] = torch.cat([e / self._scale(k, e) ** 2 for k, e in se.items()], -1).mean()
+        for k, phys in se.items():
             if self.kind == "id":
                 res["tau_rmse_si"] = phys.mean().sqrt()
             elif self.kind == "com":
@@ -350,24 +353,11 @@ class RobotDynamicsTask(Dynamics, RobotTask):
             self._sim = self.spec.sim(payload_mass=self.payload)
         return self._sim
 
-    def _stats(self, preset: str | None = None):
-        if not self.target_stats:
-            self.splits(preset)
-        return self.target_stats
-
     def initial_batch(self, preset: str | None = None, split: str = "test", n: int | None = None, dtype=None):
         ds = dict(zip(("train", "val", "test"), self.splits(preset)))[split]
         n = min(n or 16, len(ds))
         b = ds.__getitems__(list(range(n)))
         return cast_batch(b, dtype) if dtype is not None else b
-
-    def _destd(self, k: str, x: Tensor) -> Tensor:
-        mu, s = self._stats()[k]
-        return x * torch.as_tensor(s, dtype=x.dtype) + torch.as_tensor(mu, dtype=x.dtype)
-
-    def _std(self, k: str, x: Tensor) -> Tensor:
-        mu, s = self._stats()[k]
-        return (x - torch.as_tensor(mu, dtype=x.dtype)) / torch.as_tensor(s, dtype=x.dtype)
 
     def rollout(self, model, batch, steps: int, **options):
         """``{"q", "v"}`` ``[steps + 1, B, J]`` in physical units from the model's one-step map."""
@@ -375,7 +365,7 @@ class RobotDynamicsTask(Dynamics, RobotTask):
         cur = batch.clone()
         for _ in range(steps):
             out = model(cur)
-            q, v = self._destd("q_next", out["q_next"]), self._destd("v_next", out["v_next"])
+            q, v = out["q_next"], out["v_next"]
             qs.append(q)
             vs.append(v)
             cur = cur.clone()
