@@ -190,7 +190,8 @@ class DeLaN(SymmetryContract, nn.Module):
         return {"mass_matrix": h, "inertial": inertial, "coriolis": cor, "gravity": grad_v, "tau": tau}
 
     def forward(self, batch) -> dict[str, Tensor]:
-        """``q, qd, qdd [B, n]`` (named by ``keys``) -> ``{tau: [B, n]}`` (inverse dynamics)."""
+        """``q, qd, qdd [B, n]`` (named by ``keys``) -> ``{tau: [B, n]}``: inverse-dynamics joint
+        torques (forces for slides) in the units of the inputs' Lagrangian (physical units)."""
         k = self.keys
         q, qd, qdd = getattr(batch, k["q"]), getattr(batch, k["qd"]), getattr(batch, k["qdd"])
         create = self.training and torch.is_grad_enabled()
@@ -208,10 +209,25 @@ ALIASES = {
 }
 
 
+def _default_id_task() -> str:
+    """The first registered robotics task (sorted) with inverse-dynamics fields."""
+    from symzoo.registry import get_task, list_tasks
+
+    for name in list_tasks():
+        try:
+            t = get_task(name)
+            if t.domain == DOMAIN:
+                _robot_io(t, dict.fromkeys(ALIASES))
+                return name
+        except Exception:  # noqa: BLE001,S112 - a task that does not fit is not a default
+            continue
+    raise ValueError("no robotics inverse-dynamics task is registered: pass task=<name> to build delan")
+
+
 def _robot_io(task: Any, names: Mapping[str, str | None]):
     from .emlp import robot_fields
 
-    group, inputs, outputs = robot_fields(task)
+    group, inputs, outputs = robot_fields(_default_id_task() if task is None else task)
     keys: dict[str, str] = {}
     for role, given in names.items():
         pool = outputs if role == "tau" else inputs
@@ -246,7 +262,10 @@ def delan(
     """Deep Lagrangian Network (Lutter et al. 2019): SPD mass matrix L Lᵀ, potential, autograd Coriolis."""
     _, _, keys, n, irreps = _robot_io(task, {"q": q, "qd": qd, "qdd": qdd, "tau": tau})
     return DeLaN(
-        MassNet(n, hidden, layers, act, eps), PotentialNet(n, hidden, layers, act), keys, irreps=irreps
+        MassNet(n, hidden, layers, act, eps),
+        PotentialNet(n, hidden, layers, act),
+        keys,
+        irreps=irreps,
     )
 
 

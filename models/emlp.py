@@ -39,7 +39,15 @@ from symzoo.registry import register_model
 
 from .base import SymmetryContract
 
-__all__ = ["EMLP", "ExportedEMLP", "RobotMLP", "robot_fields", "robot_model_defaults", "emlp"]
+__all__ = [
+    "EMLP",
+    "ExportedEMLP",
+    "RobotMLP",
+    "emlp",
+    "prepare_robot_model",
+    "robot_fields",
+    "robot_model_defaults",
+]
 
 DOMAIN = "robotics"
 
@@ -99,6 +107,16 @@ def robot_model_defaults(task_name: str, model_name: str) -> dict[str, Any]:
     if base in ("emlp", "delan", "delan-eq"):
         return {"task": task_name}
     return {}
+
+
+def prepare_robot_model(model: nn.Module, train_set: Any) -> None:
+    """A robot task's ``prepare_model``: fit ``emlp``'s / the robot ``mlp``'s standardization
+    (``fit_normalization``) to ``train_set`` (an ``ArrayDataset`` in physical units); models
+    without one (``delan``, which returns physical torques from its Lagrangian) are left alone."""
+    fit = getattr(model, "fit_normalization", None)
+    fields = getattr(train_set, "fields", None)
+    if fit is not None and fields is not None:
+        fit(dict(fields))
 
 
 def _irreps(reps: Mapping[str, Any]) -> dict[str, str]:
