@@ -396,7 +396,7 @@ class AtomsTask(Task):
 
     Subclasses implement :meth:`load` returning ``(train_pool, test)`` lists of structures; the
     first ``n_val`` frames of a seeded shuffle of the pool are the validation set and the next
-    ``n_train`` the training set.
+    ``train_size`` (default: the rest of the pool) the training set.
     """
 
     domain = "atoms"
@@ -422,7 +422,7 @@ class AtomsTask(Task):
         root: str | None = None,
         energy_weight: float = 1.0,
         forces_weight: float = 1.0,
-        n_train: int | None = None,
+        train_size: int | None = None,
         n_val: int | None = None,
         n_test: int | None = None,
         split_seed: int = 0,
@@ -433,7 +433,7 @@ class AtomsTask(Task):
         if self.energy_weight < 0 or self.forces_weight < 0 or self.energy_weight + self.forces_weight == 0:
             raise SymzooError("energy_weight and forces_weight must be >= 0 and not both 0")
         self.overrides = {
-            k: v for k, v in (("train", n_train), ("val", n_val), ("test", n_test)) if v is not None
+            k: v for k, v in (("train", train_size), ("val", n_val), ("test", n_test)) if v is not None
         }
         self.split_seed = split_seed
         self.group = EuclideanGroup(3, reflections=True, translations=True, permutations=True)

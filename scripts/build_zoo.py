@@ -4,7 +4,7 @@
     python scripts/build_zoo.py egnn.nbody-charged            # run the entry's `command`, export, measure
     python scripts/build_zoo.py egnn.nbody-charged --run DIR  # export an existing run folder instead
     python scripts/build_zoo.py --all                         # every entry of zoo/registry.yaml
-    python scripts/build_zoo.py --finetune-study egnn.nbody-charged nbody-gravity --sizes 50,100 --seeds 3
+    python scripts/build_zoo.py --finetune-study egnn.nbody-charged nbody-gravity --train-sizes 50,100 --seeds 3
 
 Adding an entry for a new domain: describe it in ``zoo/registry.yaml`` (summary, builder, kwargs,
 task, preset, recipe, command, source: bundled, files: {}, license, domain, intended_use,
@@ -346,7 +346,7 @@ def finetune_study(
             "command_scratch": f"symzoo finetune {name} {target}{extra_s} seed=S --train-size N --preset {preset} "
             "--from-scratch",
             "study_command": f"python scripts/build_zoo.py --finetune-study {name} {target} "
-            f"--sizes {','.join(map(str, sizes))} --seeds {seeds} --preset {preset}"
+            f"--train-sizes {','.join(map(str, sizes))} --seeds {seeds} --preset {preset}"
             + (f" --extra '{' '.join(extra)}'" if extra else ""),
             "results": rows,
             "extra": list(extra),
@@ -360,7 +360,9 @@ def finetune_study(
     study = parts[0]
     study["results"] = sorted((r for part in parts for r in part["results"]), key=lambda r: r["train_size"])
     all_sizes = ",".join(str(r["train_size"]) for r in study["results"])
-    study["study_command"] = re.sub(r"--sizes \S+", f"--sizes {all_sizes}", study["study_command"])
+    study["study_command"] = re.sub(
+        r"--(?:train-)?sizes \S+", f"--train-sizes {all_sizes}", study["study_command"]
+    )
     if "zero_shot" not in study:  # the pretrained model on the target test set, no training at all
         from symzoo.eval.evaluate import evaluate_dataset
 
@@ -395,7 +397,11 @@ def main(argv=None) -> int:
     p.add_argument("--reuse", action="store_true", help="reuse runs/zoo/<name> when it is complete")
     p.add_argument("--workdir", default=str(ROOT / "runs" / "zoo"))
     p.add_argument("--finetune-study", nargs=2, metavar=("PRETRAINED", "TASK"))
-    p.add_argument("--sizes", default="50,100")
+    p.add_argument(
+        "--train-sizes", default="50,100", help="comma-separated training-set sizes of the fine-tuning study"
+    )
+    # --sizes: the spelling the README used to show; deprecated (a warning), still accepted
+    p.add_argument("--sizes", dest="train_sizes", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--preset", default="small")
     p.add_argument("--extra", default="", help="extra key=value overrides for the fine-tuning study")
@@ -404,6 +410,8 @@ def main(argv=None) -> int:
     )
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
+    if any(a == "--sizes" or a.startswith("--sizes=") for a in (sys.argv[1:] if argv is None else argv)):
+        log.warning("--sizes is deprecated; use --train-sizes")
     for name in ("lightning", "lightning.pytorch", "lightning.fabric"):
         logging.getLogger(name).setLevel(logging.WARNING)
     os.environ.setdefault("SYMZOO_HOME", str(ROOT / ".symzoo_home"))
@@ -412,7 +420,7 @@ def main(argv=None) -> int:
     if args.finetune_study:
         finetune_study(
             *args.finetune_study,
-            [int(s) for s in args.sizes.split(",")],
+            [int(s) for s in args.train_sizes.split(",")],
             args.seeds,
             args.preset,
             args.extra.split(),

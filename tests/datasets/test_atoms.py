@@ -27,7 +27,7 @@ def test_rmd17_units_and_splits():
     # train and validation frames are disjoint and come from the train file
     key = lambda d: float(d.energy)  # noqa: E731
     assert not {key(d) for d in train} & {key(d) for d in val}
-    small = symzoo.get_task("rmd17-ethanol", n_train=100, n_val=7)
+    small = symzoo.get_task("rmd17-ethanol", train_size=100, n_val=7)
     tr, va, te = small.splits("small")
     assert (len(tr), len(va), len(te)) == (100, 7, 1000)
     assert task.needs_grad and task.perm_labels == "z"
