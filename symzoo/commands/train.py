@@ -65,20 +65,42 @@ def run(args) -> int:
     from symzoo.registry import get_task, model_entry
 
     overrides = list(args.overrides)
-    # `symzoo train --resume DIR [key=value ...]`: positionals may hold overrides
+    # `symzoo train --resume DIR [TASK MODEL] [key=value ...]`: positionals may hold overrides
     positional = [x for x in (args.task, args.model) if x is not None]
     if args.resume:
-        overrides = [x for x in positional if "=" in x] + overrides
+        from symzoo.train.config import apply_resume_overrides
         from symzoo.train.run import train
 
         cfg_path = Path(args.resume) / "config.yaml"
         if not cfg_path.is_file():
             raise SymzooError(f"{args.resume} is not a run folder (no config.yaml)")
-        cfg = OmegaConf.load(cfg_path)
-        if overrides:
-            from symzoo.train.config import _merge
+        try:
+            stored = OmegaConf.load(cfg_path)
+        except Exception:  # noqa: BLE001 -- yaml's text varies; the file is what matters
+            raise SymzooError(f"{cfg_path} is not valid YAML") from None
+        from omegaconf import DictConfig
 
-            cfg = _merge(cfg, OmegaConf.from_dotlist(overrides), "command line")
+        if not isinstance(stored, DictConfig):
+            raise SymzooError(f"{cfg_path} is not a run configuration (not a mapping)")
+        overrides = [x for x in positional if "=" in x] + overrides
+        names = [x for x in positional if "=" not in x]
+        recorded = [str(stored.get("task", "")), str(stored.get("model", {}).get("name", ""))]
+        if stored.get("augment"):
+            recorded[1] += "+aug"
+        for given, have, what in zip(names, recorded, ("task", "model")):
+            if given != have:
+                raise SymzooError(
+                    f"--resume {args.resume}: the run's {what} is {have!r}, not {given!r} "
+                    "(omit TASK MODEL when resuming)"
+                )
+        for flag, key in ((args.devices, "trainer.devices"), (args.preset, "data.preset")):
+            if flag:
+                overrides.append(f"{key}={flag}")
+        if args.recipe:
+            raise SymzooError("-c/--config cannot be combined with --resume (the run keeps its config.yaml)")
+        if args.quiet:
+            overrides.append("trainer.progress_bar=false")
+        cfg = apply_resume_overrides(stored, overrides)
         run_dir = train(cfg, resume=args.resume, quiet=args.quiet)
     else:
         if args.task is None or args.model is None:
