@@ -219,6 +219,8 @@ def rollout_metrics(
         if inv.conserved:
             series[f"{name}_drift_reference"] = drift_ref.mean(1).tolist()
     res["invariants"] = declared
+    for name, (value, unit) in task.trajectory_metrics(safe, ref, batch).items():
+        res[name], units[name] = float(value), unit
     res["units"] = units
     res["seconds"] = round(time.perf_counter() - t0, 3)
     if plot is not None:

@@ -88,6 +88,13 @@ class Dynamics(ABC):
     def invariants(self) -> dict[str, Invariant]:
         """Quantities of a trajectory the eval suite reports (name -> :class:`Invariant`)."""
 
+    def trajectory_metrics(self, pred: Trajectory, ref: Trajectory, batch) -> dict[str, tuple[float, str]]:
+        """Task-specific rollout metrics beyond the generic ones (e.g. a flow's vorticity
+        correlation time): ``name -> (value, unit)``, from the model's trajectory ``pred`` and the
+        reference ``ref`` (finite-masked).  :func:`symzoo.eval.rollout.rollout_metrics` adds them to
+        its result.  Default: none."""
+        return {}
+
     def error_fields(self) -> tuple[str, ...] | None:
         """Trajectory fields the rollout error compares (``None``: all of them)."""
         return None
