@@ -60,7 +60,7 @@ class _EnergyForces(nn.Module):
         self.model = model
 
     def forward(self, pos: Tensor, z: Tensor, edge_index: Tensor, cell_shifts: Tensor, cell: Tensor):
-        m = self.model
+        m: Any = self.model  # an AtomisticModel (checked by export_forcefield)
         pos = pos.detach().requires_grad_(True)
         strain = torch.zeros(3, 3, dtype=pos.dtype, requires_grad=True)
         sym = 0.5 * (strain + strain.transpose(0, 1))
