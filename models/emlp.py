@@ -222,6 +222,29 @@ class EMLP(_Standardized):
             prev = hid
         mods.append(enn.Linear(prev, self.out_type, bias=True))
         self.net = enn.SequentialModule(*mods)
+        self._settle_escnn_cache()
+
+    def _settle_escnn_cache(self) -> None:
+        """escnn's ``Linear`` caches its expanded matrix as a buffer in eval mode (built with autograd
+        on, and deleted in train mode): keep it out of the state dict (non-persistent, so saved
+        weights do not depend on the mode) and detached (so the model can be deep-copied)."""
+        for mod in self.net.modules():
+            for name in ("matrix", "expanded_bias"):
+                buf = mod._buffers.get(name)
+                if buf is not None:
+                    mod._buffers[name] = buf.detach()
+                    mod._non_persistent_buffers_set.add(name)
+
+    def train(self, mode: bool = True) -> EMLP:
+        with torch.no_grad():
+            super().train(mode)
+        self._settle_escnn_cache()
+        return self
+
+    def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
+        res = super().load_state_dict(state_dict, strict=strict, assign=assign)
+        self.train(self.training)  # rebuild escnn's eval-mode cache from the loaded weights
+        return res
 
     def _symmetrize(self, mean: Tensor, var: Tensor, mats: Tensor | None) -> tuple[Tensor, Tensor]:
         assert mats is not None

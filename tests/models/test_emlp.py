@@ -93,3 +93,20 @@ def test_emlp_bad_arguments(tasks):
     with pytest.raises(ValueError, match="MatrixRep"):
         emlp(task=bad)
     assert isinstance(EMLP, type) and issubclass(EMLP, nn.Module)
+
+
+def test_state_dict_and_copies_do_not_depend_on_the_mode(tasks):
+    import copy
+
+    torch.manual_seed(0)
+    task = tasks["C2", "id"]
+    model = emlp(task=task, hidden=16)
+    batch = task.example_batch(3, dtype=torch.float32)
+    model(batch)["tau"].sum().backward()
+    keys_train = set(model.state_dict())
+    model.eval()
+    assert set(model.state_dict()) == keys_train  # escnn's eval cache is not saved
+    copy.deepcopy(model)  # the cache is detached
+    other = emlp(task=task, hidden=16).eval()
+    other.load_state_dict(model.state_dict())  # loading in eval mode rebuilds the cache
+    torch.testing.assert_close(other(batch)["tau"], model(batch)["tau"])
