@@ -197,13 +197,16 @@ def test_must_show_tiny_comparison(tmp_path):
 
 
 # ----------------------------------------------------------------------------- rollout metrics (tasks with dynamics)
-def test_nbody_report_has_no_rollout_parts(grid_dir):
+def test_nbody_report_has_its_declared_rollout_parts(grid_dir):
+    """nbody-charged is a dynamics task: every curve cell is rolled out and the report lists the
+    invariants the task declares (energy, momentum, angular momentum), nothing Hamiltonian-only."""
     doc = load_results(grid_dir)
-    assert doc["rollout"]["enabled"] is False and "rollout" not in doc["settings"]
-    assert all("rollout" not in c for c in doc["cells"])
+    assert doc["rollout"]["enabled"] is True
+    curve = [c for c in doc["cells"] if c.get("study", "curve") == "curve"]
+    assert curve and all("energy_drift" in c["rollout"] and "momentum_drift" in c["rollout"] for c in curve)
     md = (grid_dir / "report.md").read_text()
-    assert "Energy drift" not in md and "## Rollouts" not in md
-    assert not (grid_dir / "energy_drift.png").exists()
+    assert "## Rollouts" in md and "angular momentum drift" in md
+    assert (grid_dir / "energy_drift.png").is_file()
 
 
 def test_spring_grid_records_energy_drift(tmp_path, capsys):
