@@ -122,10 +122,23 @@ def lead_invariant(doc: dict) -> str | None:
     return "energy" if "energy" in inv else next(iter(inv), None)
 
 
+def scores_of(doc: dict) -> list[str]:
+    """The task-specific rollout metrics the cells report (``Dynamics.trajectory_metrics``, e.g. a
+    valid prediction time): the keys of the cells' rollout ``units`` beyond the generic ones."""
+    inv = invariants_of(doc)
+    generic = set(_CORE_ROLLOUT) | {f"{n}_{s}" for n in inv for s in ("drift", "drift_final", "mse")}
+    out: list[str] = []
+    for c in _cells(doc):
+        for k in (c.get("rollout") or {}).get("units") or {}:
+            if k not in generic and k not in out:
+                out.append(k)
+    return out
+
+
 def rollout_keys(doc: dict) -> list[str]:
-    """Rollout metrics summarized per (model, N): the core ones and, per declared invariant,
-    ``<name>_drift``, ``<name>_drift_final`` and ``<name>_mse``."""
-    keys = [*_CORE_ROLLOUT]
+    """Rollout metrics summarized per (model, N): the core ones, the task's own (:func:`scores_of`)
+    and, per declared invariant, ``<name>_drift``, ``<name>_drift_final`` and ``<name>_mse``."""
+    keys = [*_CORE_ROLLOUT, *scores_of(doc)]
     for name in invariants_of(doc):
         keys += [f"{name}_drift", f"{name}_drift_final", f"{name}_mse"]
     return keys
@@ -299,6 +312,7 @@ def _rollout_table(doc: dict, summ: dict) -> list[str]:
     if lead:
         cols += [(f"{lead}_drift", f"{_label(lead)} drift"), (f"{lead}_drift_final", "drift at t = T")]
     cols += [("rollout_error", "rollout error"), ("valid_time", "valid time")]
+    cols += [(name, name) for name in scores_of(doc)]
     for name, info in inv.items():
         if name != lead:
             kind = "drift" if info.get("conserved", True) else "error"

@@ -27,6 +27,12 @@ class SymmetryContract:
     optional_inputs: frozenset[str] = frozenset()
     irreps_out: dict[str, str] = {}
 
+    def fit_closed_form(self, task, train_set) -> None:
+        """Fit parameters in closed form before training (e.g. an echo state network's ridge
+        readout); the harness calls it once on fresh runs, after ``task.prepare_model``.  Parameters
+        left with ``requires_grad=False`` are not optimized; a model with none left trains no
+        steps (its epochs only validate).  Default: nothing."""
+
     def regularization(self) -> Tensor | None:
         """A penalty the harness adds to the training loss (e.g. the residual pathway prior of
         ``egnn-rpp``); ``None`` (the default) adds nothing.  Returns a scalar tensor."""

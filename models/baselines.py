@@ -165,7 +165,9 @@ def flat_mlp(
     ``target="positions"`` (N-body: predicts positions) or ``"energy"`` (atoms: predicts the energy of
     a fixed molecule from its flattened coordinates, forces by autograd; atomistic tasks set this),
     or ``"robot"`` (robot task ``task``: its concatenated input fields -> its output fields,
-    :class:`symzoo.models.emlp.RobotMLP`; robot tasks set this).
+    :class:`symzoo.models.emlp.RobotMLP`; robot tasks set this), or ``"flow"`` (attractor
+    forecasting: a window of ``n_particles`` states of size ``dim`` -> the next state,
+    :class:`symzoo.models.flowmaps.FlowMLP`; attractor tasks set this).
     """
     if target == "positions":
         return FlatMLP(n_particles, hidden, layers, act, attr_dim, dim)
@@ -175,7 +177,11 @@ def flat_mlp(
         from .emlp import robot_mlp
 
         return robot_mlp(task=task, hidden=hidden, layers=layers, act=act)
-    raise ValueError(f"mlp target must be 'positions', 'energy' or 'robot', got {target!r}")
+    if target == "flow":  # attractor forecasting: n_particles = window length, dim = state size
+        from .flowmaps import FlowMLP
+
+        return FlowMLP(window=n_particles, dim=dim, hidden=hidden, layers=layers, act=act)
+    raise ValueError(f"mlp target must be 'positions', 'energy', 'robot' or 'flow', got {target!r}")
 
 
 @register_model("linear", domain="nbody")

@@ -390,8 +390,19 @@ def lnn(
 
 
 @register_model("node", domain="hamiltonian")
-def node(hidden: int = 200, layers: int = 2, act: str = "tanh", state_dim: int | None = None) -> NeuralODE:
-    """First-order neural ODE baseline: an MLP for (dq/dt, dp/dt)."""
+def node(
+    hidden: int = 200, layers: int = 2, act: str = "tanh", state_dim: int | None = None, target: str = "derivatives"
+) -> nn.Module:
+    """First-order neural ODE baseline: an MLP for (dq/dt, dp/dt).
+
+    ``target="flow"`` (attractor tasks set it): a neural ODE on a ``state_dim`` state integrated by
+    RK4 over one sampling step (:class:`symzoo.models.flowmaps.FlowNODE`)."""
+    if target == "flow":
+        from .flowmaps import FlowNODE
+
+        return FlowNODE(state_dim or 3, hidden, layers, act)
+    if target != "derivatives":
+        raise ValueError(f"node target must be 'derivatives' or 'flow', got {target!r}")
     return NeuralODE(hidden, layers, act, state_dim)
 
 

@@ -145,6 +145,8 @@ class SymzooModule(L.LightningModule):
         self.log(
             "train_loss", loss, on_step=False, on_epoch=True, batch_size=int(batch.num_graphs), sync_dist=True
         )
+        if not any(p.requires_grad for p in self.model.parameters()):
+            return None  # a closed-form model: no optimizer step (Lightning skips the step)
         # the model's declared penalty (SymmetryContract.regularization) joins the objective only
         reg = self.model.regularization() if isinstance(self.model, SymmetryContract) else None
         if reg is not None:
@@ -223,7 +225,9 @@ class SymzooModule(L.LightningModule):
 
     def configure_optimizers(self):
         c = self.optim_cfg
-        params = self.model.parameters()
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        if not params:  # fit in closed form (SymmetryContract.fit_closed_form): nothing to optimize
+            return None
         if c["optimizer"] == "adam":
             opt = torch.optim.Adam(params, lr=c["lr"], weight_decay=c["weight_decay"])
         elif c["optimizer"] == "adamw":

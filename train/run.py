@@ -263,6 +263,10 @@ def train(cfg: DictConfig, out: str | None = None, *, resume: str | None = None,
         log.info("initialised from %s (missing: %s)", cfg.init_weights, missing.missing_keys)
     if fresh:
         task.prepare_model(model, train_set)  # task-specific model statistics (e.g. per-species energies)
+        from symzoo.models.base import SymmetryContract
+
+        if isinstance(model, SymmetryContract):
+            model.fit_closed_form(task, train_set)  # closed-form models (esn's ridge readout)
     if cfg.trainer.precision.startswith("64"):
         model = model.double()
 
