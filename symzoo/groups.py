@@ -313,12 +313,22 @@ class MatrixRep(Rep):
             from escnn.group import Representation
             from escnn.group._numerical import decompose_representation_finitegroup
 
+            import hashlib
+
+            # a name fixed by the matrices (escnn keeps one representation per name and group, and
+            # escnn layers name their buffers after it: the same rep gets the same state-dict keys
+            # in every process)
+            digest = hashlib.sha1(self.matrices.contiguous().numpy().tobytes()).hexdigest()[:12]
+            rep_name = f"{self.name}_{digest}"
+            if rep_name in self.group.escnn.representations:
+                self._escnn = self.group.escnn.representations[rep_name]
+                return self._escnn
             rho = {e: self.matrices[i].numpy() for i, e in enumerate(self.group.elements_escnn)}
             cob, mult = decompose_representation_finitegroup(rho, self.group.escnn)
             irreps = [irr for irr, m in mult for _ in range(m)]
             self._escnn = Representation(
                 self.group.escnn,
-                f"{self.name}_{id(self)}",
+                rep_name,
                 irreps,
                 cob,
                 supported_nonlinearities=["norm", "gated"],

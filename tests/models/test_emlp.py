@@ -110,3 +110,15 @@ def test_state_dict_and_copies_do_not_depend_on_the_mode(tasks):
     other = emlp(task=task, hidden=16).eval()
     other.load_state_dict(model.state_dict())  # loading in eval mode rebuilds the cache
     torch.testing.assert_close(other(batch)["tau"], model(batch)["tau"])
+
+
+def test_escnn_names_are_fixed_by_the_matrices():
+    # escnn layers name their buffers after the representations: saved weights must load in a
+    # new process, so a representation's escnn name depends on its matrices only
+    a, b = ToyRobotTask("K4", "id"), ToyRobotTask("K4", "id")
+    ra, rb = a.input_fields["q"].rep, b.input_fields["q"].rep
+    assert ra is not rb and ra.escnn_rep().name == rb.escnn_rep().name
+    assert a.input_fields["q"].rep.escnn_rep().name != a.output_fields["tau"].rep.escnn_rep().name or (
+        torch.equal(a.input_fields["q"].rep.matrices, a.output_fields["tau"].rep.matrices)
+    )
+    assert set(emlp(task=a, hidden=8).state_dict()) == set(emlp(task=b, hidden=8).state_dict())
