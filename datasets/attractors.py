@@ -160,35 +160,74 @@ _CYCLE = {"cycle": ((1, 2, 0), (1.0, 1.0, 1.0))}
 #: condition, mean, std)
 SYSTEMS: dict[str, AttractorSystem] = {
     "lorenz": AttractorSystem(
-        "Lorenz", _lorenz, 3, {"sigma": 10.0, "rho": 28.0, "beta": 2.667}, 1.5008, 0.8917098035724058,
-        0.0003002100350058257, (-9.7869288, -15.03852, 20.533978), "C2", _MIRROR,
-        (-0.44713708338891345, -0.312509325103127, 23.545984293942695),
-        (7.906225526391357, 8.999339290833237, 8.579487084165056),
+        name="Lorenz",
+        rhs=_lorenz,
+        dim=3,
+        params={"sigma": 10.0, "rho": 28.0, "beta": 2.667},
+        period=1.5008,
+        lyapunov=0.8917098035724058,
+        dysts_dt=0.0003002100350058257,
+        ic=(-9.7869288, -15.03852, 20.533978),
+        group_kind="C2",
+        generators=_MIRROR,
+        mean=(-0.44713708338891345, -0.312509325103127, 23.545984293942695),
+        std=(7.906225526391357, 8.999339290833237, 8.579487084165056),
     ),
     "chen": AttractorSystem(
-        "Chen", _chen, 3, {"a": 35.0, "b": 3.0, "c": 28.0}, 0.58689, 2.005961349488129,
-        0.00011739756626106157, (3.2689697, 5.2990458, 19.435349), "C2", _MIRROR,
-        (-0.13402681788932083, -0.1409284522305115, 23.526691051678313),
-        (8.360135269074323, 8.893486383938788, 5.134856614656072),
+        name="Chen",
+        rhs=_chen,
+        dim=3,
+        params={"a": 35.0, "b": 3.0, "c": 28.0},
+        period=0.58689,
+        lyapunov=2.005961349488129,
+        dysts_dt=0.00011739756626106157,
+        ic=(3.2689697, 5.2990458, 19.435349),
+        group_kind="C2",
+        generators=_MIRROR,
+        mean=(-0.13402681788932083, -0.1409284522305115, 23.526691051678313),
+        std=(8.360135269074323, 8.893486383938788, 5.134856614656072),
     ),
     "rucklidge": AttractorSystem(
-        "Rucklidge", _rucklidge, 3, {"a": 2.0, "b": 6.7}, 6.0721, 0.1936356650629198,
-        0.0012146224370729896, (1.9257158, 3.1923835, 5.7829655), "C2", _MIRROR,
-        (-0.002386723834919391, 0.19124090476753497, 6.390259299763015),
-        (2.5809680976656817, 2.533979780983924, 2.9711096612797765),
+        name="Rucklidge",
+        rhs=_rucklidge,
+        dim=3,
+        params={"a": 2.0, "b": 6.7},
+        period=6.0721,
+        lyapunov=0.1936356650629198,
+        dysts_dt=0.0012146224370729896,
+        ic=(1.9257158, 3.1923835, 5.7829655),
+        group_kind="C2",
+        generators=_MIRROR,
+        mean=(-0.002386723834919391, 0.19124090476753497, 6.390259299763015),
+        std=(2.5809680976656817, 2.533979780983924, 2.9711096612797765),
     ),
     "thomas": AttractorSystem(
-        "Thomas", _thomas, 3, {"a": 1.85, "b": 10.0}, 4.969, 0.6324054000339867,
-        0.0009939656609435589, (2.199442, 2.3634225, 3.220197), "C3xC2",
-        {**_CYCLE, "inversion": ((0, 1, 2), (-1.0, -1.0, -1.0))},
-        (0.5992244994439071, 0.5330837278044998, 0.4953524274175052),
-        (2.1376760978200635, 2.2161308468095715, 2.2431507163582944),
+        name="Thomas",
+        rhs=_thomas,
+        dim=3,
+        params={"a": 1.85, "b": 10.0},
+        period=4.969,
+        lyapunov=0.6324054000339867,
+        dysts_dt=0.0009939656609435589,
+        ic=(2.199442, 2.3634225, 3.220197),
+        group_kind="C3xC2",
+        generators={**_CYCLE, "inversion": ((0, 1, 2), (-1.0, -1.0, -1.0))},
+        mean=(0.5992244994439071, 0.5330837278044998, 0.4953524274175052),
+        std=(2.1376760978200635, 2.2161308468095715, 2.2431507163582944),
     ),
     "halvorsen": AttractorSystem(
-        "Halvorsen", _halvorsen, 3, {"a": 1.4, "b": 4.0}, 1.4889, 0.6963711539102683,
-        0.000297829638273015, (-8.6807408, -2.4741399, 0.070775762), "C3", _CYCLE,
-        (-3.1845173356474064, -3.3610631992171265, -2.7619723963020575),
-        (4.505313120437345, 4.1844498209273135, 4.515355409960407),
+        name="Halvorsen",
+        rhs=_halvorsen,
+        dim=3,
+        params={"a": 1.4, "b": 4.0},
+        period=1.4889,
+        lyapunov=0.6963711539102683,
+        dysts_dt=0.000297829638273015,
+        ic=(-8.6807408, -2.4741399, 0.070775762),
+        group_kind="C3",
+        generators=_CYCLE,
+        mean=(-3.1845173356474064, -3.3610631992171265, -2.7619723963020575),
+        std=(4.505313120437345, 4.1844498209273135, 4.515355409960407),
     ),
 }
 
@@ -203,8 +242,16 @@ def lorenz96_system(n: int, forcing: float = 8.0, amplitude: float = 0.0) -> Att
     f = forcing * (1.0 + amplitude * np.cos(2 * np.pi * np.arange(n) / n))
     ic = tuple(float(forcing) + (0.01 if i == 0 else 0.0) for i in range(n))
     return AttractorSystem(
-        f"Lorenz96-{n}", _lorenz96, n, {"forcing": tuple(float(v) for v in f)}, 1.0, None,
-        0.005 / 3.0, ic, "shift", sample_dt=0.05,
+        f"Lorenz96-{n}",
+        _lorenz96,
+        n,
+        {"forcing": tuple(float(v) for v in f)},
+        1.0,
+        None,
+        0.005 / 3.0,
+        ic,
+        "shift",
+        sample_dt=0.05,
     )
 
 
@@ -315,7 +362,9 @@ class AttractorTask(Dynamics, Task):
         if not (isinstance(horizon_lyapunov, (int, float)) and math.isfinite(horizon_lyapunov)):
             raise InputError(f"{name}: horizon_lyapunov must be a finite number, got {horizon_lyapunov!r}")
         if horizon_lyapunov <= 0:
-            raise InputError(f"{name}: the forecast horizon must be > 0 Lyapunov times, got {horizon_lyapunov}")
+            raise InputError(
+                f"{name}: the forecast horizon must be > 0 Lyapunov times, got {horizon_lyapunov}"
+            )
         self.name, self.system, self.window = name, system, int(window)
         self.horizon_lyapunov = float(horizon_lyapunov)
         self.train_size = train_size
@@ -340,7 +389,9 @@ class AttractorTask(Dynamics, Task):
             self.breaking_strength = self.forcing_amplitude
             if self.forcing_amplitude:
                 self.system = lorenz96_system(n_sites, amplitude=self.forcing_amplitude)
-                self.description += f"; forcing modulated along the ring, amplitude {self.forcing_amplitude:g}"
+                self.description += (
+                    f"; forcing modulated along the ring, amplitude {self.forcing_amplitude:g}"
+                )
         elif forcing_amplitude:
             raise InputError(f"{name}: forcing_amplitude applies to lorenz96-N only")
         self.group, self.rep = self._group()
@@ -419,8 +470,15 @@ class AttractorTask(Dynamics, Task):
             def make():
                 x0 = _on_attractor(s, 16, 12345)
                 traj = simulate(s, x0, 400)[1:].reshape(-1, s.dim)
-                known = _L96_LYAPUNOV.get(s.dim) if s.name.startswith("Lorenz96") and not self.forcing_amplitude else None
-                lam = known if known is not None else lyapunov_exponent(s)
+                known = (
+                    _L96_LYAPUNOV.get(s.dim)
+                    if s.name.startswith("Lorenz96") and not self.forcing_amplitude
+                    else None
+                )
+                if self.forcing_amplitude:  # time is measured in the unbroken system's Lyapunov times
+                    lam = math.nan
+                else:
+                    lam = known if known is not None else lyapunov_exponent(s)
                 return {"mean": traj.mean(0), "std": traj.std(0), "lyapunov": np.array(lam)}
 
             z = cached_npz(path, make, what=f"{s.name} statistics and Lyapunov exponent")
@@ -456,7 +514,9 @@ class AttractorTask(Dynamics, Task):
     def standardize(self, x: np.ndarray | Tensor):
         st = self.stats()
         if torch.is_tensor(x):
-            return (x - torch.as_tensor(st["mean"], dtype=x.dtype)) / torch.as_tensor(st["scale"], dtype=x.dtype)
+            return (x - torch.as_tensor(st["mean"], dtype=x.dtype)) / torch.as_tensor(
+                st["scale"], dtype=x.dtype
+            )
         return (x - st["mean"]) / st["scale"]
 
     def physical(self, x: Tensor) -> Tensor:
@@ -519,7 +579,9 @@ class AttractorTask(Dynamics, Task):
         for i, split in enumerate(("train", "val", "test")):
             x, y = self._windows(arrays[split])
             order = torch.randperm(x.shape[0], generator=torch.Generator().manual_seed(cfg["data_seed"] + i))
-            ds = ArrayDataset({"x": x[order].float(), "x_next": y[order].float()}, {"split": split, "preset": preset})
+            ds = ArrayDataset(
+                {"x": x[order].float(), "x_next": y[order].float()}, {"split": split, "preset": preset}
+            )
             out.append(ds)
         if self.train_size is not None:
             if not 1 <= int(self.train_size) <= len(out[0]):
@@ -547,10 +609,14 @@ class AttractorTask(Dynamics, Task):
         if model_name == "node":
             return {"target": "flow", "state_dim": d}
         if model_name in ("eqmlp", "esn"):
-            return {"system": self.name, "window": self.window} if model_name == "eqmlp" else {
-                "state_dim": d,
-                "window": self.window,
-            }
+            return (
+                {"system": self.name, "window": self.window}
+                if model_name == "eqmlp"
+                else {
+                    "state_dim": d,
+                    "window": self.window,
+                }
+            )
         if model_name == "circnet":
             return {"window": self.window}
         return {}
@@ -619,7 +685,9 @@ class AttractorTask(Dynamics, Task):
         """None: a dissipative chaotic flow conserves nothing; see :meth:`trajectory_metrics`."""
         return {}
 
-    def trajectory_metrics(self, pred: dict[str, Tensor], ref: dict[str, Tensor], batch) -> dict[str, tuple[float, str]]:
+    def trajectory_metrics(
+        self, pred: dict[str, Tensor], ref: dict[str, Tensor], batch
+    ) -> dict[str, tuple[float, str]]:
         """Forecast scores (dysts conventions, on the physical state): ``vpt`` (valid prediction
         time: time until sMAPE first exceeds 30, mean over trajectories), ``smape_<h>lt`` (sMAPE at
         ``h`` Lyapunov times, mean), and ``attractor_w1`` (Wasserstein-1 distance between the
@@ -631,7 +699,9 @@ class AttractorTask(Dynamics, Task):
         s = smape(self.physical(torch.where(finite[..., None], p, torch.zeros_like(p))), self.physical(r))
         s = torch.where(finite & torch.isfinite(s), s, torch.full_like(s, 200.0))[1:]  # [T, B]
         exceeded = s > VPT_THRESHOLD
-        first = torch.where(exceeded.any(0), exceeded.double().argmax(0), torch.full((s.shape[1],), float(steps)))
+        first = torch.where(
+            exceeded.any(0), exceeded.double().argmax(0), torch.full((s.shape[1],), float(steps))
+        )
         dt = self.dt
         out = {"vpt": (float(first.double().mean() * dt), f"Lyapunov times, until sMAPE > {VPT_THRESHOLD:g}")}
         for h in SMAPE_HORIZONS:
@@ -695,7 +765,9 @@ def _register(key: str) -> None:
     system = SYSTEMS[key]
     sym = {"C2": "C2 mirror (x, y, z) -> (-x, -y, z)", "C3": "C3 cyclic permutation", "C3xC2": "C3 x C2"}
 
-    def factory(window: int = 4, horizon_lyapunov: float = 15.0, train_size: int | None = None) -> AttractorTask:
+    def factory(
+        window: int = 4, horizon_lyapunov: float = 15.0, train_size: int | None = None
+    ) -> AttractorTask:
         return make_task(key, window=window, horizon_lyapunov=horizon_lyapunov, train_size=train_size)
 
     factory.__doc__ = f"{system.name} attractor, next-state forecasting; symmetry {sym[system.group_kind]}."

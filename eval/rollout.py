@@ -251,6 +251,12 @@ def format_rollout(r: dict) -> str:
         ref = r.get(f"{name}_drift_reference")
         tail = f"  (reference {ref:.3g})" if ref is not None else ""
         lines.append(f"  {name + ' ' + kind:<30}{r[f'{name}_drift']:>12.4g}{tail}")
+    # the task's own metrics (Dynamics.trajectory_metrics): units beyond the generic keys
+    generic = {"rollout_error", "valid_time", "diverged"}
+    generic |= {f"{n}_{s}" for n in (r.get("invariants") or {}) for s in ("drift", "mse")}
+    for name, unit in (r.get("units") or {}).items():
+        if name not in generic and isinstance(r.get(name), (int, float)):
+            lines.append(f"  {name:<30}{r[name]:>12.4g}  {unit}")
     return "\n".join(lines)
 
 
