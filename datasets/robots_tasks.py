@@ -316,6 +316,14 @@ class RobotTask(Task):
 
         return robot_model_defaults(self.name, model_name)
 
+    def prepare_model(self, model, train_set) -> None:
+        """Fit ``emlp``'s / the robot ``mlp``'s (group-symmetrized) input and output standardization
+        and ``delan``'s Lagrangian scale to the training set
+        (:func:`symzoo.models.emlp.prepare_robot_model`)."""
+        from symzoo.models.emlp import prepare_robot_model
+
+        prepare_robot_model(model, train_set)
+
     def info(self) -> dict[str, Any]:
         d = super().info()
         d.update(robot=self.spec.name, joints=list(self.spec.joints), payload_kg=self.payload)

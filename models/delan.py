@@ -167,6 +167,20 @@ class DeLaN(SymmetryContract, nn.Module):
         irreps = dict(irreps or {})
         self.irreps_in = {self.keys[k]: irreps.get(self.keys[k], "n") for k in ("q", "qd", "qdd")}
         self.irreps_out = {self.keys["tau"]: irreps.get(self.keys["tau"], "n")}
+        #: a positive scale of the Lagrangian (H and V), fitted to the torque scale of the data
+        self.register_buffer("scale", torch.ones(()))
+
+    @torch.no_grad()
+    def fit_normalization(self, fields: Mapping[str, Tensor]) -> None:
+        """Set :attr:`scale` = rms(τ) / rms(q̈) from training data ``fields`` (physical units), so
+        that an initial ``H ~ O(1)`` gives torques of the right size (a scalar keeps ``H`` SPD and
+        ``delan-eq`` equivariant)."""
+        tau, qdd = fields.get(self.keys["tau"]), fields.get(self.keys["qdd"])
+        if tau is None or qdd is None:
+            return
+        num, den = float(tau.double().pow(2).mean().sqrt()), float(qdd.double().pow(2).mean().sqrt())
+        if num > 0 and den > 0:
+            self.scale.fill_(num / den)
 
     def dynamics_terms(
         self, q: Tensor, qd: Tensor, qdd: Tensor, create_graph: bool = False
@@ -175,8 +189,9 @@ class DeLaN(SymmetryContract, nn.Module):
         "gravity": g, "tau": τ}`` (each ``[B, n]`` but the mass matrix)."""
         with torch.enable_grad():
             qv = q.detach().requires_grad_(True)
-            h = self.mass(qv)
-            v = self.potential(qv)
+            sc = self.scale.to(qv.dtype)
+            h = sc * self.mass(qv)
+            v = sc * self.potential(qv)
             hqd = (h @ qd.unsqueeze(-1)).squeeze(-1)
             w = torch.zeros_like(qd, requires_grad=True)
             kin = (qd * hqd).sum(-1)

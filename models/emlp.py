@@ -110,9 +110,9 @@ def robot_model_defaults(task_name: str, model_name: str) -> dict[str, Any]:
 
 
 def prepare_robot_model(model: nn.Module, train_set: Any) -> None:
-    """A robot task's ``prepare_model``: fit ``emlp``'s / the robot ``mlp``'s standardization
-    (``fit_normalization``) to ``train_set`` (an ``ArrayDataset`` in physical units); models
-    without one (``delan``, which returns physical torques from its Lagrangian) are left alone."""
+    """A robot task's ``prepare_model``: ``model.fit_normalization(train_set.fields)`` (an
+    ``ArrayDataset`` in physical units) where the model has one: ``emlp``'s / the robot ``mlp``'s
+    input and output standardization, ``delan``'s Lagrangian scale; other models are left alone."""
     fit = getattr(model, "fit_normalization", None)
     fields = getattr(train_set, "fields", None)
     if fit is not None and fields is not None:

@@ -120,3 +120,19 @@ def test_delan_needs_the_dynamics_fields():
         delan(task=task)
     with pytest.raises(ValueError, match="positive definite"):
         MassNet(2, eps=0.0)
+
+
+def test_fitted_scale_keeps_spd_and_equivariance():
+    torch.manual_seed(0)
+    task = ToyRobotTask("K4", "id")
+    model = delan_eq(task=task, hidden=16)
+    g = torch.Generator().manual_seed(1)
+    model.fit_normalization(
+        {"qdd": torch.randn(40, 8, generator=g), "tau": 30 * torch.randn(40, 8, generator=g)}
+    )
+    assert 20 < float(model.scale) < 45
+    assert_equivariant(model, task)
+    h = model.double().dynamics_terms(*(torch.randn(5, 8, dtype=torch.float64) for _ in range(3)))[
+        "mass_matrix"
+    ]
+    assert float(torch.linalg.eigvalsh(h).min()) > 0
