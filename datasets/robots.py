@@ -115,13 +115,22 @@ class RobotSpec:
                     f"robot {self.name!r} uses a dm_control model file; install it: pip install 'dm-control==1.0.50'"
                 )
             return Path(next(iter(spec.submodule_search_locations))) / m.split(":", 1)[1]
+        if m.startswith("example-robot-data:"):
+            from .robots_pinocchio import example_robot_data_path
+
+            return example_robot_data_path(m.split(":", 1)[1], self.name)
         p = Path(m).expanduser()
         if not p.is_absolute() and self.path is not None:
             p = self.path.parent / p
         return p
 
     def sim(self, payload_mass: float = 0.0) -> RobotSim:
-        """The MuJoCo simulator of this robot (with a payload of ``payload_mass`` kg, see ``payload``)."""
+        """The MuJoCo simulator of this robot (with a payload of ``payload_mass`` kg, see ``payload``);
+        a ``.urdf`` model gets the pinocchio backend (:mod:`symzoo.datasets.robots_pinocchio`)."""
+        if self.model_path().suffix == ".urdf":
+            from .robots_pinocchio import PinocchioSim
+
+            return PinocchioSim(self, payload_mass=payload_mass)  # type: ignore[return-value]
         return RobotSim(self, payload_mass=payload_mass)
 
     def generator_matrices(self, space: str) -> dict[str, np.ndarray]:
@@ -469,6 +478,10 @@ def check_spec(
     """
     if not isinstance(spec, RobotSpec):
         spec = load_spec(spec)
+    if sim is None and spec.model_path().suffix == ".urdf":  # pinocchio: geometry, then inertias
+        from .robots_pinocchio import check_urdf_spec
+
+        return check_urdf_spec(spec, n_states=n_states, seed=seed, tol=tol).spec_mismatch
     sim = sim or spec.sim()
     rng = np.random.default_rng(seed)
     q, v = sim.sample_states(n_states, rng)
