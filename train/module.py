@@ -90,6 +90,12 @@ class SymzooModule(L.LightningModule):
     training sample (inputs and targets), with a generator seeded by (seed, step, rank) so that
     resumed runs are exact.  With ``ema_decay`` an exponential moving average of the weights is
     kept and used for validation, testing and export.
+
+    The EMA is torch's ``AveragedModel`` with ``get_ema_multi_avg_fn`` — the same primitive that
+    Lightning 2.6's ``EMAWeightAveraging`` callback wraps — held as a submodule rather than through
+    that callback: its weights are then part of the module's state dict, so ``best.ckpt`` holds the
+    weights that were validated (the callback swaps them in only around validation), export reads
+    them without the callback, and resume restores them exactly with the rest of the module.
     """
 
     def __init__(
