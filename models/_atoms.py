@@ -2,8 +2,9 @@
 
 * :func:`neighbor_list` builds the radius graph **inside the model** from the current positions
   (so it is rebuilt whenever a group element moves the atoms): dense per-structure pairs in torch
-  for molecules, vesin's cell list (``vesin.NeighborList``: cell shifts, any cell size) for
-  periodic cells.
+  for molecules (up to ``DENSE_PAIRS_MAX_ATOMS`` atoms; larger clusters go to vesin too),
+  vesin's cell list (``vesin.NeighborList``: cell shifts, any cell size) for periodic cells, so
+  the cost stays linear in the number of atoms.
 * Radial bases (:class:`BesselBasis`, :class:`GaussianBasis`) and smooth cutoffs
   (:class:`PolynomialCutoff`, NequIP's p = 6 envelope, and :class:`CosineCutoff`).
 * :class:`AtomisticModel`: the base class every energy model derives from.  A subclass
@@ -69,6 +70,38 @@ def _molecule_pairs(pos: Tensor, batch: Tensor, num_graphs: int, cutoff: float) 
     return torch.stack([src[keep], dst[keep]])
 
 
+#: molecules up to this many atoms get their pairs densely in torch (all n^2 pairs, one call for
+#: the whole batch); larger non-periodic structures go to vesin's cell list (linear in n)
+DENSE_PAIRS_MAX_ATOMS = 256
+
+
+def _nonperiodic_pairs(pos: Tensor, batch: Tensor, num_graphs: int, cutoff: float) -> Tensor:
+    """:func:`_molecule_pairs` for small molecules; vesin's cell list (no periodicity) for any
+    structure above :data:`DENSE_PAIRS_MAX_ATOMS` atoms, so that large clusters cost O(n)."""
+    counts = torch.bincount(batch, minlength=num_graphs)
+    if pos.shape[0] == 0 or int(counts.max()) <= DENSE_PAIRS_MAX_ATOMS:
+        return _molecule_pairs(pos, batch, num_graphs, cutoff)
+    from vesin import NeighborList
+
+    large = counts > DENSE_PAIRS_MAX_ATOMS
+    edges = []
+    small_nodes = (~large[batch]).nonzero().flatten()
+    if small_nodes.numel():
+        edges.append(small_nodes[_molecule_pairs(pos[small_nodes], batch[small_nodes], num_graphs, cutoff)])
+    offs = torch.cumsum(counts, 0) - counts
+    for g in large.nonzero().flatten().tolist():
+        o, n = int(offs[g]), int(counts[g])
+        i, j = NeighborList(cutoff=float(cutoff), full_list=True).compute(
+            points=pos[o : o + n].detach().cpu().double().numpy(),
+            box=np.zeros((3, 3)),
+            periodic=False,
+            quantities="ij",
+            copy=True,
+        )
+        edges.append(torch.from_numpy(np.stack([i, j]).astype(np.int64)).to(pos.device) + o)
+    return torch.cat(edges, 1)
+
+
 @torch.no_grad()
 def _periodic_pairs(pos: Tensor, cell: Tensor, pbc: Tensor, cutoff: float) -> tuple[Tensor, Tensor]:
     """vesin's cell-list neighbour list of one periodic structure (a full list: both ``(i, j)`` and
@@ -104,7 +137,7 @@ def neighbor_list(
     shifts ``S`` give ``vec = pos[j] - pos[i] + S @ cell`` (ASE's convention).
     """
     if cell is None or pbc is None or not bool(pbc.any()):
-        ei = _molecule_pairs(pos.detach(), batch, num_graphs, cutoff)
+        ei = _nonperiodic_pairs(pos.detach(), batch, num_graphs, cutoff)
         return ei, pos[ei[1]] - pos[ei[0]]
     pbc = pbc.reshape(num_graphs, 3).bool()
     cell = cell.reshape(num_graphs, 3, 3)
@@ -115,7 +148,7 @@ def neighbor_list(
     molecular_nodes = (~periodic[batch]).nonzero().flatten()
     if molecular_nodes.numel():
         ei = molecular_nodes[
-            _molecule_pairs(pos.detach()[molecular_nodes], batch[molecular_nodes], num_graphs, cutoff)
+            _nonperiodic_pairs(pos.detach()[molecular_nodes], batch[molecular_nodes], num_graphs, cutoff)
         ]
         edges.append(ei)
         shifts.append(torch.zeros(ei.shape[1], 3, dtype=torch.float64, device=pos.device))
