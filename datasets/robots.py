@@ -32,7 +32,10 @@ positions and velocities; torques and accelerations transform like ``v``), ``vec
 :class:`RobotSim` wraps the MuJoCo model: joint names are looked up in the model (a spec naming
 unknown joints fails with one line naming them), states are set with the base held at
 ``base.qpos``, and contacts are disabled (states are sampled in the air, so the data do not
-depend on the floor).  Inverse dynamics use ``mj_inverse`` (joint torques from ``q, q̇, q̈``),
+depend on the floor); equality constraints are disabled too (the quadruped's tendon couplings:
+sampled states violate them, and their soft-constraint force would swamp the torques), so the
+data describe the open kinematic chain; inverse dynamics include no constraint force at all
+(rigid-body plus passive forces; sampled states are inside the joint limits).  Inverse dynamics use ``mj_inverse`` (joint torques from ``q, q̇, q̈``),
 accelerations ``mj_forward`` under generalized joint forces ``u`` (floating base), one-step
 dynamics ``mj_step``, centroidal momentum ``mj_subtreeVel`` (linear momentum
 ``m · subtree_linvel``, angular momentum ``subtree_angmom`` about the subtree's centre of mass).
@@ -286,7 +289,12 @@ class RobotSim:
             first = (str(e).strip().splitlines() or ["unknown error"])[0]
             raise InputError(f"robot {spec.name!r}: model file {path} does not load: {first}") from None
         m = self.model
+        # Contacts off (states are sampled in the air) and equality constraints off: uniformly
+        # sampled joint states do not satisfy them (the quadruped's tendon couplings pitch + knee +
+        # ankle = 0), and mj_inverse would add the stiff soft-constraint force of the violation
+        # (~1e5-1e6 N·m) to every torque.  The data describe the open kinematic chain.
         m.opt.disableflags |= int(mujoco.mjtDisableBit.mjDSBL_CONTACT)
+        m.opt.disableflags |= int(mujoco.mjtDisableBit.mjDSBL_EQUALITY)
         m.opt.enableflags |= int(mujoco.mjtEnableBit.mjENBL_ENERGY)
         names = [m.joint(i).name for i in range(m.njnt)]
         missing = [j for j in spec.joints + spec.base_joints if j not in names]
@@ -399,12 +407,20 @@ class RobotSim:
         """Joint torques (generalized forces) ``[n, J]`` that produce accelerations ``a`` at ``(q, v)``
         with the base held fixed (``mj_inverse``)."""
         out = np.empty_like(np.asarray(q, dtype=float))
-        for k in range(len(out)):
-            self._set(q[k], v[k])
-            self.data.qacc[:] = 0.0
-            self.data.qacc[self.dadr] = a[k]
-            self.mj.mj_inverse(self.model, self.data)
-            out[k] = self.data.qfrc_inverse[self.dadr]
+        opt = self.model.opt
+        flags = int(opt.disableflags)
+        # rigid-body dynamics plus passive (damping, springs) forces only: a state outside the joint
+        # limits (a wrong spec's image in check_spec) gets no limit force; sampled states are inside
+        opt.disableflags = flags | int(self.mj.mjtDisableBit.mjDSBL_CONSTRAINT)
+        try:
+            for k in range(len(out)):
+                self._set(q[k], v[k])
+                self.data.qacc[:] = 0.0
+                self.data.qacc[self.dadr] = a[k]
+                self.mj.mj_inverse(self.model, self.data)
+                out[k] = self.data.qfrc_inverse[self.dadr]
+        finally:
+            opt.disableflags = flags
         return out
 
     def accelerations(self, q: np.ndarray, v: np.ndarray, u: np.ndarray | None = None) -> np.ndarray:

@@ -78,6 +78,9 @@ _SIZES = {
 }
 #: bumped whenever the generator changes, so old caches are not reused
 _DATA_VERSION = 1
+#: inverse dynamics: 2 since equality constraints are off (quadruped-id torques were ~1e6 N·m of
+#: tendon-coupling constraint force); the other kinds' data did not change
+_ID_DATA_VERSION = 2
 
 
 def orbit_scales(rep: MatrixRep, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -171,7 +174,7 @@ class RobotTask(Task):
     # ------------------------------------------------------------------ data
     def _params(self, preset: str) -> dict:
         return {
-            "version": _DATA_VERSION,
+            "version": _ID_DATA_VERSION if self.kind == "id" else _DATA_VERSION,
             "robot": self.spec.raw,
             "model_sha256": sha256_file(self.spec.model_path()) if self.spec.model_path().is_file() else None,
             "kind": self.kind,
