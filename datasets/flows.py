@@ -420,6 +420,11 @@ class FlowTask(Dynamics, Task):
         """The out-of-domain task: the forcing rotated by 90° (along y instead of x)."""
         return self._new(forcing_axis="y" if self.forcing_axis == "x" else "x")
 
+    def ood_variants(self) -> dict[str, Task]:
+        """``kolmogorov2d``: ``{"rotated_forcing": self.rotated()}`` -- the test split simulated with
+        the forcing rotated by 90° (Wang et al. 2021's new-domain test); ``decaying2d``: none."""
+        return {"rotated_forcing": self.rotated()} if self.kind == "kolmogorov" else {}
+
     # ------------------------------------------------------------ data
     @property
     def drag(self) -> float:

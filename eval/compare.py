@@ -225,7 +225,7 @@ def run_cell(job: dict) -> dict:
     dir, overrides (extra), threads, settings.  Runs in a worker process or in-process."""
     import torch
     from omegaconf import OmegaConf
-    from symzoo.eval.evaluate import evaluate_dataset
+    from symzoo.eval.evaluate import evaluate_dataset, evaluate_ood
     from symzoo.train.config import load_config
     from symzoo.train.run import build_datasets, train
 
@@ -279,6 +279,10 @@ def run_cell(job: dict) -> dict:
         "threads": threads,
         "dir": str(Path("cells") / cell.key),
     }
+    if cell.study == "curve":  # the task's declared out-of-domain test sets (Task.ood_variants)
+        ood = evaluate_ood(model, task, cfg.data.preset)
+        if ood:
+            result["metrics_ood"] = ood
     ro = job.get("rollout")
     if ro and cell.study == "curve" and task.has_dynamics:
         result["rollout"] = cell_rollout(model, task, cfg.data.preset, ro)

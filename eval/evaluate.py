@@ -13,7 +13,7 @@ from symzoo.errors import SymzooError
 from symzoo.paths import atomic_write_text
 from symzoo.task import Task, cast_batch
 
-__all__ = ["evaluate_dataset", "equivariance_report", "evaluate_run"]
+__all__ = ["evaluate_dataset", "evaluate_ood", "equivariance_report", "evaluate_run"]
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +55,18 @@ def evaluate_dataset(
     if count == 0:
         raise SymzooError(f"{task.name}: the evaluation set is empty")
     return sums.compute()
+
+
+def evaluate_ood(
+    model: torch.nn.Module, task: Task, preset: str, *, batch_size: int = 200
+) -> dict[str, dict]:
+    """Every metric on the test split of each of ``task.ood_variants()`` (name -> metrics); ``{}``
+    when the task declares none."""
+    res: dict[str, dict] = {}
+    for name, variant in task.ood_variants().items():
+        _, _, test = variant.splits(preset, seed=0)
+        res[name] = evaluate_dataset(model, variant, test, batch_size=batch_size)
+    return res
 
 
 def equivariance_report(model: torch.nn.Module, task: Task, *, dtype=torch.float64, trials: int = 3) -> dict:
@@ -116,6 +128,9 @@ def evaluate_run(
         "primary_metric": task.primary_metric,
         "equivariance": equivariance_report(model, task),
     }
+    ood = evaluate_ood(model, task, preset, batch_size=batch_size)
+    if ood:
+        report["metrics_ood"] = ood
     if rollout and task.has_dynamics:
         report["rollout"] = run_rollout(
             model, task, preset=preset, steps=rollout_steps, n_traj=rollout_trajectories
@@ -163,6 +178,10 @@ def format_eval(report: dict) -> str:
     ]
     for k, v in report["metrics"].items():
         lines.append(f"{k:<28}{_g(v, '>14.6g')}  {report['units'].get(k, '')}")
+    for name, ms in (report.get("metrics_ood") or {}).items():
+        lines.append(f"out of domain: {name} (test split of the task variant)")
+        for k, v in ms.items():
+            lines.append(f"  {k:<26}{_g(v, '>14.6g')}  {report['units'].get(k, '')}")
     eq = report["equivariance"]
     lines.append(
         f"equivariance error ({eq['dtype']}, relative; group {eq['group']}; claimed: "

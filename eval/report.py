@@ -164,6 +164,23 @@ def summarize_results(doc: dict) -> dict[str, Any]:
             cs = _cells(doc, model=m, size=n)
             curves[m][str(n)] = summarize([_num(c["metrics"].get(pm)) for c in cs])
             curves_group[m][str(n)] = summarize([_num((c.get("metrics_group") or {}).get(pm)) for c in cs])
+    # the task's declared out-of-domain test sets (Task.ood_variants): variant -> model -> N -> stats
+    variants = sorted({v for c in _cells(doc) for v in (c.get("metrics_ood") or {})})
+    curves_ood = {
+        v: {
+            m: {
+                str(n): summarize(
+                    [
+                        _num(((c.get("metrics_ood") or {}).get(v) or {}).get(pm))
+                        for c in _cells(doc, model=m, size=n)
+                    ]
+                )
+                for n in sizes
+            }
+            for m in models
+        }
+        for v in variants
+    }
 
     def curve_points(m: str) -> tuple[list[int], list[float]]:
         pts = [(n, curves[m][str(n)]["mean"]) for n in sizes if curves[m][str(n)]["n"] > 0]
@@ -219,6 +236,7 @@ def summarize_results(doc: dict) -> dict[str, Any]:
         "reference": ref,
         "curves": curves,
         "curves_group": curves_group,
+        "curves_ood": curves_ood,
         "gain": gains,
         "efficiency": efficiency,
         "exponent": exponents,
@@ -441,6 +459,22 @@ def render_markdown(doc: dict, summ: dict | None = None, *, images: dict[str, st
     L += _curve_table(doc, summ)
     if images and images.get("curves"):
         L += ["", f"![learning curves]({images['curves']})"]
+    for v, cur in (summ.get("curves_ood") or {}).items():
+        L += [
+            "",
+            f"## Out of domain `{_label(v)}`: test `{pm}` on the task variant's test split "
+            "(`Task.ood_variants`; mean ± std over seeds)",
+            "",
+        ]
+        L += _table(
+            ["model"] + [f"N = {n}" for n in sizes] + [f"÷ in-domain (N = {sizes[-1]})"],
+            [
+                [f"`{m}`"]
+                + [format_mean_std(cur[m][n]) for n in sizes]
+                + [_fmt(symmetry_gain(cur[m][sizes[-1]]["mean"], summ["curves"][m][sizes[-1]]["mean"]))]
+                for m in doc["models"]
+            ],
+        )
     if summ.get("rollout"):
         L += [
             "",

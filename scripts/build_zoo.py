@@ -89,12 +89,12 @@ def reference_io(model, task, preset: str, n_graphs: int = 3) -> dict:
     """The first ``n_graphs`` test graphs (``in.*``) and the model's outputs on them (``out.*``)."""
     import torch
 
-    from symzoo.task import GraphTensorDataset, cast_batch
+    from symzoo.task import StackedDataset, cast_batch
 
     _, _, test = task.splits(preset, seed=0)
-    sub = (
-        test.subset(range(n_graphs))
-        if isinstance(test, GraphTensorDataset)
+    sub = (  # the task's own batching (array tasks too), not a PyG loader over a Subset
+        test.subset(torch.arange(n_graphs))
+        if isinstance(test, StackedDataset)
         else torch.utils.data.Subset(test, range(n_graphs))
     )
     batch = cast_batch(next(iter(task.loader(sub, n_graphs))), torch.float32)
@@ -245,6 +245,8 @@ def export(name: str, run: Path, doc: dict) -> None:
         for other in entry.get("ood_tasks") or []:
             r = evaluate_run(folder, task_name=other, preset=entry["preset"], out=Path(tmp) / f"{other}.json")
             ood[other] = {k: _round(v) for k, v in r["metrics"].items()}
+        for variant, ms in (report.get("metrics_ood") or {}).items():  # Task.ood_variants
+            ood[variant] = {k: _round(v) for k, v in ms.items()}
         rollout = rollout_summary(loaded, task, entry["preset"])
     ev = json.loads((run / "eval.json").read_text()) if (run / "eval.json").is_file() else {}
     entry["metrics"] = {

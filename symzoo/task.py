@@ -373,6 +373,13 @@ class Task:
         """The symmetry-restricted training set of the orbit study (default: unchanged)."""
         return dataset
 
+    def ood_variants(self) -> dict[str, Task]:
+        """Out-of-domain variants of this task, by name: tasks whose **test split** a model trained
+        here is also evaluated on (``symzoo eval`` reports them under ``metrics_ood``, ``symzoo
+        compare`` adds a column each), e.g. ``{"rotated_forcing": self.rotated()}`` for a flow
+        trained with its forcing along x.  Default: none."""
+        return {}
+
     # ------------------------------------------------------- harness hooks
     def model_defaults(self, model_name: str, train_set) -> dict[str, Any]:
         """Data-dependent builder arguments for ``model_name`` (e.g. the atom count of a

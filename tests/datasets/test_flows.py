@@ -180,3 +180,22 @@ def test_dynamics_rollout_metrics_of_the_true_map():
         assert k in res and np.isfinite(res[k]), k
     assert res["corr_time_0.95"] <= res["corr_time_0.8"] <= 8
     assert res["units"]["corr_time_0.8"].startswith("steps of")
+
+
+def test_ood_variants_are_the_rotated_forcing():
+    from symzoo.eval.evaluate import evaluate_ood
+
+    class Persistence(torch.nn.Module):  # w_next = w
+        def __init__(self):
+            super().__init__()
+            self.p = torch.nn.Parameter(torch.zeros(()))
+
+        def forward(self, batch):
+            return {"w": batch.w + 0 * self.p}
+
+    task = symzoo.get_task("kolmogorov2d")
+    ((name, rot),) = task.ood_variants().items()
+    assert name == "rotated_forcing" and rot.forcing_axis == "y"
+    assert symzoo.get_task("decaying2d").ood_variants() == {}
+    res = evaluate_ood(Persistence(), task, "tiny")
+    assert set(res) == {"rotated_forcing"} and np.isfinite(res["rotated_forcing"]["w_rmse"])

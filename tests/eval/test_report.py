@@ -148,3 +148,17 @@ def test_report_another_metric(results_dir, capsys):
     assert "## Test error `pos_mae`" in (results_dir / "report.md").read_text()
     with pytest.raises(SymzooError, match="no metric 'pos_rmse'"):
         render_report(results_dir, metric="pos_rmse")
+
+
+def test_out_of_domain_variants_get_a_table(results_dir):
+    """Cells with ``metrics_ood`` (``Task.ood_variants``) get one out-of-domain table per variant."""
+    doc = json.loads((results_dir / "results.json").read_text())
+    for c in doc["cells"]:
+        if c["study"] == "curve":
+            c["metrics_ood"] = {"rotated_forcing": {"pos_mse": 3 * c["metrics"]["pos_mse"]}}
+    (results_dir / "results.json").write_text(json.dumps(doc))
+    summ = summarize_results(load_results(results_dir))
+    assert summ["curves_ood"]["rotated_forcing"]["egnn"]["100"]["mean"] == pytest.approx(0.3)
+    render_report(results_dir)
+    md = (results_dir / "report.md").read_text()
+    assert "## Out of domain `rotated forcing`" in md and "÷ in-domain (N = 1000)" in md
