@@ -234,10 +234,19 @@ class SymzooModule(L.LightningModule):
         params = [p for p in self.model.parameters() if p.requires_grad]
         if not params:  # fit in closed form (SymmetryContract.fit_closed_form): nothing to optimize
             return None
+        # the fused Adam kernel (same update rule, one kernel for all parameters: ~10 % of an
+        # N-body EGNN step on CPU) where torch has it for every parameter's device and dtype
+        fused = (
+            {"fused": True}
+            if all(
+                p.device.type in ("cpu", "cuda") and p.dtype in (torch.float32, torch.float64) for p in params
+            )
+            else {}
+        )
         if c["optimizer"] == "adam":
-            opt = torch.optim.Adam(params, lr=c["lr"], weight_decay=c["weight_decay"])
+            opt = torch.optim.Adam(params, lr=c["lr"], weight_decay=c["weight_decay"], **fused)
         elif c["optimizer"] == "adamw":
-            opt = torch.optim.AdamW(params, lr=c["lr"], weight_decay=c["weight_decay"])
+            opt = torch.optim.AdamW(params, lr=c["lr"], weight_decay=c["weight_decay"], **fused)
         else:
             opt = torch.optim.SGD(params, lr=c["lr"], momentum=0.9, weight_decay=c["weight_decay"])
         sched = c["schedule"]
