@@ -31,7 +31,8 @@ Resumable: a cell is finished when its ``cell.json`` (written atomically, last) 
 the comparison's settings; re-running skips it.  A cell folder without it (an interrupted run) is
 deleted and retrained.  ``results.json`` is rewritten atomically after every finished cell.
 Cells run in parallel processes (spawned), ``jobs`` at a time, each with ``cores // jobs`` torch
-threads.
+threads, or on a Dask cluster (``executor="dask://HOST:PORT"``, :mod:`symzoo.eval.executors`);
+either way this process alone writes ``results.json``.
 """
 
 from __future__ import annotations
@@ -433,9 +434,12 @@ def _compare(
     breaking: Sequence[float] | str | None = None,
     on_cell: Callable[[dict, int, int], None] | None = None,
     on_start: Callable[[dict], None] | None = None,
+    executor: str | Any | None = None,
 ) -> dict:
     """Run (or resume) a comparison and return the results (also written to ``out/results.json``).
 
+    ``executor``: where the cells train, ``"local"`` (default, a process pool of ``jobs``) or
+    ``"dask://HOST:PORT"`` (a Dask cluster; :mod:`symzoo.eval.executors`).
     ``seeds``: a count (seeds ``0..k-1``) or explicit seeds.  ``jobs``: parallel cells (default:
     the available cores); ``jobs=1`` trains in this process.  ``threads``: torch threads per cell
     (default ``cores // jobs``; small models train fastest with 1, and oversubscribed threads on
@@ -548,6 +552,9 @@ def _compare(
         if not (out / "cells").is_dir():
             raise SymzooError(f"{out} exists and is not a comparison folder; choose another --out")
 
+    from .executors import connect_executor
+
+    ex = connect_executor(executor)  # a bad address fails here, before anything is written
     lock = acquire_lock(out)
     try:
         cells = plan_cells(models, train_sizes, seeds, orbit_size=orbit_n, breaking=strengths)
@@ -561,8 +568,8 @@ def _compare(
                 todo.append(c)
 
         cores = available_cores()
-        jobs = max(1, min(int(jobs or cores), max(len(todo), 1)))
-        threads = int(threads) if threads else max(1, cores // jobs)
+        ex.plan(jobs, threads, len(todo), cores)
+        jobs, threads = ex.jobs, ex.threads
         invocation = {
             "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "cells_trained": 0,
@@ -570,6 +577,7 @@ def _compare(
             "jobs": jobs,
             "threads_per_job": threads,
             "cores": cores,
+            "executor": ex.name,
         }
         invocations = list(prev.get("invocations", [])) if prev else []
         invocations.append(invocation)
@@ -685,46 +693,8 @@ def _compare(
                     on_cell(res, done, len(cells))
             write()
 
-        if jobs == 1:
-            for c, spec in zip(todo, jobs_spec):
-                try:
-                    res = run_cell(spec)
-                except SymzooError:
-                    raise
-                except Exception as e:  # noqa: BLE001 (recorded, the grid goes on)
-                    finish(c, None, e)
-                else:
-                    finish(c, res, None)
-        elif todo:
-            import multiprocessing as mp
-            from concurrent.futures import ProcessPoolExecutor, as_completed
-
-            pool = ProcessPoolExecutor(
-                max_workers=jobs,
-                mp_context=mp.get_context("spawn"),
-                initializer=_worker_init,
-                initargs=(threads, os.getpid()),
-            )
-            try:
-                futures = {pool.submit(run_cell, spec): c for c, spec in zip(todo, jobs_spec)}
-                for fut in as_completed(futures):
-                    c = futures[fut]
-                    try:
-                        res = fut.result()
-                    except Exception as e:  # noqa: BLE001
-                        finish(c, None, e)
-                    else:
-                        finish(c, res, None)
-            except BaseException:
-                # interrupted: stop the cells in flight now (their folders lack cell.json and are
-                # cleaned and retrained next time) instead of waiting for them at exit
-                procs = list((getattr(pool, "_processes", None) or {}).values())
-                pool.shutdown(wait=False, cancel_futures=True)
-                for p in procs:
-                    if p.is_alive():
-                        p.terminate()
-                raise
-            pool.shutdown(wait=True)
+        if todo:  # the executor calls finish once per cell (eval/executors.py)
+            ex.run(jobs_spec, lambda i, res, err: finish(todo[i], res, err))
         write()
         if render:
             render_report(out)
@@ -732,3 +702,5 @@ def _compare(
         return doc
     finally:
         lock.unlink(missing_ok=True)
+        if ex is not executor:  # an executor object passed in (the leaderboard's) stays open
+            ex.close()

@@ -29,6 +29,13 @@ def add_arguments(p):
     p.add_argument("--jobs", type=int, help="cells trained in parallel (default: the available cores)")
     p.add_argument("--threads", type=int, help="torch threads per cell (default: cores // jobs)")
     p.add_argument(
+        "--executor",
+        default="local",
+        metavar="local|dask://HOST:PORT",
+        help="where cells train: this machine's process pool (default) or a running Dask scheduler "
+        "(pip install 'symzoo[cluster]'; workers must share this filesystem)",
+    )
+    p.add_argument(
         "--reference",
         help="the equivariant model the others are compared to "
         "(default: the first model claiming the task's full group)",
@@ -139,6 +146,7 @@ def run(args) -> int:
         rollout_steps=args.rollout_steps,
         rollout_trajectories=args.rollout_trajectories,
         breaking=args.breaking,
+        executor=args.executor,
     )
     print()
     print(format_summary(doc))
