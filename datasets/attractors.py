@@ -497,9 +497,13 @@ class AttractorTask(Dynamics, Task):
     @property
     def lyapunov(self) -> float:
         """Largest Lyapunov exponent of the (unbroken) system, 1 / time unit of the system."""
-        if self.forcing_amplitude and self.n_sites:
-            return float(make_task(f"lorenz96-{self.n_sites}").stats()["lyapunov"])
-        return float(self.stats()["lyapunov"])
+        if "lyapunov" not in self._cache:
+            if self.forcing_amplitude and self.n_sites:
+                lam = float(make_task(f"lorenz96-{self.n_sites}").stats()["lyapunov"])
+            else:
+                lam = float(self.stats()["lyapunov"])
+            self._cache["lyapunov"] = (lam,)
+        return self._cache["lyapunov"][0]
 
     @property  # type: ignore[override]
     def dt(self) -> float:

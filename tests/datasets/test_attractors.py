@@ -187,3 +187,18 @@ def test_nothing_cached_half_when_generation_fails(monkeypatch):
         task.trajectories("tiny")
     path = symzoo.paths.dataset_cache_dir("thomas", "tiny", task._sim_params("tiny"))
     assert not (path / "trajectories.npz").exists() and not list(path.parent.rglob("*.partial"))
+
+
+def test_reports_list_the_tasks_own_rollout_metrics():
+    from symzoo.eval.report import rollout_keys, scores_of
+
+    ro = {
+        "rollout_error": 0.1,
+        "valid_time": 1.0,
+        "diverged": 0.0,
+        "vpt": 0.5,
+        "invariants": {},
+        "units": {"rollout_error": "", "valid_time": "", "diverged": "", "vpt": "Lyapunov times"},
+    }
+    doc = {"cells": [{"study": "curve", "model": "mlp", "train_size": 10, "rollout": ro}]}
+    assert scores_of(doc) == ["vpt"] and "vpt" in rollout_keys(doc)
