@@ -391,7 +391,11 @@ def lnn(
 
 @register_model("node", domain="hamiltonian")
 def node(
-    hidden: int = 200, layers: int = 2, act: str = "tanh", state_dim: int | None = None, target: str = "derivatives"
+    hidden: int = 200,
+    layers: int = 2,
+    act: str = "tanh",
+    state_dim: int | None = None,
+    target: str = "derivatives",
 ) -> nn.Module:
     """First-order neural ODE baseline: an MLP for (dq/dt, dp/dt).
 
