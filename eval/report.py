@@ -368,13 +368,20 @@ def _rollout_text(doc: dict) -> str:
         what = "|I(ẑ_t) − I(z_0)|" if info.get("conserved", True) else "|I(ẑ_t) − I(z_t)|"
         unit = f" [{info['unit']}]" if info.get("unit") else ""
         parts.append(f"{_label(name)}{unit}: {what} / scale ({info.get('description') or 'scale |I(z_0)|'})")
+    drift = (
+        (
+            "Drift of each invariant the task declares, of the true quantity along the model's rollout, mean "
+            "over time and trajectories"
+            + (f' ("{_label(lead).capitalize()} drift" column above: at the largest N)' if lead else "")
+            + ": "
+            + "; ".join(parts)
+            + ". Drift at t = T: the same at the last step; rollout error"
+        )
+        if parts
+        else "The task declares no invariants. Rollout error"
+    )
     text = (
-        "Drift of each invariant the task declares, of the true quantity along the model's rollout, mean over "
-        "time and trajectories"
-        + (f' ("{_label(lead).capitalize()} drift" column above: at the largest N)' if lead else "")
-        + ": "
-        + "; ".join(parts)
-        + ". Drift at t = T: the same at the last step; rollout error: geometric "
+        drift + ": geometric "
         "mean over time of |z − ẑ| / (|z| + |ẑ|); valid time: time until that error exceeds 0.1 (task time "
         "units); diverged: fraction of non-finite rollouts (see `symzoo.eval.rollout`)."
     )

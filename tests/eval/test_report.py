@@ -162,3 +162,12 @@ def test_out_of_domain_variants_get_a_table(results_dir):
     render_report(results_dir)
     md = (results_dir / "report.md").read_text()
     assert "## Out of domain `rotated forcing`" in md and "÷ in-domain (N = 1000)" in md
+
+
+def test_rollout_caption_without_invariants_reads_cleanly():
+    from symzoo.eval.report import _rollout_text
+
+    doc = {"cells": [{"rollout": {"invariants": {}, "rollout_error": 0.1}}]}
+    text = _rollout_text(doc)
+    assert text.startswith("The task declares no invariants. Rollout error: geometric mean")
+    assert ": ." not in text
