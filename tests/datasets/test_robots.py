@@ -283,3 +283,30 @@ def test_inverse_dynamics_torques_are_physical(name):
         assert np.all(np.abs(tau[k]) <= lim + 1e-9)
         bound = max(bound, float(lim.max()))
     assert np.abs(tau).max() < 200.0 and bound < 1e3  # N·m: damping 30 N·m·s/rad at π rad/s is ~94
+
+
+@pytest.mark.parametrize("name", ["emlp.quadruped-com", "delan-eq.walker-id"])
+def test_robot_pretrained_loads_in_a_fresh_process(name, tmp_path):
+    """The bundled robot models load and reproduce their reference output in a new interpreter (the
+    emlp's escnn buffers are named after its representations, which must not depend on the process)."""
+    import os
+    import subprocess
+    import sys
+
+    if name not in symzoo.list_pretrained():
+        pytest.skip(f"{name} is not in the registry")
+    code = (
+        "import torch, symzoo\n"
+        "from symzoo import hub\n"
+        f"name = {name!r}\n"
+        "m = symzoo.load_pretrained(name)\n"
+        "batch, want = hub.reference_batch(name)\n"
+        "with torch.set_grad_enabled(symzoo.get_task(hub.get_entry(name)['task']).needs_grad):\n"
+        "    out = m(batch)\n"
+        "for k, w in want.items():\n"
+        "    torch.testing.assert_close(out[k].detach(), w, rtol=1e-4, atol=1e-5)\n"
+        "print('ok', sorted(want))\n"
+    )
+    env = {**os.environ, "SYMZOO_HOME": str(tmp_path), "SYMZOO_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    assert r.returncode == 0 and r.stdout.startswith("ok"), r.stderr[-2000:]
