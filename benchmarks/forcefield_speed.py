@@ -1,15 +1,23 @@
-"""Force-field speed: training steps/s and MD steps/s (ns/day) per model and system, and how the
-cost grows with the number of atoms (EMT copper cells of 108-864 atoms).  Prints a table and
-writes JSON.  Never part of the test suite.
+"""Force-field speed: MD ns/day and energy+forces calls/s per model and system, and the cost per
+atom from 108 to 10 976 atoms (fcc Cu cells), with MACE's figures in the same run when
+``SYMZOO_MACE_PYTHON`` names a Python that has mace-torch.  Prints a table and writes JSON.
+Never part of the test suite.
 
     python benchmarks/forcefield_speed.py --models nequip,painn,schnet --out forcefield_speed.json
-    python benchmarks/forcefield_speed.py --quick          # fewer steps and cells
+    SYMZOO_MACE_PYTHON=/tmp/mace-venv/bin/python python benchmarks/forcefield_speed.py ...
+    python benchmarks/forcefield_speed.py --quick          # fewer steps and only 108/500 atoms
 
-Model sizes are the ``small`` presets of ``configs/atoms/<model>.yaml`` for rmd17-ethanol.  Systems: rMD17
-ethanol (9 atoms) and aspirin (21) in batches of 5 (training) or single molecules (MD); fcc Cu
-cells (periodic, neighbour list with cell shifts).  MD is velocity-Verlet NVE through
-``SymzooCalculator`` (float64, 0.5 fs for molecules, 2 fs for Cu).  On a shared machine the
-numbers depend on the load; the load average is recorded with them.
+Model sizes are the ``small`` presets of ``configs/atoms/<model>.yaml`` for rmd17-ethanol (listed
+in the JSON with their parameter counts), untrained (speed does not depend on the weights).
+Systems: rMD17 ethanol (9 atoms) and aspirin (21); fcc Cu (a = 3.61 Å, rattled 0.05 Å, periodic,
+vesin's cell list) of 108, 500, 2048 and 10 976 atoms.  A *call* is one energy + forces
+evaluation through ``SymzooCalculator`` (float64) at a new geometry; MD is velocity-Verlet NVE
+(0.5 fs for molecules, 2 fs for Cu).  Each figure is timed for at least ``--min-seconds`` (and
+``--min-calls``); above ``--md-max-atoms`` atoms there is no warm-up call and the MD speed is
+the calls' (velocity Verlet makes one force call per step).  MACE (``benchmarks/_mace_speed_worker.py``, run by that Python in a
+subprocess): 64 channels, L = 1, max_ell 3, correlation 3, 2 interactions, r_max 5 Å, float64,
+``MACECalculator``.  On a shared machine the numbers depend on the load; the load average is
+recorded with them, and only ratios measured in one run are comparable.
 """
 
 from __future__ import annotations
@@ -18,6 +26,7 @@ import argparse
 import json
 import os
 import platform
+import sys
 import time
 from pathlib import Path
 
@@ -47,7 +56,7 @@ def _systems(quick: bool):
         out.append((mol, structs[:5], atoms, 0.5))
     from symzoo.datasets.atoms import make_structure
 
-    reps = (3, 4) if quick else (3, 4, 5, 6)
+    reps = (3, 5) if quick else (3, 5, 8, 14)  # 108, 500, 2048, 10976 atoms
     for r in reps:
         cu = bulk("Cu", "fcc", a=3.61, cubic=True).repeat((r, r, r))
         cu.rattle(0.05, seed=r)
@@ -77,7 +86,9 @@ def _train_steps_per_s(model, structures, steps: int) -> float:
     return steps / (time.perf_counter() - t0)
 
 
-def _md(model, atoms, timestep_fs: float, steps: int) -> tuple[float, float]:
+def _calls_and_md(
+    model, atoms, timestep_fs: float, min_calls: int, min_seconds: float, md_max_atoms: int
+) -> dict:
     from ase import units
     from ase.md.velocitydistribution import MaxwellBoltzmannDistribution
     from ase.md.verlet import VelocityVerlet
@@ -86,65 +97,153 @@ def _md(model, atoms, timestep_fs: float, steps: int) -> tuple[float, float]:
 
     atoms = atoms.copy()
     atoms.calc = SymzooCalculator(model)
+    large = len(atoms) > md_max_atoms
+    if not large:
+        atoms.get_forces()  # warm-up
+    calls, t0, c0 = 0, time.perf_counter(), time.process_time()
+    while calls < min_calls or (time.perf_counter() - t0 < min_seconds and calls < 1000):
+        atoms.positions += 1e-4  # a new geometry: no cached result
+        atoms.get_potential_energy()
+        atoms.get_forces()
+        calls += 1
+    calls_per_s = calls / (time.perf_counter() - t0)
+    # process CPU seconds per call: less sensitive than wall time to other jobs on a shared machine
+    cpu = {"cpu_us_per_atom_call": round((time.process_time() - c0) / calls / len(atoms) * 1e6, 2)}
+    if large:  # one force call per velocity-Verlet step: MD speed from the calls (see --md-max-atoms)
+        return {"calls_per_s": calls_per_s, "md_steps_per_s": calls_per_s, "md_from_calls": True, **cpu}
     MaxwellBoltzmannDistribution(atoms, temperature_K=300, rng=np.random.default_rng(0))
     dyn = VelocityVerlet(atoms, timestep_fs * units.fs)
-    dyn.run(1)
-    t0 = time.perf_counter()
-    dyn.run(steps)
-    wall = time.perf_counter() - t0
-    sps = steps / wall
-    return sps, sps * timestep_fs * 1e-6 * 86400  # steps/s, ns/day
+    steps, t0 = 0, time.perf_counter()
+    while steps < min_calls or (time.perf_counter() - t0 < min_seconds and steps < 1000):
+        dyn.run(1)
+        steps += 1
+    sps = steps / (time.perf_counter() - t0)
+    return {"calls_per_s": calls_per_s, "md_steps_per_s": sps, "md_from_calls": False, **cpu}
+
+
+def _row(model: str, sys_name: str, n_atoms: int, dt: float, calls_per_s: float, sps: float) -> dict:
+    return {
+        "model": model,
+        "system": sys_name,
+        "md_atoms": n_atoms,
+        "calls_per_s": round(calls_per_s, 4),
+        "us_per_atom_call": round(1e6 / (calls_per_s * n_atoms), 2),
+        "md_steps_per_s": round(sps, 4),
+        "md_ns_per_day": round(sps * dt * 1e-6 * 86400, 5),
+        "md_timestep_fs": dt,
+    }
+
+
+def _mace(
+    python: str, systems, threads: int, min_calls: int, min_seconds: float, md_max_atoms: int
+) -> list[dict]:
+    """MACE's figures from ``python`` (a virtualenv with mace-torch), one subprocess, same systems."""
+    import subprocess
+
+    job = {
+        "md_max_atoms": md_max_atoms,
+        "threads": threads,
+        "min_calls": min_calls,
+        "min_seconds": min_seconds,
+        "systems": [
+            {
+                "name": name,
+                "numbers": atoms.numbers.tolist(),
+                "positions": atoms.positions.tolist(),
+                "cell": atoms.cell.array.tolist(),
+                "pbc": atoms.pbc.tolist(),
+                "timestep_fs": dt,
+            }
+            for name, _, atoms, dt in systems
+        ],
+    }
+    worker = Path(__file__).with_name("_mace_speed_worker.py")
+    proc = subprocess.run(
+        [python, str(worker)], input=json.dumps(job), capture_output=True, text=True, check=False
+    )
+    if proc.returncode != 0:
+        raise SystemExit(f"the MACE worker ({python}) failed:\n{proc.stderr[-2000:]}")
+    rows = []
+    for line in proc.stdout.splitlines():
+        if line.startswith("{"):
+            r = json.loads(line)
+            dt = next(d for n, _, _, d in systems if n == r["system"])
+            row = _row("mace", r["system"], r["atoms"], dt, r["calls_per_s"], r["md_steps_per_s"])
+            row["parameters"] = r.get("parameters")
+            row["md_from_calls"] = r.get("md_from_calls", False)
+            rows.append(row)
+    return rows
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--models", default="nequip,painn,schnet")
-    ap.add_argument("--train-steps", type=int, default=10)
-    ap.add_argument("--md-steps", type=int, default=20)
+    ap.add_argument("--train-steps", type=int, default=10, help="training steps timed (molecules only)")
+    ap.add_argument("--min-calls", type=int, default=3)
+    ap.add_argument("--min-seconds", type=float, default=5.0)
+    ap.add_argument(
+        "--md-max-atoms",
+        type=int,
+        default=600,
+        help="larger systems: no warm-up, and MD steps/s taken as calls/s (one force call per step)",
+    )
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--quick", action="store_true", help="fewer steps and only the 108/256-atom Cu cells")
+    ap.add_argument("--quick", action="store_true", help="fewer steps and only the 108/500-atom Cu cells")
     ap.add_argument("--out", default="forcefield_speed.json")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     if args.quick:
-        args.train_steps, args.md_steps = min(args.train_steps, 4), min(args.md_steps, 5)
+        args.train_steps, args.min_calls, args.min_seconds = min(args.train_steps, 4), 2, 0.5
 
     import symzoo
 
     systems = _systems(args.quick)
-    rows = []
-    for name in args.models.split(","):
+    models = args.models.split(",")
+    rows, params = [], {}
+    for name in models:
         kw = _recipe_args(name)
         for sys_name, structures, atoms, dt in systems:
             torch.manual_seed(0)
             model = symzoo.create_model(name, **kw)
             model.fit_reference(structures)
-            n_atoms = sum(s.pos.shape[0] for s in structures)
-            tps = _train_steps_per_s(model, structures, args.train_steps)
-            md_sps, ns_day = _md(model, atoms, dt, args.md_steps)
-            row = {
-                "model": name,
-                "system": sys_name,
-                "atoms_per_train_step": n_atoms,
-                "md_atoms": len(atoms),
-                "train_steps_per_s": round(tps, 3),
-                "md_steps_per_s": round(md_sps, 3),
-                "md_ns_per_day": round(ns_day, 4),
-                "md_timestep_fs": dt,
-            }
+            params[name] = sum(p.numel() for p in model.parameters())
+            r = _calls_and_md(model, atoms, dt, args.min_calls, args.min_seconds, args.md_max_atoms)
+            row = _row(name, sys_name, len(atoms), dt, r["calls_per_s"], r["md_steps_per_s"])
+            row["md_from_calls"] = r["md_from_calls"]
+            row["cpu_us_per_atom_call"] = r["cpu_us_per_atom_call"]
+            if not sys_name.startswith("cu-"):
+                row["train_steps_per_s"] = round(_train_steps_per_s(model, structures, args.train_steps), 3)
+                row["atoms_per_train_step"] = sum(s.pos.shape[0] for s in structures)
             rows.append(row)
             print(
-                f"{name:8s} {sys_name:10s} train {tps:8.2f} steps/s ({n_atoms} atoms/step)   "
-                f"MD {md_sps:8.2f} steps/s = {ns_day:8.3f} ns/day ({len(atoms)} atoms)",
+                f"{name:8s} {sys_name:10s} {row['calls_per_s']:9.3f} calls/s  {row['us_per_atom_call']:9.1f} us/atom  "
+                f"MD {row['md_ns_per_day']:9.4f} ns/day ({len(atoms)} atoms)",
                 flush=True,
             )
+    mace_python = os.environ.get("SYMZOO_MACE_PYTHON")
+    if mace_python:
+        for row in _mace(
+            mace_python, systems, args.threads, args.min_calls, args.min_seconds, args.md_max_atoms
+        ):
+            rows.append(row)
+            print(
+                f"{'mace':8s} {row['system']:10s} {row['calls_per_s']:9.3f} calls/s  "
+                f"{row['us_per_atom_call']:9.1f} us/atom  MD {row['md_ns_per_day']:9.4f} ns/day",
+                flush=True,
+            )
+            params["mace"] = row.get("parameters")
+        models = models + ["mace"]
     scaling = {}
-    for name in args.models.split(","):
+    for name in models:
         cu = [r for r in rows if r["model"] == name and r["system"].startswith("cu-")]
         if len(cu) >= 2:
             x = np.log([r["md_atoms"] for r in cu])
-            y = np.log([1.0 / r["md_steps_per_s"] for r in cu])
-            scaling[name] = {"md_time_exponent_vs_atoms": round(float(np.polyfit(x, y, 1)[0]), 3)}
+            y = np.log([1.0 / r["calls_per_s"] for r in cu])
+            per_atom = [r["us_per_atom_call"] for r in cu]
+            scaling[name] = {
+                "call_time_exponent_vs_atoms": round(float(np.polyfit(x, y, 1)[0]), 3),
+                "us_per_atom_largest_over_smallest": round(per_atom[-1] / per_atom[0], 3),
+            }
     report = {
         "results": rows,
         "scaling": scaling,
@@ -154,6 +253,10 @@ def main(argv=None) -> int:
         "machine": platform.machine(),
         "load_average": os.getloadavg() if hasattr(os, "getloadavg") else None,
         "model_args": {n: _recipe_args(n) for n in args.models.split(",")},
+        "parameters": params,
+        "mace_python": mace_python,
+        "command": "python benchmarks/forcefield_speed.py "
+        + " ".join(argv if argv is not None else sys.argv[1:]),
         "unix_time": int(time.time()),
     }
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)

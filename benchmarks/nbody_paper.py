@@ -1,14 +1,28 @@
 """EGNN protocol on charged N-body (``paper`` preset: 3000/2000/2000), not part of the tests.
 
-Trains ``egnn``, ``gnn`` and ``linear`` with the harness on the published schedule (Adam, batch 100,
-evaluation every 5 epochs; lr 5e-4 for EGNN, 1e-3 for GNN and linear; weight decay 1e-12), and
-reports the test MSE at the best validation epoch, seconds per epoch, time to the best epoch and
-the device.  For a same-run speed reference it also times a plain PyTorch loop doing what the
-original EGNN script does per epoch (same model, batch 100, Adam; validation + test every 5
-epochs), so the harness's overhead is a ratio measured under the same machine load.
+**Speed** (always first): ``--repeats`` interleaved pairs, each the *original EGNN code's loop*
+for ``--speed-epochs`` epochs and then the harness (``symzoo.train.run.train``, egnn) for as many
+epochs, on the same data in the same process, one torch thread.  The reference is a faithful
+re-implementation (written here, nothing of the original is copied) of Satorras et al.'s
+``vgsatorras/egnn`` ``main_nbody.py --model egnn_vel``: its ``EGNN_vel`` model (per-edge
+concatenated edge-MLP input, per-component clamp of coordinate updates, every layer updating
+``h``), its per-sample dataset collated by the default ``DataLoader`` (shuffled, ``drop_last``),
+``get_edges`` rebuilding the batch's edge list in Python for every batch, Adam (lr 5e-4, weight
+decay 1e-12), and validation + test every 5 epochs with autograd on, as the original runs them
+(its printing, JSON writing and wandb logging are left out, which only makes the reference
+faster).  Reported: median, min and max over the repeats of seconds per epoch of both and of
+their ratio (harness steady state: between its first and last validation check; and with its
+start-up included).
 
-    python benchmarks/nbody_paper.py --out runs/bench            # full (tens of minutes on 2 cores)
-    python benchmarks/nbody_paper.py --max-epochs 20 --out /tmp/b  # smoke run
+**Accuracy**: trains ``egnn``, ``gnn`` and ``linear`` with the harness on the published schedule
+(Adam, batch 100, evaluation every 5 epochs; lr 5e-4 for EGNN, 1e-3 for GNN and linear; weight
+decay 1e-12) and reports the test MSE at the best validation epoch, seconds per epoch, time to the
+best epoch and the device.  ``--reference-epochs N`` also trains the reference loop N epochs for
+its test MSE at its best validation check.
+
+    python benchmarks/nbody_paper.py --speed-only --repeats 3 --out runs/bench    # speed
+    python benchmarks/nbody_paper.py --out runs/bench-paper                      # full (long)
+    python benchmarks/nbody_paper.py --preset small --models egnn --out /tmp/b   # accuracy, small
 
 Writes ``<out>/nbody_paper.json`` and prints it.
 """
@@ -20,6 +34,8 @@ import csv
 import json
 import os
 import platform
+import shutil
+import statistics
 import time
 from pathlib import Path
 
@@ -38,31 +54,144 @@ ARGS = {
 }
 
 
-def reference_loop_seconds_per_epoch(model_name: str, epochs: int, threads: int) -> float:
-    """Plain PyTorch training loop of the reference script (no Lightning) on the same data."""
-    torch.set_num_threads(threads)
-    task = symzoo.get_task("nbody-charged")
-    train_set, val_set, test_set = task.splits("paper")
-    torch.manual_seed(0)
-    model = symzoo.create_model(model_name)
-    opt = torch.optim.Adam(model.parameters(), lr=LR[model_name], weight_decay=1e-12)
-    t0 = time.perf_counter()
-    for epoch in range(epochs):
-        model.train()
-        for idx in torch.randperm(len(train_set)).split(100):
-            b = train_set.__getitems__(idx.tolist())
-            opt.zero_grad()
-            loss = task.loss(model(b), b)
+class _RefGCL(torch.nn.Module):
+    """One ``E_GCL_vel`` layer as the original EGNN code builds it (re-implemented here from the
+    paper and the code's structure, not copied): the edge MLP sees ``[h_i, h_j, |x_ij|^2, a_ij]``
+    concatenated per edge, coordinate updates are clamped to [-100, 100] per component and
+    mean-aggregated, every layer (the last one too) updates ``h``."""
+
+    def __init__(self, hidden: int, edge_dim: int):
+        super().__init__()
+        nn = torch.nn
+        self.edge_mlp = nn.Sequential(
+            nn.Linear(2 * hidden + 1 + edge_dim, hidden), nn.SiLU(), nn.Linear(hidden, hidden), nn.SiLU()
+        )
+        self.node_mlp = nn.Sequential(nn.Linear(2 * hidden, hidden), nn.SiLU(), nn.Linear(hidden, hidden))
+        last = nn.Linear(hidden, 1, bias=False)
+        nn.init.xavier_uniform_(last.weight, gain=0.001)
+        self.coord_mlp = nn.Sequential(nn.Linear(hidden, hidden), nn.SiLU(), last)
+        self.coord_mlp_vel = nn.Sequential(nn.Linear(hidden, hidden), nn.SiLU(), nn.Linear(hidden, 1))
+
+    @staticmethod
+    def _segment_sum(data, ids, n):
+        out = data.new_full((n, data.size(1)), 0)
+        return out.scatter_add_(0, ids.unsqueeze(-1).expand(-1, data.size(1)), data)
+
+    def forward(self, h, edges, coord, vel, edge_attr):
+        row, col = edges
+        diff = coord[row] - coord[col]
+        radial = torch.sum(diff**2, 1).unsqueeze(1)
+        m = self.edge_mlp(torch.cat([h[row], h[col], radial, edge_attr], dim=1))
+        trans = torch.clamp(diff * self.coord_mlp(m), min=-100, max=100)
+        n = coord.size(0)
+        count = self._segment_sum(torch.ones_like(trans), row, n).clamp(min=1)
+        coord = coord + self._segment_sum(trans, row, n) / count
+        coord = coord + self.coord_mlp_vel(h) * vel
+        h = h + self.node_mlp(torch.cat([h, self._segment_sum(m, row, n)], dim=1))
+        return h, coord
+
+
+class _RefEGNNVel(torch.nn.Module):
+    """``EGNN_vel`` of the original code (hidden 64, 4 layers, SiLU, recurrent, edge features 2)."""
+
+    def __init__(self, hidden: int = 64, layers: int = 4):
+        super().__init__()
+        self.embedding = torch.nn.Linear(1, hidden)
+        self.layers = torch.nn.ModuleList(_RefGCL(hidden, 2) for _ in range(layers))
+
+    def forward(self, h, x, edges, vel, edge_attr):
+        h = self.embedding(h)
+        for layer in self.layers:
+            h, x = layer(h, edges, x, vel, edge_attr)
+        return x
+
+
+class _RefDataset(torch.utils.data.Dataset):
+    """Per-sample items as the original ``NBodyDataset`` returns them: ``loc [n, 3], vel [n, 3],
+    edge_attr [n (n - 1), 1] (q_i q_j), charges [n, 1], loc_end [n, 3]``, collated by the default
+    ``DataLoader``; ``get_edges`` builds the batch's edge list in Python for every batch."""
+
+    def __init__(self, ds):
+        self.loc, self.vel, self.q, self.end = (ds.node[k] for k in ("pos", "vel", "attr", "y"))
+        n = self.loc.shape[1]
+        self.edges = [
+            [i for i in range(n) for j in range(n) if i != j],
+            [j for i in range(n) for j in range(n) if i != j],
+        ]
+        self.edge_attr = (self.q[:, self.edges[0]] * self.q[:, self.edges[1]]).float()
+
+    def __len__(self):
+        return self.loc.shape[0]
+
+    def __getitem__(self, i):
+        return self.loc[i], self.vel[i], self.edge_attr[i], self.q[i], self.end[i]
+
+    def get_edges(self, batch_size: int, n_nodes: int):
+        edges = [torch.LongTensor(self.edges[0]), torch.LongTensor(self.edges[1])]
+        rows, cols = [], []
+        for i in range(batch_size):
+            rows.append(edges[0] + n_nodes * i)
+            cols.append(edges[1] + n_nodes * i)
+        return [torch.cat(rows), torch.cat(cols)]
+
+
+def _ref_epoch(model, opt, loader, backprop: bool) -> float:
+    """One pass of the original script's ``train(model, optimizer, epoch, loader, backprop)``
+    (MSE loss; evaluation passes run the forward with autograd on, as the original does; no
+    printing, file writing or wandb logging, which only makes the reference faster)."""
+    model.train(backprop)
+    total, count = 0.0, 0
+    mse = torch.nn.MSELoss()
+    for data in loader:
+        batch_size, n_nodes, _ = data[0].size()
+        data = [d.view(-1, d.size(2)) for d in data]
+        loc, vel, edge_attr, _charges, loc_end = data
+        edges = loader.dataset.get_edges(batch_size, n_nodes)
+        opt.zero_grad()
+        nodes = torch.sqrt(torch.sum(vel**2, dim=1)).unsqueeze(1).detach()
+        rows, cols = edges
+        loc_dist = torch.sum((loc[rows] - loc[cols]) ** 2, 1).unsqueeze(1)
+        edge_attr = torch.cat([edge_attr, loc_dist], 1).detach()
+        loss = mse(model(nodes, loc.detach(), edges, vel, edge_attr), loc_end)
+        if backprop:
             loss.backward()
             opt.step()
+        total += loss.item() * batch_size
+        count += batch_size
+    return total / count
+
+
+def reference_loop(epochs: int, threads: int, *, preset: str = "paper", lr: float = 5e-4) -> dict:
+    """Seconds per epoch (wall and process CPU) of the original EGNN script's loop (``main_nbody.py``
+    with ``--model egnn_vel``: batch 100, shuffled, ``drop_last``; Adam, weight decay 1e-12;
+    validation and test every 5 epochs) on this task's data, and the test MSE at its best
+    validation check."""
+    torch.set_num_threads(threads)
+    task = symzoo.get_task("nbody-charged")
+    sets = [_RefDataset(ds) for ds in task.splits(preset)]
+    torch.manual_seed(0)
+    loaders = [
+        torch.utils.data.DataLoader(sets[0], batch_size=100, shuffle=True, drop_last=True),
+        torch.utils.data.DataLoader(sets[1], batch_size=100, shuffle=False, drop_last=False),
+        torch.utils.data.DataLoader(sets[2], batch_size=100, shuffle=False, drop_last=False),
+    ]
+    model = _RefEGNNVel()
+    opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=1e-12)
+    best_val, best_test = float("inf"), float("nan")
+    t0, c0 = time.perf_counter(), time.process_time()
+    for epoch in range(epochs):
+        _ref_epoch(model, opt, loaders[0], True)
         if epoch % 5 == 0:
-            model.eval()
-            with torch.no_grad():
-                for ds in (val_set, test_set):
-                    for idx in torch.arange(len(ds)).split(100):
-                        b = ds.__getitems__(idx.tolist())
-                        task.metrics(model(b), b)
-    return (time.perf_counter() - t0) / epochs
+            val = _ref_epoch(model, opt, loaders[1], False)
+            test = _ref_epoch(model, opt, loaders[2], False)
+            if val < best_val:
+                best_val, best_test = val, test
+    return {
+        "seconds_per_epoch": (time.perf_counter() - t0) / epochs,
+        "cpu_seconds_per_epoch": (time.process_time() - c0) / epochs,
+        "best_val_mse": best_val,
+        "test_mse_at_best_val": best_test,
+    }
 
 
 def time_to_best(run: Path, best_epoch: int) -> float | None:
@@ -76,6 +205,94 @@ def time_to_best(run: Path, best_epoch: int) -> float | None:
     return None
 
 
+def steady_seconds_per_epoch(run: Path) -> float | None:
+    """Seconds per epoch between the first and the last validation check (``elapsed_s`` in
+    ``metrics.csv``): the harness's per-epoch cost without its one-off start-up."""
+    path = run / "metrics.csv"
+    if not path.is_file():
+        return None
+    pts = {}
+    with open(path) as f:
+        for row in csv.DictReader(f):
+            if row.get("elapsed_s") and row.get("epoch"):
+                pts[int(float(row["epoch"]))] = float(row["elapsed_s"])
+    if len(pts) < 2:
+        return None
+    (e0, t0), (e1, t1) = min(pts.items()), max(pts.items())
+    return (t1 - t0) / (e1 - e0)
+
+
+def harness_overrides(
+    name: str, max_epochs: int, patience: int | None, threads: int, extra: str
+) -> list[str]:
+    out = [
+        f"optim.lr={LR[name]}",
+        "optim.weight_decay=1e-12",
+        "data.batch_size=100",
+        f"trainer.max_epochs={max_epochs}",
+        "trainer.check_val_every_n_epoch=5",
+        f"trainer.early_stopping_patience={patience if patience else 'null'}",
+        f"trainer.threads={threads}",
+        "trainer.progress_bar=false",
+        "trainer.tensorboard=false",
+        "optim.schedule=none",
+    ]
+    return out + ARGS[name].split() + extra.split()
+
+
+def _stats(xs: list[float]) -> dict:
+    xs = sorted(xs)
+    return {
+        "median": round(statistics.median(xs), 4),
+        "min": round(xs[0], 4),
+        "max": round(xs[-1], 4),
+        "all": [round(x, 4) for x in xs],
+    }
+
+
+def speed(args, out: Path) -> dict:
+    """``--repeats`` interleaved pairs: the original code's loop, then the harness (egnn), each for
+    ``--speed-epochs`` epochs on the same data in the same process; ratios per pair."""
+    ref_s, ref_cpu, har_s, har_fit, ratio, ratio_fit = [], [], [], [], [], []
+    for r in range(args.repeats):
+        ref = reference_loop(args.speed_epochs, args.threads, preset=args.preset)
+        run = out / f"speed-egnn-{r}"
+        if run.exists():
+            shutil.rmtree(run)
+        cfg = load_config(
+            "nbody-charged",
+            "egnn",
+            preset=args.preset,
+            overrides=harness_overrides("egnn", args.speed_epochs + 1, None, args.threads, args.extra),
+        )
+        train(cfg, str(run), quiet=True)
+        ev = json.loads((run / "eval.json").read_text())
+        steady = steady_seconds_per_epoch(run)
+        ref_s.append(ref["seconds_per_epoch"])
+        ref_cpu.append(ref["cpu_seconds_per_epoch"])
+        har_fit.append(ev["seconds_per_epoch"])
+        har_s.append(steady)
+        ratio.append(steady / ref["seconds_per_epoch"])
+        ratio_fit.append(ev["seconds_per_epoch"] / ref["seconds_per_epoch"])
+        print(
+            f"repeat {r}: reference {ref['seconds_per_epoch']:.3f} s/epoch (cpu {ref['cpu_seconds_per_epoch']:.3f}), "
+            f"harness {steady:.3f} s/epoch steady, {ev['seconds_per_epoch']:.3f} incl. start-up; "
+            f"ratio {ratio[-1]:.3f} ({ratio_fit[-1]:.3f}); load {os.getloadavg()[0]:.1f}",
+            flush=True,
+        )
+    return {
+        "preset": args.preset,
+        "epochs_per_repeat": args.speed_epochs,
+        "repeats": args.repeats,
+        "reference_seconds_per_epoch": _stats(ref_s),
+        "reference_cpu_seconds_per_epoch": _stats(ref_cpu),
+        "harness_seconds_per_epoch_steady": _stats(har_s),
+        "harness_seconds_per_epoch_incl_startup": _stats(har_fit),
+        "harness_over_reference_steady": _stats(ratio),
+        "harness_over_reference_incl_startup": _stats(ratio_fit),
+    }
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--models", default="egnn,gnn,linear")
@@ -86,7 +303,15 @@ def main() -> None:
     ap.add_argument(
         "--threads", type=int, default=1, help="torch threads (1 is fastest for these small graphs)"
     )
-    ap.add_argument("--reference-epochs", type=int, default=10)
+    ap.add_argument("--preset", default="paper")
+    ap.add_argument("--speed-only", action="store_true", help="only the interleaved speed comparison")
+    ap.add_argument("--speed-epochs", type=int, default=20, help="epochs per speed repeat (each side)")
+    ap.add_argument(
+        "--repeats", type=int, default=3, help="interleaved speed repeats (median and spread); 0: none"
+    )
+    ap.add_argument(
+        "--reference-epochs", type=int, default=0, help="also train the original code this long (accuracy)"
+    )
     ap.add_argument("--extra", default="", help="extra key=value overrides for every model")
     ap.add_argument("--out", default="runs/bench")
     args = ap.parse_args()
@@ -103,35 +328,28 @@ def main() -> None:
         "load_average_start": os.getloadavg(),
         "models": {},
     }
-    for name in args.models.split(","):
+    if args.repeats:
+        results["speed"] = speed(args, out)
+        print(json.dumps({"speed": results["speed"]}, indent=2), flush=True)
+    if args.reference_epochs:
+        results["reference_accuracy"] = reference_loop(
+            args.reference_epochs, args.threads, preset=args.preset
+        )
+    for name in [] if args.speed_only else args.models.split(","):
         run = out / name
-        overrides = [
-            f"optim.lr={LR[name]}",
-            "optim.weight_decay=1e-12",
-            "data.batch_size=100",
-            f"trainer.max_epochs={args.max_epochs}",
-            "trainer.check_val_every_n_epoch=5",
-            f"trainer.early_stopping_patience={args.patience}",
-            f"trainer.threads={args.threads}",
-            "trainer.progress_bar=false",
-            "trainer.tensorboard=false",
-            "optim.schedule=none",
-        ]
-        overrides += ARGS[name].split() + args.extra.split()
+        overrides = harness_overrides(name, args.max_epochs, args.patience, args.threads, args.extra)
         if not (run / "eval.json").is_file():
-            cfg = load_config("nbody-charged", name, preset="paper", overrides=overrides)
+            cfg = load_config("nbody-charged", name, preset=args.preset, overrides=overrides)
             train(cfg, str(run), quiet=True)
         ev = json.loads((run / "eval.json").read_text())
-        ref = reference_loop_seconds_per_epoch(name, args.reference_epochs, args.threads)
         results["models"][name] = {
             "test_mse_at_best_val": ev["metrics"]["pos_mse"],
             "published_test_mse": PUBLISHED[name],
             "best_epoch": ev["best_epoch"],
             "epochs_run": ev["epochs"],
             "seconds_per_epoch": ev["seconds_per_epoch"],
+            "seconds_per_epoch_steady": steady_seconds_per_epoch(run),
             "time_to_best_s": time_to_best(run, ev["best_epoch"]),
-            "reference_loop_seconds_per_epoch": round(ref, 4),
-            "harness_over_reference": round(ev["seconds_per_epoch"] / ref, 3),
             "device": ev["device"],
             "overrides": overrides,
         }
