@@ -7,8 +7,10 @@ task                inputs -> targets                                      group
 ``acrobot-id``      same                                                   C2       tau_mse
 ``walker-id``       same (planar base held fixed in the air)               C2       tau_mse
 ``quadruped-id``    same (free base held fixed in the air)                 K4       tau_mse
+``ant-id``          same (dm_control's Ant, torso fixed)                   D4       tau_mse
 ``acrobot-fd``      ``q, v, u`` -> ``q_next, v_next`` after ``dt`` = 0.05 s C2       state_mse
 ``quadruped-com``   ``q, v`` -> centroidal ``momentum`` (linear, angular)  K4       momentum_mse
+``ant-com``         same on the Ant                                        D4       momentum_mse
 ==================  =====================================================  =======  ==========
 
 **Data** (generated offline, seeded, cached atomically under ``SYMZOO_HOME/datasets/<task>/``):
@@ -422,6 +424,7 @@ for _robot, _doc in (
     ("acrobot", "acrobot inverse dynamics (mj_inverse): q, q̇, q̈ -> joint torques; C2 mirror"),
     ("walker", "dm_control walker inverse dynamics, base fixed: q, q̇, q̈ -> torques; C2 leg swap"),
     ("quadruped", "dm_control quadruped inverse dynamics, base fixed: q, q̇, q̈ -> torques; K4"),
+    ("ant", "dm_control's Ant inverse dynamics, torso fixed: q, q̇, q̈ -> torques; D4 (4 legs at 90°)"),
 ):
     register_task(f"{_robot}-id", description=_doc)(_id(_robot))
 
@@ -436,6 +439,12 @@ def acrobot_fd(train_size: int | None = None, fd_steps: int = 5) -> RobotDynamic
 def quadruped_com(train_size: int | None = None, payload: float = 0.0) -> RobotTask:
     """dm_control quadruped centroidal momentum from joint q, q̇ (MorphoSymm protocol); K4."""
     return RobotTask("quadruped-com", "quadruped", "com", train_size=train_size, payload=payload)
+
+
+@register_task("ant-com")
+def ant_com(train_size: int | None = None) -> RobotTask:
+    """dm_control's Ant centroidal momentum from joint q, q̇ (quadruped-com's protocol); D4."""
+    return RobotTask("ant-com", "ant", "com", train_size=train_size)
 
 
 @register_task(

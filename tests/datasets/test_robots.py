@@ -43,6 +43,7 @@ def test_every_shipped_spec_agrees_with_its_simulator(robot):
 def test_shipped_groups():
     assert {r: load_spec(r).group.order for r in MUJOCO_ROBOTS} == {
         "acrobot": 2,
+        "ant": 8,
         "cartpole": 2,
         "half_cheetah": 1,
         "quadruped": 4,
@@ -310,3 +311,34 @@ def test_robot_pretrained_loads_in_a_fresh_process(name, tmp_path):
     env = {**os.environ, "SYMZOO_HOME": str(tmp_path), "SYMZOO_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
     assert r.returncode == 0 and r.stdout.startswith("ok"), r.stderr[-2000:]
+
+
+def test_ant_is_d4_and_a_wrong_sign_or_a_c4_only_spec_is_caught():
+    """dm_control's Ant: 4 legs at 90° on a sphere, D4 of order 8 (checked against MuJoCo); an ankle
+    sign flipped under the mirror is caught, and the 90° turn is a real symmetry (not only the mirrors)."""
+    spec = load_spec("ant")
+    assert spec.group.order == 8 and spec.group.name == "D4"
+    raw = _raw("ant")
+    raw["generators"]["mirror"]["q"]["signs"] = [-1, -1] * 4  # ankles flipped too: still a group
+    with pytest.raises(SymmetrySpecError, match=r"generator 'mirror'.*joint '\w+_(hip|ankle)'"):
+        check_spec(spec_from_dict(raw, ROBOTS_DIR / "ant.yaml"), n_states=2, diagnose=False)
+    raw = _raw("ant")
+    raw["generators"]["rotation"]["q"]["perm"] = [6, 7, 0, 1, 2, 3, 4, 5]  # turning the wrong way
+    with pytest.raises(SymmetrySpecError, match="generator 'rotation'"):
+        check_spec(spec_from_dict(raw, ROBOTS_DIR / "ant.yaml"), n_states=2, diagnose=False)
+
+
+@pytest.mark.parametrize(
+    "task_name,model_name", [("ant-id", "emlp"), ("ant-id", "delan-eq"), ("ant-com", "emlp")]
+)
+def test_equivariant_models_on_the_d4_ant(task_name, model_name):
+    from symzoo.compat import check_compatible
+
+    torch.manual_seed(0)
+    task = symzoo.get_task(task_name)
+    train, _, _ = task.splits("tiny")
+    model = symzoo.create_model(model_name, **task.model_defaults(model_name, train))
+    check_compatible(model, task)
+    task.prepare_model(model, train)
+    errs = assert_equivariant(model, task)  # every element of D4, float32 and float64
+    assert set(errs[torch.float64]) == set(task.group.factors) | {"all"}
