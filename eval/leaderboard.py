@@ -597,7 +597,7 @@ def _cross(row: dict) -> str:
     n = max(br["by_size"], key=int)
     c = br["by_size"][n]["crossover"]
     s, b = _num(c.get("strength")), c.get("bound")
-    unit = f" {_short_unit(br['unit'])}" if br.get("unit") else ""
+    unit = f" {_short_unit(br['unit'])}".rstrip() if br.get("unit") else ""
     if b == "?":
         return "—"
     txt = {"=": f"{_fmt(s)}", ">": f"> {_fmt(s)}", "<": f"≤ {_fmt(s)}"}[b]
@@ -725,7 +725,7 @@ def _short_unit(u: str) -> str:
 
 def _table(header: list[str], rows: list[list[str]]) -> list[str]:
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    return lines + ["| " + " | ".join(r) + " |" for r in rows]
+    return lines + ["| " + " | ".join(c.replace("|", "\\|") for c in r) + " |" for r in rows]
 
 
 _COLORS = {
