@@ -310,10 +310,10 @@ class MatrixRep(Rep):
     def escnn_rep(self) -> Any:
         """This representation as an escnn ``Representation`` of ``group.escnn``."""
         if self._escnn is None:
+            import hashlib
+
             from escnn.group import Representation
             from escnn.group._numerical import decompose_representation_finitegroup
-
-            import hashlib
 
             # a name fixed by the matrices (escnn keeps one representation per name and group, and
             # escnn layers name their buffers after it: the same rep gets the same state-dict keys
