@@ -25,7 +25,9 @@ class CircNet(SymmetryContract, nn.Module):
     irreps_in = {"x": "window of ring states [W, N]"}
     irreps_out = {"x_next": "ring state [N]"}
 
-    def __init__(self, window: int = 4, hidden: int = 32, layers: int = 3, kernel: int = 5, act: str = "silu"):
+    def __init__(
+        self, window: int = 4, hidden: int = 32, layers: int = 3, kernel: int = 5, act: str = "silu"
+    ):
         super().__init__()
         if window < 1 or layers < 1 or kernel < 1 or kernel % 2 == 0:
             raise ValueError(
@@ -39,7 +41,9 @@ class CircNet(SymmetryContract, nn.Module):
         c = self.window
         for i in range(layers):
             last = i == layers - 1
-            mods.append(nn.Conv1d(c, 1 if last else hidden, kernel, padding=kernel // 2, padding_mode="circular"))
+            mods.append(
+                nn.Conv1d(c, 1 if last else hidden, kernel, padding=kernel // 2, padding_mode="circular")
+            )
             if not last:
                 mods.append(ACTIVATIONS[act]())
             c = hidden
@@ -56,6 +60,8 @@ class CircNet(SymmetryContract, nn.Module):
 
 
 @register_model("circnet", domain="attractors-ring")
-def circnet(window: int = 4, hidden: int = 32, layers: int = 3, kernel: int = 5, act: str = "silu") -> CircNet:
+def circnet(
+    window: int = 4, hidden: int = 32, layers: int = 3, kernel: int = 5, act: str = "silu"
+) -> CircNet:
     """Circular-convolution flow map for ring systems (Lorenz-96); exactly Z_N shift-equivariant."""
     return CircNet(window, hidden, layers, kernel, act)

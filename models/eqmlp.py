@@ -32,7 +32,9 @@ class SymmetrizedMLP(SymmetryContract, nn.Module):
     irreps_in = {"x": "window of states [W, D]"}
     irreps_out = {"x_next": "state [D]"}
 
-    def __init__(self, system: str = "lorenz", window: int = 4, hidden: int = 128, layers: int = 3, act: str = "silu"):
+    def __init__(
+        self, system: str = "lorenz", window: int = 4, hidden: int = 128, layers: int = 3, act: str = "silu"
+    ):
         super().__init__()
         from symzoo.datasets.attractors import make_task
 
@@ -62,6 +64,8 @@ class SymmetrizedMLP(SymmetryContract, nn.Module):
 
 
 @register_model("eqmlp", domain="attractors")
-def eqmlp(system: str = "lorenz", window: int = 4, hidden: int = 128, layers: int = 3, act: str = "silu") -> SymmetrizedMLP:
+def eqmlp(
+    system: str = "lorenz", window: int = 4, hidden: int = 128, layers: int = 3, act: str = "silu"
+) -> SymmetrizedMLP:
     """Group-averaged MLP flow map for an attractor task's group (C2, C3 x C2, Z_N); exactly equivariant."""
     return SymmetrizedMLP(system, window, hidden, layers, act)

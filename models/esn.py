@@ -151,5 +151,15 @@ def esn(
 ) -> ESN:
     """Echo state network (Pathak's squared readout by default), ridge-regression readout; no symmetry."""
     return ESN(
-        state_dim, window, reservoir, spectral_radius, input_scale, degree, leak, ridge, readout, bias_scale, seed
+        state_dim,
+        window,
+        reservoir,
+        spectral_radius,
+        input_scale,
+        degree,
+        leak,
+        ridge,
+        readout,
+        bias_scale,
+        seed,
     )

@@ -55,7 +55,9 @@ class FlowNODE(SymmetryContract, nn.Module):
     irreps_in = {"x": "window of states [W, D]"}
     irreps_out = {"x_next": "state [D]"}
 
-    def __init__(self, dim: int = 3, hidden: int = 128, layers: int = 2, act: str = "tanh", substeps: int = 2):
+    def __init__(
+        self, dim: int = 3, hidden: int = 128, layers: int = 2, act: str = "tanh", substeps: int = 2
+    ):
         super().__init__()
         if dim < 1 or substeps < 1:
             raise ValueError(f"FlowNODE needs dim >= 1 and substeps >= 1, got dim={dim}, substeps={substeps}")
