@@ -5,6 +5,10 @@ Tasks
 ``rmd17-<molecule>``  revised MD17 (Christensen & von Lilienfeld 2020) from ``rmd17/rmd17_<molecule>_{train,test}_01.npz``:
                       kcal/mol -> eV (× 0.0433641); train + validation from the train file (950 + 50 in
                       the ``small``/``paper`` presets), test on the 1000 frames of the test file.
+``rmd17-multi``       several rMD17 molecules at once (``data.task_args.molecules=aspirin,ethanol,...``,
+                      default the seven bundled ones; ``exclude=ethanol`` for leave-one-molecule-out):
+                      per-molecule splits (small: 300 + 10 train/val, 100 test each), interleaved;
+                      one level of theory, species H, C, N, O, per-species reference energies shared.
 ``3bpa``              3-(benzyloxy)pyridin-2-amine (Kovács et al. 2021): train/validation from
                       ``train_300K.xyz``, test on ``train_mixedT.xyz`` (300/600/1200 K: temperature transfer).
 ``emt-cu``            simulated offline with ASE's EMT: a periodic fcc copper cell sampled by Langevin MD;
@@ -56,6 +60,8 @@ __all__ = [
     "make_structure",
     "simulate_emt_cu",
     "RMD17_MOLECULES",
+    "RMD17_BUNDLED",
+    "RMD17MultiTask",
     "RMD17_MIRROR",
     "RMD17_SHA256",
     "BUNDLED_DATA",
@@ -173,9 +179,12 @@ def _check_structure(d, where: str) -> None:
             )
 
 
-def read_npz(path: str | os.PathLike, *, unit: float | None = None) -> list:
+def read_npz(
+    path: str | os.PathLike, *, unit: float | None = None, frames: Sequence[int] | None = None
+) -> list:
     """An rMD17-style ``.npz`` (``nuclear_charges``, ``coords``, ``energies``, ``forces``; kcal/mol
-    unless ``unit`` (eV per file unit) says otherwise) as a list of structures in eV and Å."""
+    unless ``unit`` (eV per file unit) says otherwise) as a list of structures in eV and Å
+    (only the frames with the indices ``frames``, in that order, when given)."""
     path = Path(path)
     try:
         with np.load(path) as f:
@@ -207,8 +216,9 @@ def read_npz(path: str | os.PathLike, *, unit: float | None = None) -> list:
             f"{path}: inconsistent shapes coords {coords.shape}, forces {forces.shape}, "
             f"energies {energies.shape}"
         )
-    out = [make_structure(coords[i], z, energies[i], forces[i]) for i in range(len(coords))]
-    for i, d in enumerate(out):
+    idx = range(len(coords)) if frames is None else [int(i) for i in frames]
+    out = [make_structure(coords[i], z, energies[i], forces[i]) for i in idx]
+    for i, d in zip(idx, out):
         _check_structure(d, f"{path} frame {i}")
     return out
 
@@ -490,9 +500,49 @@ class AtomsTask(Task):
         """Fit the model's per-species reference energies and energy scale on ``train_set``
         (called by the harness before training, when the model has ``fit_reference``)."""
         fit = getattr(model, "fit_reference", None)
-        if fit is not None:
-            info = fit([train_set[i] for i in range(len(train_set))])
-            log.info("%s: fitted reference energies %s", self.name, info)
+        if fit is None:
+            return
+        items = [train_set[i] for i in range(len(train_set))]
+        known = getattr(model, "known_species", None)
+        if isinstance(known, Tensor) and bool(known.any()) and items:
+            species = torch.unique(torch.cat([d.z.reshape(-1) for d in items]))
+            if int(species.max()) < known.numel() and bool(known[species].all()):
+                info = self._shift_reference(model, items)
+                log.info("%s: pretrained reference energies shifted by %s", self.name, info)
+                return
+        info = fit(items)
+        log.info("%s: fitted reference energies %s", self.name, info)
+
+    def _shift_reference(self, model, items: list) -> dict:
+        """Fine-tuning (the model already knows every species of ``items``): keep its energy scale
+        and correct its per-species reference energies by the least-squares shift of its own
+        energy errors on ``items``, so that training starts from a zero mean energy error."""
+        from torch_geometric.data import Batch
+
+        errs, rows = [], []
+        species = torch.unique(torch.cat([d.z.reshape(-1) for d in items]))
+        col = {int(s): k for k, s in enumerate(species)}
+        was_training = model.training
+        model.eval()
+        for i in range(0, len(items), 50):
+            chunk = items[i : i + 50]
+            e = model(Batch.from_data_list(chunk))["energy"].detach().reshape(-1).double()
+            for d, ei in zip(chunk, e):
+                errs.append(float(d.energy.reshape(-1)[0]) - float(ei))
+                r = np.zeros(len(col))
+                for zz, c in zip(*np.unique(d.z.numpy(), return_counts=True)):
+                    r[col[int(zz)]] = c
+                rows.append(r)
+        model.train(was_training)
+        shift, *_ = np.linalg.lstsq(np.asarray(rows), np.asarray(errs), rcond=None)
+        ref = model.atomic_reference
+        with torch.no_grad():
+            ref[species] += torch.from_numpy(shift).to(ref.dtype)
+        return {
+            "species": species.tolist(),
+            "shift_eV": shift.tolist(),
+            "mean_error_eV": float(np.mean(errs)),
+        }
 
     def validate_batch(self, batch) -> None:
         super().validate_batch(batch)
@@ -605,6 +655,113 @@ class RMD17Task(AtomsTask):
 
     def load(self, preset: str):
         return read_npz(self._locate("train")), read_npz(self._locate("test"))
+
+
+#: the rMD17 molecules whose split-01 files ship with the package (the default of ``rmd17-multi``)
+RMD17_BUNDLED = ("aspirin", "ethanol", "malonaldehyde", "naphthalene", "salicylic", "toluene", "uracil")
+
+
+def _molecule_list(value, what: str) -> list[str]:
+    """``"a,b"`` or ``["a", "b"]`` as a list of known rMD17 molecule names (a one-line error otherwise)."""
+    if value is None:
+        return []
+    items = value.split(",") if isinstance(value, str) else [str(v) for v in value]
+    names = [m.strip() for m in items if m and m.strip()]
+    for m in names:
+        if m not in RMD17_MOLECULES:
+            from symzoo.errors import UnknownNameError, suggest
+
+            raise UnknownNameError(
+                f"rmd17-multi: unknown rMD17 molecule {m!r} in {what}{suggest(m, RMD17_MOLECULES)}; "
+                f"molecules: {', '.join(RMD17_MOLECULES)}"
+            )
+    return list(dict.fromkeys(names))
+
+
+class RMD17MultiTask(AtomsTask):
+    """Several rMD17 molecules at once (one level of theory, PBE/def2-SVP; species H, C, N, O).
+
+    ``molecules`` (default: the seven bundled ones, :data:`RMD17_BUNDLED`) minus ``exclude`` (the
+    held-out molecule of a leave-one-molecule-out study).  The preset sizes are **per molecule**:
+    each molecule's training file gives ``val`` + ``train`` frames (a seeded shuffle, as for one
+    molecule) and its test file the first ``test`` frames.  The training list interleaves the
+    molecules, so that ``data.train_size=N`` keeps a mix.  Structures carry ``molecule`` (an index
+    into :attr:`molecules`).  Per-species reference energies are fitted once on the whole mixture
+    (the model's ``fit_reference``), hence shared by every molecule.
+    """
+
+    presets = {
+        "tiny": {"train": 4, "val": 2, "test": 3},
+        "small": {"train": 300, "val": 10, "test": 100},
+        "paper": {"train": 950, "val": 50, "test": None},
+    }
+
+    def __init__(
+        self,
+        *,
+        molecules=None,
+        exclude=None,
+        split: str = "01",
+        url: str | None = None,
+        **kw,
+    ):
+        chosen = _molecule_list(molecules, "molecules") if molecules is not None else list(RMD17_BUNDLED)
+        if not chosen:
+            raise InputError("rmd17-multi: molecules= names no molecule (e.g. molecules=aspirin,ethanol)")
+        dropped = _molecule_list(exclude, "exclude")
+        self.molecules = tuple(m for m in chosen if m not in dropped)
+        if not self.molecules:
+            raise InputError(
+                f"rmd17-multi: exclude={','.join(dropped)} leaves no molecule of {','.join(chosen)}"
+            )
+        super().__init__("rmd17-multi", **kw)
+        self.excluded = tuple(m for m in dropped if m in chosen)
+        self.split, self.url = split, url
+        self.description = (
+            f"rMD17 molecules {', '.join(self.molecules)} together"
+            + (f" (held out: {', '.join(self.excluded)})" if self.excluded else "")
+            + f": energies (eV) and forces (eV/Å), PBE/def2-SVP, per-molecule train/val from the "
+            f"train files and test from the test files (split {split})"
+        )
+
+    def splits(self, preset: str | None = None, seed: int = 0):
+        preset = preset or self.default_preset
+        self.check_preset(preset)
+        if preset in self._cache:
+            return self._cache[preset]
+        sizes = {**self.presets[preset], **self.overrides}
+        per_train, per_val, per_test = [], [], []
+        for k, m in enumerate(self.molecules):
+            one = RMD17Task(m, root=self.root, split=self.split, url=self.url)
+            train_file, test_file = one._locate("train"), one._locate("test")
+            with np.load(train_file) as f:
+                n_pool = int(f["coords"].shape[0])
+            with np.load(test_file) as f:
+                n_testfile = int(f["coords"].shape[0])
+            n_train, n_val = self._split_sizes(sizes, n_pool)
+            if n_val < 1 or n_train < 1 or n_train + n_val > n_pool:
+                raise SymzooError(
+                    f"{self.name}: {n_train} training + {n_val} validation structures of {m} requested "
+                    f"but its training file has {n_pool}"
+                )
+            order = np.random.default_rng(self.split_seed).permutation(n_pool)[: n_val + n_train]
+            pool = read_npz(train_file, frames=order)
+            n_test = n_testfile if sizes.get("test") is None else min(int(sizes["test"]), n_testfile)
+            test = read_npz(test_file, frames=range(n_test))
+            for d in (*pool, *test):
+                d.molecule = torch.tensor([k])
+            per_val.append(pool[:n_val])
+            per_train.append(pool[n_val:])
+            per_test.append(test)
+
+        def interleave(groups: list[list]) -> list:
+            return [g[i] for i in range(max(len(g) for g in groups)) for g in groups if i < len(g)]
+
+        self._cache[preset] = (interleave(per_train), interleave(per_val), interleave(per_test))
+        return self._cache[preset]
+
+    def load(self, preset: str):  # splits() reads the files itself (only the frames it needs)
+        raise NotImplementedError
 
 
 class ThreeBPATask(AtomsTask):
@@ -756,6 +913,12 @@ class XYZTask(AtomsTask):
 def rmd17(molecule: str, **kw) -> RMD17Task:
     """revised MD17 molecule: energies and forces (eV, eV/Å), 950 + 50 train/val, 1000 test."""
     return RMD17Task(molecule, **kw)
+
+
+@register_task("rmd17-multi")
+def rmd17_multi(**kw) -> RMD17MultiTask:
+    """Several rMD17 molecules in one task (molecules=a,b,... exclude=m); shared per-species energies."""
+    return RMD17MultiTask(**kw)
 
 
 @register_task("3bpa")

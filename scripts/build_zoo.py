@@ -307,6 +307,7 @@ def finetune_study(
         rows, n_test, units = [], None, None
         for n in sizes:
             res = {"pretrained": [], "scratch": []}
+            every: dict = {"pretrained": [], "scratch": []}  # all test metrics of each run
             for seed in range(seeds):
                 for kind in ("pretrained", "scratch"):
                     tag = "".join(f"-{x.split('=', 1)[1]}" for x in extra if x.startswith("data.task_args."))
@@ -327,6 +328,7 @@ def finetune_study(
                         )
                     ev = json.loads((run / "eval.json").read_text())
                     res[kind].append(ev["metrics"][ev["primary_metric"]])
+                    every[kind].append(ev["metrics"])
                     n_test, units = ev["n_test"], ev["units"][ev["primary_metric"]]
                     log.info("%s n=%d seed=%d: %s %.5g", target, n, seed, kind, res[kind][-1])
             row = {"train_size": n, "seeds": seeds, "metric": ev["primary_metric"]}
@@ -336,6 +338,19 @@ def finetune_study(
                     "std": _round(statistics.stdev(vals), 2) if len(vals) > 1 else 0.0,
                     "values": [_round(v, 4) for v in vals],
                 }
+                others = [k for k in every[kind][0] if k != ev["primary_metric"] and k.endswith("mae_meV")]
+                if others:  # e.g. the energy MAE of a force field, next to its primary force MAE
+                    row[kind]["other_metrics"] = {
+                        k: {
+                            "mean": _round(statistics.mean(m[k] for m in every[kind]), 4),
+                            "std": (
+                                _round(statistics.stdev(m[k] for m in every[kind]), 2)
+                                if len(vals) > 1
+                                else 0.0
+                            ),
+                        }
+                        for k in others
+                    }
             row["gain"] = _round(row["scratch"]["mean"] / row["pretrained"]["mean"], 3)
             rows.append(row)
         extra_s = (" " + " ".join(extra)) if extra else ""
