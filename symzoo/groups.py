@@ -562,6 +562,18 @@ def sign_rep(group: FiniteGroup, kernel: Iterable[str] = (), name: str = "sign")
 _GRID_KINDS = ("scalar", "pseudoscalar", "vector")
 
 
+def _per_element(name: str, g: GroupElementBase, x: Tensor, index: Tensor | None, one) -> Tensor:
+    """Apply ``one(rows, i)`` to the rows of ``x`` that element ``i`` acts on, for each element
+    present in the batch (actions that are not a matrix product: grid index maps, rolls)."""
+    assert isinstance(g, FiniteElement), f"{name} is a representation of a finite group"
+    idx = g.index if index is None else g.index[index]
+    out = torch.empty_like(x)
+    for i in torch.unique(idx).tolist():
+        rows = (idx == i).nonzero().squeeze(1).to(x.device)
+        out[rows] = one(x[rows], int(i))
+    return out
+
+
 class GridRep(Rep):
     """A field on a square 2-D grid ``[..., (C,) H, W]`` under C_n/D_n with n in {1, 2, 4}.
 
@@ -600,21 +612,19 @@ class GridRep(Rep):
         return x.flatten(-2)[..., flat].reshape(x.shape)
 
     def act(self, g: GroupElementBase, x: Tensor, index: Tensor | None = None) -> Tensor:
-        assert isinstance(g, FiniteElement), f"{self.name} is a representation of a finite group"
-        idx = g.index if index is None else g.index[index]
-        out = torch.empty_like(x)
-        for i in torch.unique(idx).tolist():
-            rows = (idx == i).nonzero().squeeze(1).to(x.device)
-            xi = self._transform_grid(x[rows], int(i))
-            if self.kind == "pseudoscalar":
-                xi = xi * float(self.det[i])
-            elif self.kind == "vector":
-                a = self.coords[i].to(dtype=x.dtype, device=x.device)
-                xi = torch.einsum("ij,...j->...i", a, xi.movedim(self.channel_axis, -1)).movedim(
-                    -1, self.channel_axis
-                )
-            out[rows] = xi
-        return out
+        return _per_element(self.name, g, x, index, self._act_one)
+
+    def _act_one(self, x: Tensor, i: int) -> Tensor:
+        """Element ``i`` on a stack of fields ``x`` (every row transformed alike)."""
+        xi = self._transform_grid(x, i)
+        if self.kind == "pseudoscalar":
+            xi = xi * float(self.det[i])
+        elif self.kind == "vector":
+            a = self.coords[i].to(dtype=x.dtype, device=x.device)
+            xi = torch.einsum("ij,...j->...i", a, xi.movedim(self.channel_axis, -1)).movedim(
+                -1, self.channel_axis
+            )
+        return xi
 
     def check(self, x: Tensor, group: Group) -> str | None:
         if x.dim() < 3:
@@ -678,13 +688,9 @@ class ShiftRep(Rep):
         self.shifts = [int(e.to("int")) * self.stride for e in group.elements_escnn]
 
     def act(self, g: GroupElementBase, x: Tensor, index: Tensor | None = None) -> Tensor:
-        assert isinstance(g, FiniteElement), f"{self.name} is a representation of a finite group"
-        idx = g.index if index is None else g.index[index]
-        out = torch.empty_like(x)
-        for i in torch.unique(idx).tolist():
-            rows = (idx == i).nonzero().squeeze(1).to(x.device)
-            out[rows] = torch.roll(x[rows], self.shifts[int(i)], dims=self.axis)
-        return out
+        return _per_element(
+            self.name, g, x, index, lambda xi, i: torch.roll(xi, self.shifts[i], dims=self.axis)
+        )
 
     def check(self, x: Tensor, group: Group) -> str | None:
         n = x.shape[self.axis] if x.dim() > 1 else 0
