@@ -33,6 +33,7 @@ __all__ = [
     "AtomicCheckpointIO",
     "DDPWeightCheck",
     "FiniteCheck",
+    "PeriodicTestEval",
     "load_checkpoint_safely",
     "clean_partials",
 ]
@@ -176,3 +177,58 @@ class DDPWeightCheck(L.Callback):
             )
             if not agree:
                 raise RuntimeError(f"DDP ranks ended with different weights: {values}")
+
+
+class PeriodicTestEval(L.Callback):
+    """Evaluates the model that would be exported (EMA weights when enabled) on ``dataset`` every
+    ``every_n_epochs`` epochs (and once before training) and records the metrics against the
+    training clock: ``train_seconds`` is wall time since ``on_train_start`` **minus** the time
+    spent in these evaluations (validation stays on the clock: it is part of training).  Rows go
+    to ``self.records`` and, with ``path``, are appended to a JSON-lines file as they are made.
+    For time-to-accuracy curves; meant for a held-out test split that training never sees.
+    """
+
+    def __init__(self, dataset, *, every_n_epochs: int = 1, batch_size: int = 200, path=None):
+        self.dataset, self.every, self.batch_size = dataset, max(1, int(every_n_epochs)), batch_size
+        self.path = Path(path) if path is not None else None
+        self.records: list[dict] = []
+        self._t0 = 0.0
+        self._eval_s = 0.0
+
+    def _evaluate(self, trainer, pl_module, epoch: int) -> None:
+        import time
+
+        from symzoo.eval.evaluate import evaluate_dataset
+
+        t = time.perf_counter()
+        model = pl_module.eval_model
+        modes = {m: m.training for m in (pl_module, model)}
+        try:
+            metrics = evaluate_dataset(model, pl_module.task, self.dataset, batch_size=self.batch_size)
+        finally:
+            for m, mode in modes.items():
+                m.train(mode)
+        done = time.perf_counter()
+        row = {
+            "epoch": epoch,
+            "step": int(trainer.global_step),
+            "train_seconds": round(t - self._t0 - self._eval_s, 3),
+            "eval_seconds": round(done - t, 3),
+            **{k: float(v) for k, v in metrics.items()},
+        }
+        self._eval_s += done - t
+        self.records.append(row)
+        if self.path is not None and trainer.is_global_zero:
+            with open(self.path, "a") as f:
+                f.write(json.dumps(row) + "\n")
+
+    def on_train_start(self, trainer, pl_module) -> None:
+        import time
+
+        self._t0, self._eval_s = time.perf_counter(), 0.0
+        self._evaluate(trainer, pl_module, int(trainer.current_epoch))
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
+        epoch = int(trainer.current_epoch) + 1
+        if epoch % self.every == 0 or epoch == trainer.max_epochs:
+            self._evaluate(trainer, pl_module, epoch)

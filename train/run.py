@@ -205,8 +205,18 @@ def _keep_metrics_on_resume(logger, run: Path, epoch: int) -> None:
     writer.metrics_keys = sorted(fields)
 
 
-def train(cfg: DictConfig, out: str | None = None, *, resume: str | None = None, quiet: bool = False) -> Path:
-    """Train ``cfg.model`` on ``cfg.task``; returns the run folder (see module docstring)."""
+def train(
+    cfg: DictConfig,
+    out: str | None = None,
+    *,
+    resume: str | None = None,
+    quiet: bool = False,
+    callbacks: list | None = None,
+) -> Path:
+    """Train ``cfg.model`` on ``cfg.task``; returns the run folder (see module docstring).
+
+    ``callbacks``: extra Lightning callbacks for this run (e.g.
+    :class:`~symzoo.train.callbacks.PeriodicTestEval`), appended after the harness's own."""
     import lightning as L
 
     from symzoo.compat import check_compatible
@@ -289,7 +299,7 @@ def train(cfg: DictConfig, out: str | None = None, *, resume: str | None = None,
             clean_partials(run / "checkpoints")
             atomic_write_text(run / "config.yaml", OmegaConf.to_yaml(cfg))
         return _fit_and_export(
-            cfg, run, model, task, (train_set, val_set, test_set), resumed, ckpt_path, quiet
+            cfg, run, model, task, (train_set, val_set, test_set), resumed, ckpt_path, quiet, callbacks
         )
     except SymzooError as e:
         if rank == 0 and fresh and not isinstance(e, Interrupted):
@@ -320,7 +330,9 @@ def pd_flat(d, prefix: str = "") -> dict:
     return out
 
 
-def _fit_and_export(cfg, run: Path, model, task, sets, resumed: dict | None, ckpt_path, quiet: bool) -> Path:
+def _fit_and_export(
+    cfg, run: Path, model, task, sets, resumed: dict | None, ckpt_path, quiet: bool, extra_callbacks=None
+) -> Path:
     """Fit (or continue) the run in the owned folder ``run`` and export its best epoch."""
     import lightning as L
     from lightning.pytorch.callbacks import EarlyStopping, LearningRateMonitor, ModelCheckpoint
@@ -383,6 +395,7 @@ def _fit_and_export(cfg, run: Path, model, task, sets, resumed: dict | None, ckp
                 check_on_train_epoch_end=False,
             )
         )
+    callbacks.extend(extra_callbacks or [])
     csv_logger = CSVLogger(save_dir=str(run), name="logs", version="")
     if resumed is not None:
         _keep_metrics_on_resume(csv_logger, run, int(resumed.get("epoch", -1)))
