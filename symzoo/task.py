@@ -285,7 +285,7 @@ class Task:
         raise NotImplementedError
 
     def metrics(self, out: dict[str, Tensor], batch) -> dict[str, Tensor]:
-        """Per-batch means of every metric (the harness weights them by ``batch.num_graphs``)."""
+        """Per-batch values of every metric (means over the batch)."""
         raise NotImplementedError
 
     def metric_terms(self, out: dict[str, Tensor], batch) -> dict[str, tuple[str, Tensor, Any]]:
