@@ -10,6 +10,13 @@ Inverse dynamics from a learned Lagrangian ``L = ½ q̇ᵀ H(q) q̇ − V(q)``::
 * ``c`` and ``g`` by autograd: one backward pass gives ``∂(V − ½ q̇ᵀHq̇)/∂q`` and ``Jᵀw`` for
   ``J = ∂(H q̇)/∂q`` at a dummy ``w = 0``; a second one (w.r.t. ``w``) gives ``J q̇ = Ḣ q̇``.
 
+With ``damping=True`` (off by default, so the published weights are unchanged) a learned viscous
+friction ``τ_f = D q̇``, ``D = diag(softplus(θ))`` per joint (a Rayleigh dissipation
+``½ q̇ᵀ D q̇``; MuJoCo's joint damping is exactly this) is added: without it a DeLaN cannot represent
+damped joints, which dominate the torques of MuJoCo's quadruped and Ant.  ``delan-eq`` averages it
+like the mass matrix, ``D_s = mean_g ρ_v(g)ᵀ D ρ_v(g)`` (a signed permutation maps a positive
+diagonal to a positive diagonal), so friction stays dissipative and equivariant.
+
 ``delan-eq`` (new; none is published) averages over the robot's finite symmetry group ``G``
 acting on joint positions by ``ρ_q`` and on velocities, accelerations and torques by ``ρ_v``
 (signed permutations, so orthogonal)::
@@ -40,7 +47,17 @@ from symzoo.registry import register_model
 
 from .base import SymmetryContract
 
-__all__ = ["MassNet", "PotentialNet", "SymmetrizedMass", "SymmetrizedPotential", "DeLaN", "delan", "delan_eq"]
+__all__ = [
+    "MassNet",
+    "PotentialNet",
+    "Damping",
+    "SymmetrizedMass",
+    "SymmetrizedPotential",
+    "SymmetrizedDamping",
+    "DeLaN",
+    "delan",
+    "delan_eq",
+]
 
 DOMAIN = "robotics"
 _ACTS = {"softplus": nn.Softplus, "tanh": nn.Tanh, "elu": nn.ELU, "silu": nn.SiLU}
@@ -111,6 +128,31 @@ class PotentialNet(nn.Module):
         return self.net(_features(q)).squeeze(-1)
 
 
+class Damping(nn.Module):
+    """Viscous friction per joint: ``D = diag(softplus(θ)) [n, n]`` (positive: dissipative)."""
+
+    def __init__(self, n_dof: int, init: float = 0.05):
+        super().__init__()
+        self.raw = nn.Parameter(torch.full((n_dof,), float(torch.log(torch.expm1(torch.tensor(init))))))
+
+    def forward(self) -> Tensor:
+        return torch.diag(F.softplus(self.raw))
+
+
+class SymmetrizedDamping(nn.Module):
+    """``D_s = mean_g ρ_v(g)ᵀ D ρ_v(g)``: positive definite and ``ρ_v D_s ρ_vᵀ = D_s``."""
+
+    def __init__(self, base: Damping, rho_v: Tensor):
+        super().__init__()
+        self.base = base
+        self.register_buffer("rho_v", torch.as_tensor(rho_v, dtype=torch.float32).clone())
+
+    def forward(self) -> Tensor:
+        d = self.base()
+        rv = self.rho_v.to(d.dtype)
+        return torch.einsum("gki,kl,glj->ij", rv, d, rv) / rv.shape[0]
+
+
 class SymmetrizedMass(nn.Module):
     """``H_s(q) = mean_g ρ_v(g)ᵀ H(ρ_q(g) q) ρ_v(g)`` (SPD, and ``H_s(ρ_q q) = ρ_v H_s(q) ρ_vᵀ``)."""
 
@@ -159,9 +201,12 @@ class DeLaN(SymmetryContract, nn.Module):
         keys: Mapping[str, str] | None = None,
         symmetry: frozenset[str] = frozenset(),
         irreps: Mapping[str, str] | None = None,
+        damping: nn.Module | None = None,
     ):
         super().__init__()
         self.mass, self.potential = mass, potential
+        #: optional viscous friction ``() -> D [n, n]`` (``τ += D q̇``)
+        self.damping = damping
         self.keys = {"q": "q", "qd": "qd", "qdd": "qdd", "tau": "tau", **dict(keys or {})}
         self.symmetry = frozenset(symmetry)
         irreps = dict(irreps or {})
@@ -181,12 +226,20 @@ class DeLaN(SymmetryContract, nn.Module):
         num, den = float(tau.double().pow(2).mean().sqrt()), float(qdd.double().pow(2).mean().sqrt())
         if num > 0 and den > 0:
             self.scale.fill_(num / den)
+        qd = fields.get(self.keys["qd"])
+        if self.damping is not None and qd is not None:
+            # start the friction at the per-joint least-squares slope of τ on q̇ (clipped positive):
+            # joint damping can dominate the torques, and a softplus parameter learns its size slowly
+            t, v = tau.double().reshape(-1, tau.shape[-1]), qd.double().reshape(-1, qd.shape[-1])
+            slope = ((t * v).sum(0) / v.pow(2).sum(0).clamp(min=1e-12)).clamp(min=1e-4) / float(self.scale)
+            base = self.damping.base if isinstance(self.damping, SymmetrizedDamping) else self.damping
+            base.raw.copy_((slope + torch.log(-torch.expm1(-slope))).to(base.raw.dtype))  # softplus⁻¹
 
     def dynamics_terms(
         self, q: Tensor, qd: Tensor, qdd: Tensor, create_graph: bool = False
     ) -> dict[str, Tensor]:
         """``q, qd, qdd [B, n]`` -> ``{"mass_matrix": [B, n, n], "inertial": H q̈, "coriolis": c,
-        "gravity": g, "tau": τ}`` (each ``[B, n]`` but the mass matrix)."""
+        "gravity": g, "friction": D q̇, "tau": τ}`` (each ``[B, n]`` but the mass matrix)."""
         with torch.enable_grad():
             qv = q.detach().requires_grad_(True)
             sc = self.scale.to(qv.dtype)
@@ -201,8 +254,18 @@ class DeLaN(SymmetryContract, nn.Module):
             hdot_qd = torch.autograd.grad((gq * qd).sum(), w, create_graph=create_graph)[0]  # J q̇ = Ḣ q̇
             inertial = (h @ qdd.unsqueeze(-1)).squeeze(-1)
             cor = hdot_qd + (gq if create_graph else gq.detach())
-            tau = inertial + cor + grad_v
-        return {"mass_matrix": h, "inertial": inertial, "coriolis": cor, "gravity": grad_v, "tau": tau}
+            friction = torch.zeros_like(qd)
+            if self.damping is not None:
+                friction = sc * (qd @ self.damping().to(qd.dtype).transpose(0, 1))
+            tau = inertial + cor + grad_v + friction
+        return {
+            "mass_matrix": h,
+            "inertial": inertial,
+            "coriolis": cor,
+            "gravity": grad_v,
+            "friction": friction,
+            "tau": tau,
+        }
 
     def forward(self, batch) -> dict[str, Tensor]:
         """``q, qd, qdd [B, n]`` (named by ``keys``) -> ``{tau: [B, n]}``: inverse-dynamics joint
@@ -273,14 +336,17 @@ def delan(
     qd: str | None = None,
     qdd: str | None = None,
     tau: str | None = None,
+    damping: bool = False,
 ) -> DeLaN:
-    """Deep Lagrangian Network (Lutter et al. 2019): SPD mass matrix L Lᵀ, potential, autograd Coriolis."""
+    """Deep Lagrangian Network (Lutter et al. 2019): SPD mass matrix L Lᵀ, potential, autograd Coriolis
+    (``damping=True``: plus learned viscous joint friction)."""
     _, _, keys, n, irreps = _robot_io(task, {"q": q, "qd": qd, "qdd": qdd, "tau": tau})
     return DeLaN(
         MassNet(n, hidden, layers, act, eps),
         PotentialNet(n, hidden, layers, act),
         keys,
         irreps=irreps,
+        damping=Damping(n) if damping else None,
     )
 
 
@@ -295,8 +361,10 @@ def delan_eq(
     qd: str | None = None,
     qdd: str | None = None,
     tau: str | None = None,
+    damping: bool = False,
 ) -> DeLaN:
-    """Equivariant DeLaN: mass matrix and potential averaged over the robot's symmetry group."""
+    """Equivariant DeLaN: mass matrix and potential averaged over the robot's symmetry group
+    (``damping=True``: plus group-averaged viscous joint friction)."""
     group, reps, keys, n, irreps = _robot_io(task, {"q": q, "qd": qd, "qdd": qdd, "tau": tau})
     rho_q, rho_v = reps["q"].matrices, reps["qd"].matrices
     for role in ("qdd", "tau"):
@@ -306,4 +374,5 @@ def delan_eq(
         raise ValueError("delan-eq needs orthogonal velocity representations (signed permutations)")
     mass = SymmetrizedMass(MassNet(n, hidden, layers, act, eps), rho_q, rho_v)
     pot = SymmetrizedPotential(PotentialNet(n, hidden, layers, act), rho_q)
-    return DeLaN(mass, pot, keys, symmetry=frozenset(group.factors), irreps=irreps)
+    fric = SymmetrizedDamping(Damping(n), rho_v) if damping else None
+    return DeLaN(mass, pot, keys, symmetry=frozenset(group.factors), irreps=irreps, damping=fric)
