@@ -352,6 +352,20 @@ def _rollout_table(doc: dict, summ: dict) -> list[str]:
     return _table(["model", "N"] + [h for _, h in present], rows)
 
 
+def _model_errorbar(ax, model: str, i: int, roles: dict, xs, ys, lo, hi):
+    """One model's curve with asymmetric error bars, styled by its role (equivariant/augmented/baseline)."""
+    role = roles.get(model, {}).get("role", "baseline")
+    return ax.errorbar(
+        xs,
+        ys,
+        yerr=[lo, hi],
+        marker="osD^v<>"[i % 7],
+        linestyle=STYLE.get(role, "--"),
+        capsize=3,
+        label=f"{model} ({ROLE_LABEL.get(role, role)})",
+    )
+
+
 def _rollout_method(doc: dict) -> str:
     methods = sorted(
         {str(r["method"]) for c in _cells(doc) for r in [c.get("rollout") or {}] if "method" in r}
@@ -629,16 +643,7 @@ def plot_learning_curves(doc: dict, summ: dict, path: str | Path) -> Path | None
         }
         # on a log axis mean - std can be <= 0: clip the lower bar at half the smallest seed value
         lo = [min(e, y - 0.5 * min(seeds[n] or [y])) for n, y, e in zip(xs, ys, es)]
-        role = roles.get(m, {}).get("role", "baseline")
-        line = ax.errorbar(
-            xs,
-            ys,
-            yerr=[lo, es],
-            marker="osD^v<>"[i % 7],
-            linestyle=STYLE.get(role, "--"),
-            capsize=3,
-            label=f"{m} ({ROLE_LABEL.get(role, role)})",
-        )
+        line = _model_errorbar(ax, m, i, roles, xs, ys, lo, es)
         sx = [n for n in xs for _ in seeds[n]]
         sy = [v for n in xs for v in seeds[n]]
         ax.scatter(sx, sy, s=10, color=line[0].get_color(), alpha=0.45, zorder=1)
@@ -746,16 +751,7 @@ def plot_energy_drift(doc: dict, summ: dict, path: str | Path, invariant: str | 
         xs, ys = [p[0] for p in pts], [p[1]["mean"] for p in pts]
         es = [p[1]["std"] if math.isfinite(p[1]["std"]) else 0.0 for p in pts]
         lo = [min(e, 0.9 * y) for y, e in zip(ys, es)]
-        role = roles.get(m, {}).get("role", "baseline")
-        ax.errorbar(
-            xs,
-            ys,
-            yerr=[lo, es],
-            marker="osD^v<>"[i % 7],
-            linestyle=STYLE.get(role, "--"),
-            capsize=3,
-            label=f"{m} ({ROLE_LABEL.get(role, role)})",
-        )
+        _model_errorbar(ax, m, i, roles, xs, ys, lo, es)
         plotted += 1
     if not plotted:
         return None

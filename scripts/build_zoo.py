@@ -109,17 +109,7 @@ def reference_io(model, task, preset: str, n_graphs: int = 3) -> dict:
     return tensors
 
 
-ROLLOUT_KEYS = (
-    "energy_drift",
-    "energy_drift_final",
-    "energy_drift_reference",
-    "energy_mse",
-    "rollout_error",
-    "valid_time",
-    "diverged",
-    "momentum_drift",
-    "angular_momentum_drift",
-)
+from symzoo.cards import ZOO_ROLLOUT_KEYS as ROLLOUT_KEYS  # noqa: E402  (one list for registry and cards)
 
 
 def rollout_summary(model, task, preset: str, steps: int = 1000, n_traj: int = 16) -> dict | None:

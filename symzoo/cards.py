@@ -19,6 +19,19 @@ from __future__ import annotations
 
 from typing import Any
 
+#: the rollout metrics a zoo entry records (``scripts/build_zoo.py``) and its card shows, in order
+ZOO_ROLLOUT_KEYS = (
+    "energy_drift",
+    "energy_drift_final",
+    "energy_drift_reference",
+    "energy_mse",
+    "rollout_error",
+    "valid_time",
+    "diverged",
+    "momentum_drift",
+    "angular_momentum_drift",
+)
+
 __all__ = [
     "render_card",
     "render_cards",
@@ -157,21 +170,7 @@ def render_card(name: str, e: dict, *, level: int = 2) -> str:
         L += _table(["evaluation"] + [f"`{k}`" for k in keys], rows) + [""]
         ro = m.get("rollout") or {}
         if ro:
-            rkeys = [
-                k
-                for k in (
-                    "energy_drift",
-                    "energy_drift_final",
-                    "energy_drift_reference",
-                    "energy_mse",
-                    "rollout_error",
-                    "valid_time",
-                    "diverged",
-                    "momentum_drift",
-                    "angular_momentum_drift",
-                )
-                if k in ro
-            ]
+            rkeys = [k for k in ZOO_ROLLOUT_KEYS if k in ro]
             L += [
                 f"Long-horizon rollout ({ro.get('steps')} {ro.get('method')} steps of dt = {ro.get('dt')}, "
                 f"horizon {ro.get('horizon')}, {ro.get('n_traj')} `{ro.get('split')}` trajectories, "
