@@ -513,10 +513,43 @@ class AtomsTask(Task):
         info = fit(items)
         log.info("%s: fitted reference energies %s", self.name, info)
 
+    def finalize_model(self, model, train_set) -> dict | None:
+        """Re-fit the constant part of the trained model's energy on ``train_set``, after training.
+
+        A force-dominated loss leaves the energy free to drift by a constant per species during
+        training (the reference energies of :meth:`prepare_model` are fitted before training only).
+        Here the per-species reference energies ``E0[z]`` of the exported weights are corrected by
+        the least-squares solution ``δ`` of ``counts @ δ ≈ E_ref - E_model`` over the training
+        frames (``counts[i, s]``: atoms of species ``s`` in frame ``i``), minimum-norm when the
+        compositions do not determine every species (``numpy.linalg.lstsq``): for one composition
+        (one molecule) this is a single energy shift spread over the species in proportion to their
+        counts; for a mixture of molecules a per-species least squares.  Forces (``-dE/dx``) are
+        unchanged by construction, and the training-set mean energy error becomes zero whenever the
+        all-ones column lies in the span of the compositions (always for one molecule).
+
+        The same procedure runs on every atoms run, trained from scratch or fine-tuned, for models
+        with per-species reference energies (``atomic_reference`` / ``known_species`` buffers, saved
+        with the weights); other models (e.g. the flattened-coordinate ``mlp``) are left unchanged
+        (``None``).  Returns ``{"species", "shift_eV", "mean_error_eV"}`` (the mean training energy
+        error before the shift), which the harness records in ``eval.json`` under ``finalize``."""
+        known = getattr(model, "known_species", None)
+        if (
+            not isinstance(known, Tensor)
+            or getattr(model, "atomic_reference", None) is None
+            or len(train_set) == 0
+        ):
+            return None
+        items = [train_set[i] for i in range(len(train_set))]
+        species = torch.unique(torch.cat([d.z.reshape(-1) for d in items]))
+        if int(species.max()) >= known.numel() or not bool(known[species].all()):
+            return None  # never fitted to these species: nothing to re-fit
+        return self._shift_reference(model, items)
+
     def _shift_reference(self, model, items: list) -> dict:
         """Fine-tuning (the model already knows every species of ``items``): keep its energy scale
         and correct its per-species reference energies by the least-squares shift of its own
-        energy errors on ``items``, so that training starts from a zero mean energy error."""
+        energy errors on ``items``, so that training starts from a zero mean energy error (also
+        the post-training re-fit of :meth:`finalize_model`)."""
         from torch_geometric.data import Batch
 
         errs, rows = [], []

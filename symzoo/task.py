@@ -390,6 +390,16 @@ class Task:
         """Fit model statistics to the training set before training (e.g. per-species reference
         energies); not called on resume.  Default: nothing."""
 
+    def finalize_model(self, model, train_set) -> dict[str, Any] | None:
+        """Adjust the trained model once after fitting, on the weights that get exported (the
+        best-validation epoch; the EMA weights when EMA is on), before the test evaluation, the
+        export and ``eval.json`` (e.g. re-fit per-species reference energies to the trained model).
+        Whatever it changes must live in the model's parameters or buffers, so that it is saved in
+        ``model.safetensors``.  Returns a JSON-able summary of what it did (recorded as
+        ``finalize`` in ``eval.json``) or ``None``.  Called on every export, resumed runs included
+        (the checkpoints keep the weights before it).  Default: nothing."""
+        return None
+
     def apply_model(self, model, batch) -> dict[str, Tensor]:
         """The outputs :meth:`loss` and :meth:`metrics` see: ``model(batch)`` by default.  Tasks with
         training objectives beyond one call (multi-step rollout losses) build them here, so that

@@ -5,9 +5,11 @@ Run folder (DESIGN §2)::
     config.yaml            resolved configuration (re-used by --resume)
     metrics.csv            per-epoch train/val metrics (CSV logger; also logs/ and tb/)
     checkpoints/best.ckpt  best validation epoch;  checkpoints/last.ckpt  end of the last epoch
-    model.safetensors      weights of the best epoch (EMA weights when enabled)
+    model.safetensors      weights of the best epoch (EMA weights when enabled), after
+                           ``Task.finalize_model`` (checkpoints keep the weights before it)
     model.json             builder, arguments, task, symmetry, units, symzoo version
     eval.json              test metrics at the best validation epoch + equivariance report
+                           (after ``Task.finalize_model``; what it did under ``finalize``)
     .symzoo.lock           while a process trains into the folder: its owner (pid, host, time)
 
 Reliability rules (tests/train/test_reliability.py, docs/bad_inputs.md):
@@ -453,6 +455,10 @@ def _fit_and_export(
     module.load_state_dict(state["state_dict"])
     final = module.eval_model.cpu()
     final.builder_name, final.builder_kwargs = model.builder_name, model.builder_kwargs
+    # task-specific adjustment of the exported weights (e.g. re-fitted reference energies)
+    finalized = task.finalize_model(final, train_set)
+    if finalized is not None:
+        log.info("%s: finalize_model: %s", task.name, finalized)
     test_metrics = evaluate_dataset(final, task, test_set, batch_size=cfg.data.eval_batch_size or 200)
     equiv = equivariance_report(final, task)
     meta = {
@@ -483,6 +489,7 @@ def _fit_and_export(
         "units": {k: task.units.get(k, "") for k in test_metrics},
         "primary_metric": task.primary_metric,
         "equivariance": equiv,
+        "finalize": finalized,
         "best_epoch": meta["best_epoch"],
         "epochs": epochs_run,
         "best_val": float(best_cb.best_model_score) if best_cb.best_model_score is not None else None,
