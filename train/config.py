@@ -63,6 +63,9 @@ PRECISIONS = (
     "16-true",
     "bf16-true",
 )
+#: ``trainer.compile`` backends besides true (inductor) / false (eager, not compiled): ``aot_eager``
+#: traces forward and backward without generating code (a quick check of the compiled path)
+COMPILE_BACKENDS = ("inductor", "aot_eager", "eager")
 ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps", "tpu")
 
 #: keys that define what a run *is*; ``--resume`` refuses to change them
@@ -129,6 +132,8 @@ class TrainerConfig:
     tensorboard: bool = True
     log_every_n_steps: int = 50
     threads: int | None = None  # torch intra-op threads (None: torch's default)
+    # torch.compile the training and validation steps: false | true (inductor) | a backend name
+    compile: Any = False
 
 
 @dataclass
@@ -361,6 +366,12 @@ def validate_config(cfg: DictConfig) -> None:
     need(esp is None or esp >= 0, "trainer.early_stopping_patience", ">= 0 (or null)")
     need(_num(cfg, "trainer.check_val_every_n_epoch") >= 1, "trainer.check_val_every_n_epoch", ">= 1")
     need(_num(cfg, "trainer.log_every_n_steps") >= 1, "trainer.log_every_n_steps", ">= 1")
+    comp = cfg.trainer.get("compile", False)
+    need(
+        isinstance(comp, bool) or comp in COMPILE_BACKENDS,
+        "trainer.compile",
+        f"true, false or one of {', '.join(COMPILE_BACKENDS)}",
+    )
     th = _num(cfg, "trainer.threads")
     need(th is None or th >= 1, "trainer.threads", ">= 1 (or null)")
     seed = _num(cfg, "seed")

@@ -108,6 +108,7 @@ class SymzooModule(L.LightningModule):
         seed: int = 0,
         ema_decay: float | None = None,
         max_epochs: int = 1,
+        compile: bool | str = False,
     ):
         super().__init__()
         self.model, self.task = model, task
@@ -121,6 +122,18 @@ class SymzooModule(L.LightningModule):
             for p in self.ema.parameters():
                 p.requires_grad_(False)
         self.needs_grad = bool(task.needs_grad)
+        # trainer.compile: torch.compile'd callables of the same module objects for the training and
+        # evaluation steps.  They are held outside the module tree (object.__setattr__), so the state
+        # dict, checkpoints and exported weights are exactly those of the plain model, and nothing
+        # outside the fit (the final evaluation, the equivariance report, float64 casts) is compiled.
+        self.compile_backend = _compile_backend(compile)
+        object.__setattr__(self, "_train_call", self._compiled(self.model))
+        object.__setattr__(self, "_eval_call", self._compiled(self.eval_model))
+
+    def _compiled(self, model: nn.Module) -> nn.Module:
+        if self.compile_backend is None:
+            return model
+        return torch.compile(model, backend=self.compile_backend)  # type: ignore[return-value]
 
     @property
     def eval_model(self) -> nn.Module:
@@ -146,7 +159,7 @@ class SymzooModule(L.LightningModule):
                 (self.seed * 1_000_003 + self.global_step * 7919 + self.global_rank) % (2**63)
             )
             batch = self.task.act(self.task.sample_group(batch, generator=gen), batch)
-        out = self.task.apply_model(self.model, batch)
+        out = self.task.apply_model(self._train_call, batch)
         loss = self.task.loss(out, batch)
         self.log(
             "train_loss", loss, on_step=False, on_epoch=True, batch_size=int(batch.num_graphs), sync_dist=True
@@ -167,7 +180,7 @@ class SymzooModule(L.LightningModule):
     def _eval_step(self, batch, prefix: str):
         batch = self._cast(batch)
         with torch.set_grad_enabled(self.needs_grad):
-            out = self.task.apply_model(self.eval_model, batch)
+            out = self.task.apply_model(self._eval_call, batch)
             loss = self.task.loss(out, batch)
             terms = self.task.metric_terms(out, batch)
         n = int(batch.num_graphs)
@@ -275,6 +288,16 @@ class SymzooModule(L.LightningModule):
 
         s = torch.optim.lr_scheduler.LambdaLR(opt, factor)
         return {"optimizer": opt, "lr_scheduler": {"scheduler": s, "interval": "epoch"}}
+
+
+def _compile_backend(value: bool | str) -> str | None:
+    """``trainer.compile``: false -> None (eager), true -> ``"inductor"``, a string -> that
+    ``torch.compile`` backend (``"aot_eager"`` checks the path without code generation)."""
+    if value is False or value is None or value == "false":
+        return None
+    if value is True or value == "true":
+        return "inductor"
+    return str(value)
 
 
 def global_rank_from_env() -> int:

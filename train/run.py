@@ -267,6 +267,11 @@ def train(
     model_args = {**task.model_defaults(cfg.model.name, train_set), **model_args}
     model = _build_model(cfg.model.name, model_args)
     check_compatible(model, task)
+    if cfg.trainer.get("compile", False) and task.needs_grad:
+        raise SymzooError(
+            f"trainer.compile does not work for {cfg.task}: its training differentiates the model's "
+            "output (forces from energies) and torch.compile has no double backward; set trainer.compile=false"
+        )
     if cfg.init_weights:
         from symzoo.modelio import load_model
 
@@ -357,6 +362,7 @@ def _fit_and_export(
         seed=cfg.seed,
         ema_decay=cfg.trainer.ema_decay,
         max_epochs=cfg.trainer.max_epochs,
+        compile=cfg.trainer.get("compile", False),
     )
     data = SymzooDataModule(
         task,
