@@ -496,7 +496,7 @@ class AtomsTask(Task):
             )
         return {"target": "energy", "n_particles": sizes.pop()}
 
-    def prepare_model(self, model, train_set) -> None:
+    def prepare_model(self, model, train_set, *, pretrained: bool = False) -> None:
         """Fit the model's per-species reference energies and energy scale on ``train_set``
         (called by the harness before training, when the model has ``fit_reference``)."""
         fit = getattr(model, "fit_reference", None)

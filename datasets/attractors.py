@@ -464,7 +464,9 @@ class AttractorTask(Dynamics, Task):
         if s.mean is not None and s.std is not None and s.lyapunov is not None:
             mean, std, lam = np.asarray(s.mean), np.asarray(s.std), float(s.lyapunov)
         else:
-            params = {"system": s.name, "params": _jsonable(s.params), "delta": s.delta, "version": 1}
+            # version 2: files written before the table Lyapunov exponents and this recipe (16
+            # trajectories, seed 12345, 400 steps) carried other statistics; never reuse them
+            params = {"system": s.name, "params": _jsonable(s.params), "delta": s.delta, "version": 2}
             path = dataset_cache_dir(self.name, "stats", params) / "stats.npz"
 
             def make():

@@ -321,11 +321,16 @@ class RobotTask(Task):
 
         return robot_model_defaults(self.name, model_name)
 
-    def prepare_model(self, model, train_set) -> None:
+    def prepare_model(self, model, train_set, *, pretrained: bool = False) -> None:
         """Fit ``emlp``'s / the robot ``mlp``'s (group-symmetrized) input and output standardization
         and ``delan``'s Lagrangian scale to the training set
-        (:func:`symzoo.models.emlp.prepare_robot_model`)."""
+        (:func:`symzoo.models.emlp.prepare_robot_model`).  A pretrained model keeps the statistics
+        its weights were trained with (re-fitting them on a small fine-tuning set would change
+        what every layer sees)."""
         from symzoo.models.emlp import prepare_robot_model
+
+        if pretrained and not _unfitted(model):
+            return
 
         prepare_robot_model(model, train_set)
 
@@ -460,3 +465,15 @@ def robot_from_spec(kind: str, spec: str | None = None, train_size: int | None =
         spec = str(ROBOTS_DIR / ("quadruped.yaml" if kind == "com" else "acrobot.yaml"))
     cls = RobotDynamicsTask if kind == "fd" else RobotTask
     return cls(f"robot-{kind}", spec, kind, train_size=train_size)
+
+
+def _unfitted(model) -> bool:
+    """True when the model's standardization is still at its construction defaults (zero means,
+    unit scales): a fine-tuned model whose statistics were not copied from the pretrained weights
+    (e.g. reinitialised input layers) gets them fitted."""
+    bufs = dict(model.named_buffers())
+    means = [bufs[k] for k in ("in_mean", "out_mean") if k in bufs]
+    scales = [bufs[k] for k in ("in_std", "out_std", "scale") if k in bufs]
+    if not means and not scales:
+        return False
+    return all(bool((m == 0).all()) for m in means) and all(bool((v == 1).all()) for v in scales)

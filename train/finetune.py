@@ -118,16 +118,16 @@ def _base_config(
 def _check_fits(cfg: DictConfig) -> None:
     """The declared model/task check (:mod:`symzoo.compat`) before anything is written."""
     from omegaconf import OmegaConf
-    from symzoo.train.run import _build_model
+    from symzoo.train.run import _build_model, build_datasets
 
     from symzoo.compat import check_compatible
     from symzoo.registry import get_task
 
     task = get_task(cfg.task, preset=cfg.data.preset, **OmegaConf.to_container(cfg.data.task_args))
     args = OmegaConf.to_container(cfg.model.args)
-    defaults = getattr(task, "model_defaults", None)
-    if defaults is not None and cfg.model.name == "mlp":  # the only builder a task reshapes
-        args = {**defaults(cfg.model.name, task.splits(cfg.data.preset, seed=0)[0]), **args}
+    # the task's builder arguments, as train() adds them (every task declares model_defaults)
+    train_set = build_datasets(task, cfg)[0]
+    args = {**task.model_defaults(cfg.model.name, train_set), **args}
     check_compatible(_build_model(cfg.model.name, args), task)
 
 

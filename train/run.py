@@ -279,7 +279,8 @@ def train(
         missing = model.load_state_dict(src.state_dict(), strict=False)
         log.info("initialised from %s (missing: %s)", cfg.init_weights, missing.missing_keys)
     if fresh:
-        task.prepare_model(model, train_set)  # task-specific model statistics (e.g. per-species energies)
+        # task-specific model statistics (e.g. per-species energies); pretrained ones are kept
+        task.prepare_model(model, train_set, pretrained=bool(cfg.init_weights))
         from symzoo.models.base import SymmetryContract
 
         if isinstance(model, SymmetryContract):

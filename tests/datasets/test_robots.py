@@ -342,3 +342,22 @@ def test_equivariant_models_on_the_d4_ant(task_name, model_name):
     task.prepare_model(model, train)
     errs = assert_equivariant(model, task)  # every element of D4, float32 and float64
     assert set(errs[torch.float64]) == set(task.group.factors) | {"all"}
+
+
+@pytest.mark.parametrize("model_name", ["emlp", "delan-eq"])
+def test_prepare_model_keeps_a_pretrained_models_statistics(model_name):
+    """``pretrained=True`` (fine-tuning) keeps fitted standardization; a model whose statistics are
+    still at their defaults (not copied from the pretrained weights) gets them fitted anyway."""
+    task = symzoo.get_task("ant-id")
+    train, _, _ = task.splits("tiny")
+    fresh = symzoo.create_model(model_name, **task.model_defaults(model_name, train))
+    task.prepare_model(fresh, train, pretrained=True)  # defaults: fitted regardless
+    fitted = {k: v.clone() for k, v in fresh.named_buffers()}
+    other = symzoo.create_model(model_name, **task.model_defaults(model_name, train))
+    assert any(not torch.equal(fitted[k], v) for k, v in other.named_buffers())
+    # a "pretrained" model fine-tuned on a different subset keeps what it had
+    task.prepare_model(fresh, task.splits("tiny")[1], pretrained=True)
+    assert all(torch.equal(fitted[k], v) for k, v in fresh.named_buffers())
+    # without pretrained the statistics follow the new training set
+    task.prepare_model(fresh, task.splits("tiny")[1])
+    assert any(not torch.equal(fitted[k], v) for k, v in fresh.named_buffers())

@@ -125,3 +125,18 @@ def test_finetune_cli_and_errors(tmp_path, capsys):
     assert (
         main(["finetune", NAME, "nbody-charged", "freeze=embed", "--from-scratch", "--preset", "tiny"]) == 2
     )
+
+
+def test_finetune_a_model_whose_builder_takes_task_defaults(tmp_path):
+    """Robot models get their group and representations from ``Task.model_defaults``: the pre-write
+    compatibility check of ``symzoo finetune`` must build them with those defaults, as train() does."""
+    run = finetune(
+        "emlp.quadruped-com",
+        "quadruped-com",
+        train_size=20,
+        preset="tiny",
+        overrides=["lr=1e-30", *FAST],
+        out=str(tmp_path / "ft-robot"),
+    )
+    got, want = _state(load_model(run)), _state(symzoo.load_pretrained("emlp.quadruped-com"))
+    assert got.keys() == want.keys() and all(_same(got[k], want[k]) for k in want)
