@@ -143,6 +143,20 @@ class Interaction(nn.Module):
         )
         self.resnet = resnet and set(self.out_keys) == set(self.in_keys)
 
+    def _messages(
+        self, h: dict[str, Tensor], j: Tensor, sh: dict[int, Tensor], radial: Tensor, cgs: list[Tensor]
+    ) -> dict[str, Tensor]:
+        """Messages ``{k3: [E, C, 2l3+1]}`` of the edges whose sources are ``j``."""
+        c = self.channels
+        hj = {k: v[j] for k, v in h.items()}
+        w = self.radial(radial).view(-1, len(self.paths), c).unbind(1)
+        msgs: dict[str, Tensor] = {}
+        for p, (k1, l2, k3, _l1, _l3) in enumerate(self.paths):
+            a = torch.einsum("ej,ijk->eik", sh[l2], cgs[p])  # [E, 2l1+1, 2l3+1]
+            m = torch.bmm(hj[k1], a) * w[p][:, :, None]  # [E, C, 2l3+1]
+            msgs[k3] = m if k3 not in msgs else msgs[k3] + m
+        return msgs
+
     def forward(
         self,
         x: dict[str, Tensor],
@@ -155,21 +169,28 @@ class Interaction(nn.Module):
         i, j = edge_index
         n, c = species.shape[0], self.channels
         h = self.linear_1(x)
-        hj = {k: v[j] for k, v in h.items()}
-        w = self.radial(radial).view(-1, len(self.paths), c).unbind(1)
-        msgs: dict[str, Tensor] = {}
         key = (radial.dtype, radial.device)
         if key not in self._cg_cache:
             self._cg_cache[key] = [c.to(dtype=radial.dtype, device=radial.device) for c in self._cg64]
         cgs = self._cg_cache[key]
-        for p, (k1, l2, k3, _l1, _l3) in enumerate(self.paths):
-            cg = cgs[p]
-            a = torch.einsum("ej,ijk->eik", sh[l2], cg)  # [E, 2l1+1, 2l3+1]
-            m = torch.bmm(hj[k1], a) * w[p][:, :, None]  # [E, C, 2l3+1]
-            msgs[k3] = m if k3 not in msgs else msgs[k3] + m
-        agg = {
-            k: scatter_sum(m, i, n) * (inv_sqrt_neighbors / math.sqrt(self.fan[k])) for k, m in msgs.items()
-        }
+        # edges in blocks of EDGE_BLOCK: the per-edge [block, C, 2l+1] messages of one block stay
+        # in the CPU's caches through gather, contraction, radial weighting and scatter (forward
+        # and backward), instead of streaming [E, C, 2l+1] tensors through memory for each path
+        # (benchmarks/forcefield_peratom_profile.py); the same sums, in another order
+        # (one block when the edge count is symbolic: torch.export / symzoo export traces that)
+        agg: dict[str, Tensor] = {}
+        n_edges = i.shape[0]
+        blocks = (
+            [slice(s, s + EDGE_BLOCK) for s in range(0, n_edges, EDGE_BLOCK)]
+            if isinstance(n_edges, int) and n_edges > EDGE_BLOCK
+            else [slice(None)]
+        )
+        for e in blocks:
+            part = self._messages(h, j[e], {deg: v[e] for deg, v in sh.items()}, radial[e], cgs)
+            for k, m in part.items():
+                summed = scatter_sum(m, i[e], n)
+                agg[k] = summed if k not in agg else agg[k] + summed
+        agg = {k: v * (inv_sqrt_neighbors / math.sqrt(self.fan[k])) for k, v in agg.items()}
         out = self.linear_2(agg)
         for k in self.sc_keys:
             out[k] = out[k] + torch.einsum("nk,ncm,kcd->ndm", species, x[k], self.sc[k].to(species.dtype))
@@ -183,6 +204,10 @@ class Interaction(nn.Module):
         if self.resnet:
             res = {k: x[k] + v for k, v in res.items()}
         return res
+
+
+#: edges per block in :meth:`Interaction.forward` (a block's float64 messages are a few MB)
+EDGE_BLOCK = 4096
 
 
 class NequIP(AtomisticModel):

@@ -163,3 +163,18 @@ def test_stress_matches_finite_strain():
         assert abs(fd - float(stress[i, j] if i == j else stress[i, j] + stress[j, i])) < 1e-6 * max(
             1.0, abs(fd)
         )
+
+
+def test_nequip_edge_blocks_are_the_same_function(ethanol, monkeypatch):
+    """Large systems run NequIP's convolution in blocks of edges (flat per-atom cost,
+    benchmarks/forcefield_peratom_profile.py): the same energies and forces, float64, to 1e-12."""
+    import symzoo.models.nequip as nequip_module
+
+    model = _model("nequip").double()
+    batch = ethanol.example_batch(3, dtype=torch.float64)  # 3 x 72 directed edges
+    whole = model(batch)
+    monkeypatch.setattr(nequip_module, "EDGE_BLOCK", 10)  # 22 blocks, the last one partial
+    blocked = model(batch)
+    torch.testing.assert_close(blocked["energy"], whole["energy"], rtol=0, atol=1e-12)
+    torch.testing.assert_close(blocked["forces"], whole["forces"], rtol=0, atol=1e-12)
+    assert whole["forces"].abs().max() > 1e-6  # not trivially zero
