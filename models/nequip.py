@@ -157,6 +157,13 @@ class Interaction(nn.Module):
             msgs[k3] = m if k3 not in msgs else msgs[k3] + m
         return msgs
 
+    def _block(self, h_keys, sh_keys, cgs, j, radial, *tensors) -> tuple[Tensor, ...]:
+        """One block of edges: its messages, one ``[block, C, 2l+1]`` tensor per ``out_keys``."""
+        h = dict(zip(h_keys, tensors[: len(h_keys)]))
+        sh = dict(zip(sh_keys, tensors[len(h_keys) :]))
+        msgs = self._messages(h, j, sh, radial, cgs)
+        return tuple(msgs[k] for k in self.out_keys)
+
     def forward(
         self,
         x: dict[str, Tensor],
@@ -185,11 +192,26 @@ class Interaction(nn.Module):
             if isinstance(n_edges, int) and n_edges > EDGE_BLOCK
             else [slice(None)]
         )
+        # inference on many blocks (MD on large cells: forces are the only backward) recomputes
+        # each block's messages in the backward pass instead of keeping them (activation
+        # checkpointing): memory O(atoms + one block) instead of O(edges x paths x channels)
+        recompute = len(blocks) >= CHECKPOINT_MIN_BLOCKS and not self.training and torch.is_grad_enabled()
+        h_keys, sh_keys = list(h), sorted(sh)
         for e in blocks:
-            part = self._messages(h, j[e], {deg: v[e] for deg, v in sh.items()}, radial[e], cgs)
-            for k, m in part.items():
-                summed = scatter_sum(m, i[e], n)
-                agg[k] = summed if k not in agg else agg[k] + summed
+            args = (j[e], radial[e], *(h[k] for k in h_keys), *(sh[d][e] for d in sh_keys))
+            if recompute:
+                from torch.utils.checkpoint import checkpoint
+
+                parts = checkpoint(self._block, h_keys, sh_keys, cgs, *args, use_reentrant=False)
+            else:
+                parts = self._block(h_keys, sh_keys, cgs, *args)
+            for k, m in zip(self.out_keys, parts):
+                if len(blocks) == 1:
+                    agg[k] = scatter_sum(m, i[e], n)
+                else:  # one node-sized accumulator per key (not one per block)
+                    if k not in agg:
+                        agg[k] = m.new_zeros((n, *m.shape[1:]))
+                    agg[k].index_add_(0, i[e], m)
         agg = {k: v * (inv_sqrt_neighbors / math.sqrt(self.fan[k])) for k, v in agg.items()}
         out = self.linear_2(agg)
         for k in self.sc_keys:
@@ -208,6 +230,8 @@ class Interaction(nn.Module):
 
 #: edges per block in :meth:`Interaction.forward` (a block's float64 messages are a few MB)
 EDGE_BLOCK = 4096
+#: from this many blocks on, evaluation (not training) recomputes blocks in the backward pass
+CHECKPOINT_MIN_BLOCKS = 64
 
 
 class NequIP(AtomisticModel):

@@ -178,3 +178,9 @@ def test_nequip_edge_blocks_are_the_same_function(ethanol, monkeypatch):
     torch.testing.assert_close(blocked["energy"], whole["energy"], rtol=0, atol=1e-12)
     torch.testing.assert_close(blocked["forces"], whole["forces"], rtol=0, atol=1e-12)
     assert whole["forces"].abs().max() > 1e-6  # not trivially zero
+    # evaluation on many blocks recomputes them in the backward pass (activation checkpointing)
+    monkeypatch.setattr(nequip_module, "CHECKPOINT_MIN_BLOCKS", 2)
+    model.eval()
+    recomputed = model(batch)
+    torch.testing.assert_close(recomputed["energy"], whole["energy"], rtol=0, atol=1e-12)
+    torch.testing.assert_close(recomputed["forces"], whole["forces"], rtol=0, atol=1e-12)
