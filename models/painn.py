@@ -18,6 +18,10 @@ from ._atoms import MAX_Z, AtomisticModel, BesselBasis, CosineCutoff, scatter_su
 __all__ = ["PaiNN", "painn"]
 
 
+#: edges per block of the message passing on large systems (cache-sized float64 messages)
+EDGE_BLOCK = 4096
+
+
 class PaiNNMessage(nn.Module):
     def __init__(self, f: int, num_basis: int):
         super().__init__()
@@ -27,11 +31,25 @@ class PaiNNMessage(nn.Module):
 
     def forward(self, s, v, edge_index, rbf, fcut, unit):
         i, j = edge_index
-        x = self.phi(s)[j] * self.w(rbf) * fcut[:, None]
+        n, n_edges = s.shape[0], i.shape[0]
+        phi = self.phi(s)
+        if not isinstance(n_edges, int) or n_edges <= 2 * EDGE_BLOCK:  # one pass (and torch.export)
+            ds, dv = self._messages(phi, v, j, rbf, fcut, unit)
+            return s + scatter_sum(ds, i, n), v + scatter_sum(dv, i, n)
+        # large systems: blocks of edges whose [block, 3, F] messages stay in cache, summed into
+        # one node-sized accumulator (same function; see symzoo.models.nequip.EDGE_BLOCK)
+        acc_s, acc_v = s.new_zeros(s.shape), v.new_zeros(v.shape)
+        for start in range(0, n_edges, EDGE_BLOCK):
+            e = slice(start, start + EDGE_BLOCK)
+            ds, dv = self._messages(phi, v, j[e], rbf[e], fcut[e], unit[e])
+            acc_s.index_add_(0, i[e], ds)
+            acc_v.index_add_(0, i[e], dv)
+        return s + acc_s, v + acc_v
+
+    def _messages(self, phi, v, j, rbf, fcut, unit):
+        x = phi[j] * self.w(rbf) * fcut[:, None]
         ds, dvv, dvs = torch.split(x, self.f, dim=-1)
-        dv = v[j] * dvv[:, None, :] + dvs[:, None, :] * unit[:, :, None]
-        n = s.shape[0]
-        return s + scatter_sum(ds, i, n), v + scatter_sum(dv, i, n)
+        return ds, v[j] * dvv[:, None, :] + dvs[:, None, :] * unit[:, :, None]
 
 
 class PaiNNUpdate(nn.Module):
