@@ -50,6 +50,16 @@ def scatter_sum(src: Tensor, index: Tensor, n: int) -> Tensor:
     return out.index_add(0, index, src)
 
 
+def edge_blocks(n_edges, block: int, one_pass_up_to: int) -> list[slice]:
+    """Slices of ``block`` edges covering ``n_edges`` (the message passing of large systems runs
+    block by block so that its per-edge tensors stay in the CPU's caches), or ``[slice(None)]``
+    (one pass) when there are at most ``one_pass_up_to`` edges or the count is symbolic (tracing
+    for ``torch.export``, which needs one pass)."""
+    if not isinstance(n_edges, int) or n_edges <= one_pass_up_to:
+        return [slice(None)]
+    return [slice(s, s + block) for s in range(0, n_edges, block)]
+
+
 # --------------------------------------------------------------------------------- graph
 @torch.no_grad()
 def _molecule_pairs(pos: Tensor, batch: Tensor, num_graphs: int, cutoff: float) -> Tensor:

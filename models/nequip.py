@@ -34,7 +34,7 @@ from torch import Tensor, nn
 
 from symzoo.registry import register_model
 
-from ._atoms import MAX_Z, AtomisticModel, BesselBasis, PolynomialCutoff, scatter_sum
+from ._atoms import MAX_Z, AtomisticModel, BesselBasis, PolynomialCutoff, edge_blocks, scatter_sum
 
 __all__ = ["NequIP", "nequip", "hidden_irreps"]
 
@@ -186,12 +186,7 @@ class Interaction(nn.Module):
         # (benchmarks/forcefield_peratom_profile.py); the same sums, in another order
         # (one block when the edge count is symbolic: torch.export / symzoo export traces that)
         agg: dict[str, Tensor] = {}
-        n_edges = i.shape[0]
-        blocks = (
-            [slice(s, s + EDGE_BLOCK) for s in range(0, n_edges, EDGE_BLOCK)]
-            if isinstance(n_edges, int) and n_edges > EDGE_BLOCK
-            else [slice(None)]
-        )
+        blocks = edge_blocks(i.shape[0], EDGE_BLOCK, EDGE_BLOCK)
         # inference on many blocks (MD on large cells: forces are the only backward) recomputes
         # each block's messages in the backward pass instead of keeping them (activation
         # checkpointing): memory O(atoms + one block) instead of O(edges x paths x channels)

@@ -13,7 +13,7 @@ from torch import Tensor, nn
 
 from symzoo.registry import register_model
 
-from ._atoms import MAX_Z, AtomisticModel, BesselBasis, CosineCutoff, scatter_sum
+from ._atoms import MAX_Z, AtomisticModel, BesselBasis, CosineCutoff, edge_blocks, scatter_sum
 
 __all__ = ["PaiNN", "painn"]
 
@@ -31,16 +31,15 @@ class PaiNNMessage(nn.Module):
 
     def forward(self, s, v, edge_index, rbf, fcut, unit):
         i, j = edge_index
-        n, n_edges = s.shape[0], i.shape[0]
-        phi = self.phi(s)
-        if not isinstance(n_edges, int) or n_edges <= 2 * EDGE_BLOCK:  # one pass (and torch.export)
+        n, phi = s.shape[0], self.phi(s)
+        blocks = edge_blocks(i.shape[0], EDGE_BLOCK, 2 * EDGE_BLOCK)
+        if len(blocks) == 1:  # one pass (and torch.export)
             ds, dv = self._messages(phi, v, j, rbf, fcut, unit)
             return s + scatter_sum(ds, i, n), v + scatter_sum(dv, i, n)
         # large systems: blocks of edges whose [block, 3, F] messages stay in cache, summed into
         # one node-sized accumulator (same function; see symzoo.models.nequip.EDGE_BLOCK)
         acc_s, acc_v = s.new_zeros(s.shape), v.new_zeros(v.shape)
-        for start in range(0, n_edges, EDGE_BLOCK):
-            e = slice(start, start + EDGE_BLOCK)
+        for e in blocks:
             ds, dv = self._messages(phi, v, j[e], rbf[e], fcut[e], unit[e])
             acc_s.index_add_(0, i[e], ds)
             acc_v.index_add_(0, i[e], dv)

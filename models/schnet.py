@@ -15,7 +15,7 @@ from torch import Tensor, nn
 
 from symzoo.registry import register_model
 
-from ._atoms import MAX_Z, AtomisticModel, CosineCutoff, GaussianBasis, scatter_sum
+from ._atoms import MAX_Z, AtomisticModel, CosineCutoff, GaussianBasis, edge_blocks, scatter_sum
 
 #: edges per block of the interaction on large systems (cache-sized float64 filters and messages)
 EDGE_BLOCK = 4096
@@ -43,15 +43,15 @@ class CFConv(nn.Module):
 
     def forward(self, h: Tensor, edge_index: Tensor, rbf: Tensor, fcut: Tensor) -> Tensor:
         i, j = edge_index
-        x, n_edges = self.lin_in(h), i.shape[0]
-        if not isinstance(n_edges, int) or n_edges <= 2 * EDGE_BLOCK:  # one pass (and torch.export)
+        x = self.lin_in(h)
+        blocks = edge_blocks(i.shape[0], EDGE_BLOCK, 2 * EDGE_BLOCK)
+        if len(blocks) == 1:  # one pass (and torch.export)
             m = x[j] * (self.filter(rbf) * fcut[:, None])
             return self.lin_out(scatter_sum(m, i, h.shape[0]))
         # large systems: blocks of edges (filter network, messages and sum stay in cache), summed
         # into one node-sized accumulator (same function; see symzoo.models.nequip.EDGE_BLOCK)
         acc = x.new_zeros((h.shape[0], x.shape[1]))
-        for start in range(0, n_edges, EDGE_BLOCK):
-            e = slice(start, start + EDGE_BLOCK)
+        for e in blocks:
             acc.index_add_(0, i[e], x[j[e]] * (self.filter(rbf[e]) * fcut[e, None]))
         return self.lin_out(acc)
 
