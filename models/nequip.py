@@ -34,7 +34,15 @@ from torch import Tensor, nn
 
 from symzoo.registry import register_model
 
-from ._atoms import MAX_Z, AtomisticModel, BesselBasis, PolynomialCutoff, edge_blocks, scatter_sum
+from ._atoms import (
+    MAX_Z,
+    AtomisticModel,
+    BesselBasis,
+    PolynomialCutoff,
+    edge_blocks,
+    scatter_sum,
+    split_edges,
+)
 
 __all__ = ["NequIP", "nequip", "hidden_irreps"]
 
@@ -192,8 +200,10 @@ class Interaction(nn.Module):
         # checkpointing): memory O(atoms + one block) instead of O(edges x paths x channels)
         recompute = len(blocks) >= CHECKPOINT_MIN_BLOCKS and not self.training and torch.is_grad_enabled()
         h_keys, sh_keys = list(h), sorted(sh)
-        for e in blocks:
-            args = (j[e], radial[e], *(h[k] for k in h_keys), *(sh[d][e] for d in sh_keys))
+        radial_b = split_edges(radial, blocks)
+        sh_b = [split_edges(sh[d], blocks) for d in sh_keys]
+        for b, e in enumerate(blocks):
+            args = (j[e], radial_b[b], *(h[k] for k in h_keys), *(t[b] for t in sh_b))
             if recompute:
                 from torch.utils.checkpoint import checkpoint
 

@@ -13,7 +13,7 @@ from torch import Tensor, nn
 
 from symzoo.registry import register_model
 
-from ._atoms import MAX_Z, AtomisticModel, BesselBasis, CosineCutoff, edge_blocks, scatter_sum
+from ._atoms import MAX_Z, AtomisticModel, BesselBasis, CosineCutoff, edge_blocks, scatter_sum, split_edges
 
 __all__ = ["PaiNN", "painn"]
 
@@ -39,8 +39,9 @@ class PaiNNMessage(nn.Module):
         # large systems: blocks of edges whose [block, 3, F] messages stay in cache, summed into
         # one node-sized accumulator (same function; see symzoo.models.nequip.EDGE_BLOCK)
         acc_s, acc_v = s.new_zeros(s.shape), v.new_zeros(v.shape)
-        for e in blocks:
-            ds, dv = self._messages(phi, v, j[e], rbf[e], fcut[e], unit[e])
+        per_block = zip(blocks, *(split_edges(t, blocks) for t in (rbf, fcut, unit)))
+        for e, rb, fc, un in per_block:
+            ds, dv = self._messages(phi, v, j[e], rb, fc, un)
             acc_s.index_add_(0, i[e], ds)
             acc_v.index_add_(0, i[e], dv)
         return s + acc_s, v + acc_v

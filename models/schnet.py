@@ -15,7 +15,7 @@ from torch import Tensor, nn
 
 from symzoo.registry import register_model
 
-from ._atoms import MAX_Z, AtomisticModel, CosineCutoff, GaussianBasis, edge_blocks, scatter_sum
+from ._atoms import MAX_Z, AtomisticModel, CosineCutoff, GaussianBasis, edge_blocks, scatter_sum, split_edges
 
 #: edges per block of the interaction on large systems (cache-sized float64 filters and messages)
 EDGE_BLOCK = 4096
@@ -51,8 +51,8 @@ class CFConv(nn.Module):
         # large systems: blocks of edges (filter network, messages and sum stay in cache), summed
         # into one node-sized accumulator (same function; see symzoo.models.nequip.EDGE_BLOCK)
         acc = x.new_zeros((h.shape[0], x.shape[1]))
-        for e in blocks:
-            acc.index_add_(0, i[e], x[j[e]] * (self.filter(rbf[e]) * fcut[e, None]))
+        for e, rb, fc in zip(blocks, split_edges(rbf, blocks), split_edges(fcut, blocks)):
+            acc.index_add_(0, i[e], x[j[e]] * (self.filter(rb) * fc[:, None]))
         return self.lin_out(acc)
 
 
