@@ -58,8 +58,7 @@ def main() -> int:
         model = build(zs, int(job.get("channels", 64)), float(job.get("r_max", 5.0)))
         atoms.calc = MACECalculator(models=model, device="cpu", default_dtype="float64")
         large = len(atoms) > int(job.get("md_max_atoms", 10**9))
-        if not large:
-            atoms.get_forces()  # warm-up
+        atoms.get_forces()  # warm-up (large systems too: the first call at a new size is slow)
         calls, t0 = 0, time.perf_counter()
         while calls < job["min_calls"] or (time.perf_counter() - t0 < job["min_seconds"] and calls < 1000):
             atoms.positions += 1e-4  # a new geometry each call (no cached result)
