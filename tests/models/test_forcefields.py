@@ -199,3 +199,23 @@ def test_edge_blocks_are_the_same_function(name, ethanol, monkeypatch):
     torch.testing.assert_close(blocked["energy"], whole["energy"], rtol=0, atol=1e-12)
     torch.testing.assert_close(blocked["forces"], whole["forces"], rtol=0, atol=1e-12)
     assert whole["forces"].abs().max() > 1e-6
+
+
+def test_split_edges_is_the_slices_with_one_backward_node():
+    from symzoo.models._atoms import edge_blocks, split_edges
+
+    t = torch.randn(23, 4, dtype=torch.float64, requires_grad=True)
+    blocks = edge_blocks(23, 5, 5)  # 5 blocks, the last one partial
+    pieces = split_edges(t, blocks)
+    assert len(pieces) == len(blocks) == 5
+    for piece, e in zip(pieces, blocks):
+        torch.testing.assert_close(piece, t[e], rtol=0, atol=0)
+    # one autograd node for all blocks (slices would each write a full-size zero gradient)
+    assert len({p.grad_fn for p in pieces}) == 1
+    w = torch.arange(1.0, 6.0, dtype=torch.float64)
+    (g,) = torch.autograd.grad(sum(wi * p.square().sum() for wi, p in zip(w, pieces)), t)
+    (ref,) = torch.autograd.grad(sum(wi * t[e].square().sum() for wi, e in zip(w, blocks)), t)
+    torch.testing.assert_close(g, ref, rtol=0, atol=1e-15)
+    # one pass: the tensor itself, no split
+    (only,) = split_edges(t, edge_blocks(23, 5, 100))
+    assert only.shape == t.shape
