@@ -241,9 +241,12 @@ def run_molecule(mol: str, args, out: Path, mace_py: str | None) -> dict:
         logs["mace"] = open(mdir / "mace.log", "w")
         procs["mace"] = subprocess.Popen(cmd, env=env, stdout=logs["mace"], stderr=subprocess.STDOUT)
     killed, reached = [], []
+    mace_log_size = -1
     while any(p.poll() is None for p in procs.values()):
         if args.stop_mace_at_target and "mace" in procs and "mace" not in reached:
-            rows = read_jsonl(mdir / "mace.log", prefix="TTA ")
+            size = (mdir / "mace.log").stat().st_size
+            rows = read_jsonl(mdir / "mace.log", prefix="TTA ") if size != mace_log_size else []
+            mace_log_size = size  # re-read the log only when MACE wrote to it
             if rows and min(r[FORCE] for r in rows) <= min(args.targets):
                 procs["mace"].terminate()  # its curve is complete for every target: no need to go on
                 reached.append("mace")

@@ -200,10 +200,9 @@ class Interaction(nn.Module):
         # checkpointing): memory O(atoms + one block) instead of O(edges x paths x channels)
         recompute = len(blocks) >= CHECKPOINT_MIN_BLOCKS and not self.training and torch.is_grad_enabled()
         h_keys, sh_keys = list(h), sorted(sh)
-        radial_b = split_edges(radial, blocks)
-        sh_b = [split_edges(sh[d], blocks) for d in sh_keys]
-        for b, e in enumerate(blocks):
-            args = (j[e], radial_b[b], *(h[k] for k in h_keys), *(t[b] for t in sh_b))
+        per_block = zip(blocks, split_edges(radial, blocks), *(split_edges(sh[d], blocks) for d in sh_keys))
+        for e, rad, *sh_e in per_block:
+            args = (j[e], rad, *(h[k] for k in h_keys), *sh_e)
             if recompute:
                 from torch.utils.checkpoint import checkpoint
 
