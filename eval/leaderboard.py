@@ -242,6 +242,9 @@ def load_recipe(name_or_path: str | Path) -> dict:
         for o in overrides:
             if "=" not in o:
                 raise SymzooError(f"{where}: override {o!r} must look like key=value")
+        from symzoo.train.config import refuse_interpolations
+
+        refuse_interpolations(overrides, f"{where}: overrides")
         entries.append(
             Entry(
                 domain=str(t["domain"]),
@@ -310,6 +313,9 @@ def run_leaderboard(
             )
         entries = [e for e in entries if e.task in tasks]
     extra = [str(o) for o in overrides]
+    from symzoo.train.config import refuse_interpolations
+
+    refuse_interpolations(extra, "overrides")
     for o in extra:
         if "=" not in o:
             raise SymzooError(f"override {o!r} must look like key=value")

@@ -48,6 +48,7 @@ __all__ = [
     "apply_resume_overrides",
     "PRECISIONS",
     "RESUME_FIXED_KEYS",
+    "refuse_interpolations",
 ]
 
 #: ``trainer.precision`` values the harness accepts (Lightning's names)
@@ -225,16 +226,49 @@ def _apply_members(rec: DictConfig, task: str, path: Path) -> DictConfig:
     return rec
 
 
-def _refuse_env(node, what: str) -> None:
-    """Refuse ``${oc.env:...}`` (and other resolver) interpolations: their values would be copied
-    from the environment into config.yaml / model.json and differ between machines and resumes."""
-    text = OmegaConf.to_yaml(node) if isinstance(node, DictConfig) else str(node)
-    for marker in ("${oc.", "${env:", "${oc:"):
-        if marker in text:
-            raise SymzooError(
-                f"{what}: resolver interpolations such as ${{oc.env:...}} are not supported "
-                "(the value would be recorded from this environment); write the value itself"
-            )
+def _interpolations(node, path: str = ""):
+    """``(dotted key, text)`` of the first key or string value of ``node`` (a config, a plain
+    container or a scalar, read without resolving anything) that holds ``${``, else ``None``."""
+    if OmegaConf.is_config(node):
+        node = OmegaConf.to_container(node, resolve=False)
+    if isinstance(node, dict):
+        for k, v in node.items():
+            key = f"{path}.{k}" if path else str(k)
+            if "${" in str(k):
+                return key, str(k)
+            found = _interpolations(v, key)
+            if found:
+                return found
+    elif isinstance(node, (list, tuple)):
+        for i, v in enumerate(node):
+            found = _interpolations(v, path if isinstance(v, dict) else f"{path}[{i}]")
+            if found:
+                return found
+    elif isinstance(node, str) and "${" in node:
+        return path, node
+    return None
+
+
+def refuse_interpolations(node, what: str) -> None:
+    """Refuse every OmegaConf interpolation (``${...}``: resolvers such as ``${oc.env:...}``, with or
+    without spaces, and references to other keys) in user-controlled configuration -- a flag, a
+    recipe, a stored ``config.yaml``, a leaderboard's overrides: their values would be read from
+    this environment (or another key) and copied into ``config.yaml``/``model.json``/TensorBoard's
+    ``hparams.yaml``, and differ between machines and resumes.  ``node``: a config, a container, a
+    string or a list of ``key=value`` strings."""
+    if isinstance(node, (list, tuple)) and all(isinstance(x, str) and "=" in x for x in node):
+        node = [dict([x.split("=", 1)]) for x in node]  # key=value overrides: name the key
+    found = _interpolations(node)
+    if found:
+        key, _ = found
+        where = f" in {key}" if key else ""
+        raise SymzooError(
+            f"{what}: resolver interpolations such as ${{oc.env:...}} are not supported{where} "
+            "(the value would be recorded from this environment); write the value itself"
+        )
+
+
+_refuse_env = refuse_interpolations
 
 
 def _merge(base: DictConfig, other, what: str) -> DictConfig:
@@ -271,6 +305,7 @@ def load_config(
             raise SymzooError(f"recipe {str(path)!r} is not valid YAML: {str(e).splitlines()[0]}") from None
         if not isinstance(rec, DictConfig):
             raise SymzooError(f"recipe {str(path)!r} must be a mapping of config keys")
+        refuse_interpolations(rec, f"recipe {path}")
         rec = _apply_members(rec, task, path)
         blocks = rec.get("presets", None)
         preset_blocks = OmegaConf.to_container(blocks) if isinstance(blocks, DictConfig) else {}
@@ -282,6 +317,7 @@ def load_config(
     elif "+" in model:
         raise SymzooError(f"model {model!r}: the only variant suffix is '+aug'")
     dotlist = list(overrides or [])
+    refuse_interpolations(dotlist, "command line")
     for item in dotlist:
         if "=" not in item:
             raise SymzooError(f"override {item!r} must look like key=value")
@@ -413,6 +449,8 @@ def _keys_of(dotlist: list[str]) -> list[str]:
 def apply_resume_overrides(cfg: DictConfig, overrides: list[str]) -> DictConfig:
     """The stored config of a run with ``key=value`` overrides given with ``--resume``: typed by the
     schema, validated, and refused for keys that define the run (:data:`RESUME_FIXED_KEYS`)."""
+    refuse_interpolations(cfg, "config.yaml of the run")
+    refuse_interpolations(list(overrides), "command line")
     for item in overrides:
         if "=" not in item:
             raise SymzooError(f"override {item!r} must look like key=value")

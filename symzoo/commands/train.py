@@ -82,6 +82,9 @@ def run(args) -> int:
 
         if not isinstance(stored, DictConfig):
             raise SymzooError(f"{cfg_path} is not a run configuration (not a mapping)")
+        from symzoo.train.config import refuse_interpolations
+
+        refuse_interpolations(stored, str(cfg_path))  # before any value of it is read
         overrides = [x for x in positional if "=" in x] + overrides
         names = [x for x in positional if "=" not in x]
         recorded = [str(stored.get("task", "")), str(stored.get("model", {}).get("name", ""))]
