@@ -106,10 +106,15 @@ def evaluate_run(
         raise SymzooError(f"{path} does not exist")
     model = load_model(path)
     meta = model.meta
-    task_name = task_name or meta.get("task")
+    own_task = meta.get("task")
+    own_preset = meta.get("preset") or "tiny"
+    task_name = task_name or own_task
     if not task_name:
         raise SymzooError(f"{path}: model.json names no task; pass --task")
-    preset = preset or meta.get("preset") or "tiny"
+    preset = preset or own_preset
+    dest = _eval_dest(
+        path, out, same=(task_name == own_task and preset == own_preset), task=task_name, preset=preset
+    )
     task = get_task(task_name, preset=preset, **(meta.get("task_args") or {}))
     from symzoo.compat import check_compatible
 
@@ -120,6 +125,7 @@ def evaluate_run(
     report = {
         "model": meta.get("builder"),
         "task": task_name,
+        "trained_on": own_task,
         "preset": preset,
         "split": "test",
         "n_test": len(test),
@@ -136,15 +142,54 @@ def evaluate_run(
             model, task, preset=preset, steps=rollout_steps, n_traj=rollout_trajectories
         )
     report["seconds"] = round(time.perf_counter() - t0, 3)
-    dest = Path(out) if out else (path / "eval.json" if path.is_dir() else None)
     if dest is not None:
-        if dest.suffix != ".json":
-            dest = dest / "eval.json"
         from symzoo import jsonio
 
-        atomic_write_text(dest, jsonio.dumps(report, indent=2))
+        try:
+            atomic_write_text(dest, jsonio.dumps(report, indent=2))
+        except OSError as e:
+            raise SymzooError(f"cannot write {dest}: {e.strerror or type(e).__name__}") from None
         report["written_to"] = str(dest)
     return report
+
+
+def _eval_dest(path: Path, out, *, same: bool, task: str, preset: str) -> Path | None:
+    """Where :func:`evaluate_run` writes its report, checked before anything is evaluated.
+
+    Default: the run folder's ``eval.json`` when evaluating on the run's own task and preset;
+    on another task or preset ``eval-<task>-<preset>.json`` beside it, never over the run's record
+    (``--out`` naming the run's ``eval.json`` is refused then).  A model file (not a folder)
+    writes nothing unless ``out`` is given."""
+    import os
+
+    if out is None:
+        if not path.is_dir():
+            return None
+        dest = path / ("eval.json" if same else f"eval-{task}-{preset}.json")
+    else:
+        dest = Path(out)
+        if dest.is_dir() or dest.suffix != ".json":
+            if dest.exists() and not dest.is_dir():
+                raise SymzooError(f"--out {dest} is an existing file that is not a .json report")
+            dest = dest / "eval.json"
+        if not same and path.is_dir() and dest.resolve() == (path / "eval.json").resolve():
+            raise SymzooError(
+                f"--out {dest} is the run's own record, but this evaluation is on {task}/{preset}; "
+                "choose another --out"
+            )
+    if dest.is_dir():
+        raise SymzooError(f"--out {dest} is a folder")
+    folder = dest.parent
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise SymzooError(f"--out {dest}: {existing} is a file, not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise SymzooError(f"--out {dest}: folder {existing} is not writable")
+    if len(dest.name.encode()) > 200:  # + the temporary file's suffix: over the 255-byte limit
+        raise SymzooError(f"--out {dest.name[:40]}...: the file name is longer than 200 bytes")
+    return dest
 
 
 def run_rollout(model, task, *, preset: str, steps: int | None, n_traj: int) -> dict[str, Any]:

@@ -1,11 +1,15 @@
 """Saving and loading models as ``model.safetensors`` + ``model.json`` (never pickle).
 
 ``model.json`` records the builder name and constructor arguments, the task, its symmetry and
-units, and the symzoo version, which is all that is needed to rebuild the module.
+units, and the symzoo version, which is all that is needed to rebuild the module, and
+``weights_sha256``: the checksum of ``model.safetensors``, checked by :func:`load_model` (one flipped
+byte in a run folder's weights is refused, as the zoo's downloads are).  Weights with NaN or inf
+values are refused on load (``symzoo eval`` and ``symzoo export`` never report or export them).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -16,7 +20,7 @@ from . import jsonio
 from .errors import SymzooError
 from .paths import atomic_path
 
-__all__ = ["save_model", "load_model", "read_model_meta"]
+__all__ = ["save_model", "load_model", "read_model_meta", "check_weights"]
 
 
 def save_model(
@@ -43,10 +47,10 @@ def save_model(
     if info["builder"] is None:
         raise ValueError("save_model needs a model built by symzoo.create_model (it has no builder_name)")
     st, js = directory / f"{stem}.safetensors", directory / f"{stem}.json"
+    blob = _sorted_header(save(state, metadata={"format": "pt", "builder": info["builder"]}))
+    info["weights_sha256"] = hashlib.sha256(blob).hexdigest()
     with atomic_path(st) as tmp:
-        Path(tmp).write_bytes(
-            _sorted_header(save(state, metadata={"format": "pt", "builder": info["builder"]}))
-        )
+        Path(tmp).write_bytes(blob)
     with atomic_path(js) as tmp:
         Path(tmp).write_text(jsonio.dumps(json.loads(json.dumps(info, default=str)), indent=2))
     return st, js
@@ -72,9 +76,28 @@ def read_model_meta(path: str | Path) -> dict[str, Any]:
     if not js.is_file():
         raise SymzooError(f"{js} does not exist: not a symzoo run folder or model file")
     try:
-        return json.loads(js.read_text())
+        meta = json.loads(js.read_text())
     except json.JSONDecodeError as e:
         raise SymzooError(f"{js} is not valid JSON ({e.msg} at line {e.lineno})") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise SymzooError(f"{js} cannot be read ({type(e).__name__})") from None
+    if not isinstance(meta, dict):
+        raise SymzooError(f"{js} is not a symzoo model description (a JSON object with 'builder', 'kwargs')")
+    if not isinstance(meta.get("builder"), str) or not isinstance(meta.get("kwargs", {}), dict):
+        raise SymzooError(f"{js}: 'builder' must be a model name and 'kwargs' an object of its arguments")
+    return meta
+
+
+def check_weights(state: dict, where: str | Path) -> None:
+    """Refuse weights with NaN or inf values (a diverged or corrupted model): one line naming the
+    first such tensor."""
+    for k, v in state.items():
+        if torch.is_tensor(v) and torch.is_floating_point(v) and not bool(torch.isfinite(v).all()):
+            n = int((~torch.isfinite(v)).sum())
+            raise SymzooError(
+                f"{where}: tensor {k!r} holds {n} NaN/inf value(s); the model diverged or the file is "
+                "damaged (nothing evaluated or exported)"
+            )
 
 
 def load_model(path: str | Path, *, weights: str | Path | None = None) -> torch.nn.Module:
@@ -93,10 +116,21 @@ def load_model(path: str | Path, *, weights: str | Path | None = None) -> torch.
     )
     if not st.is_file():
         raise SymzooError(f"{st} does not exist")
+    want = meta.get("weights_sha256")
+    if want is not None and not weights:
+        from .paths import sha256_file
+
+        got = sha256_file(st)
+        if got != want:
+            raise SymzooError(
+                f"{st} does not match the sha256 recorded in model.json ({str(want)[:12]}..., file "
+                f"{got[:12]}...): the weights were corrupted or edited"
+            )
     try:
         state = load_file(str(st))
     except (SafetensorError, OSError, ValueError, RuntimeError) as e:
         raise SymzooError(f"{st} is corrupt or not a safetensors file ({str(e).splitlines()[0]})") from None
+    check_weights(state, st)
     try:
         model = create_model(meta["builder"], **meta.get("kwargs", {}))
     except SymzooError:
