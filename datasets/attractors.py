@@ -32,8 +32,8 @@ dysts' catalogue mean/std symmetrized this way; for Lorenz-96 they come from a s
 
 **Time unit.**  ``dt`` (one sampling step) is expressed in **Lyapunov times** (``Δ · λ_max``), so
 ``valid_time`` and the forecasting scores of :meth:`AttractorTask.trajectory_metrics` (valid prediction
-time ``vpt`` in the dysts convention, sMAPE at 1/2/5 Lyapunov times, attractor Wasserstein-1
-distance) are in Lyapunov times.
+time ``vpt`` as dysts' reference code computes it, see :mod:`symzoo.datasets.forecast_metrics`;
+sMAPE at 1/2/5 Lyapunov times, attractor Wasserstein-1 distance) are in Lyapunov times.
 
 **Breaking knob** (``lorenz96-N``): ``forcing_amplitude=s`` sets a forcing that varies along the
 ring, ``F_i = F (1 + s cos(2π i / N))``, which breaks Z_N (residual group: the trivial group).
@@ -49,6 +49,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from symzoo.datasets.forecast_metrics import smape, valid_prediction_time
 from torch import Tensor
 
 from symzoo.dynamics import Dynamics, Invariant
@@ -313,12 +314,6 @@ def lyapunov_exponent(system: AttractorSystem, t_total: float = 200.0, seed: int
 
 
 # ------------------------------------------------------------------ metrics
-def smape(pred: Tensor, ref: Tensor) -> Tensor:
-    """Symmetric MAPE in percent over the last axis: ``200 mean_i |p - r| / (|p| + |r|)`` (dysts)."""
-    den = (pred.abs() + ref.abs()).clamp(min=1e-300)
-    return 200.0 * ((pred - ref).abs() / den).mean(-1)
-
-
 def _wasserstein1(a: np.ndarray, b: np.ndarray) -> float:
     from scipy.stats import wasserstein_distance
 
@@ -694,9 +689,14 @@ class AttractorTask(Dynamics, Task):
     def trajectory_metrics(
         self, pred: dict[str, Tensor], ref: dict[str, Tensor], batch
     ) -> dict[str, tuple[float, str]]:
-        """Forecast scores (dysts conventions, on the physical state): ``vpt`` (valid prediction
-        time: time until sMAPE first exceeds 30, mean over trajectories), ``smape_<h>lt`` (sMAPE at
-        ``h`` Lyapunov times, mean), and ``attractor_w1`` (Wasserstein-1 distance between the
+        """Forecast scores on the physical state (:mod:`symzoo.datasets.forecast_metrics`), sMAPE on
+        dysts' 0-200 scale (``scaled=False``): ``vpt`` (valid prediction time, dysts' ``vpt_smape``:
+        ``dt`` times the number of leading steps whose running sMAPE over the forecast prefix is
+        <= 30; first exceeded at step ``k`` -> ``(k - 1) dt``, wrong at step 1 -> 0, never -> the
+        horizon; mean over trajectories), ``vpt_pointwise`` (the same counting on the sMAPE of each
+        step alone, symzoo's definition before it was pinned to dysts), ``smape_<h>lt`` (sMAPE of
+        the state at ``h`` Lyapunov times alone, mean; not dysts' running sMAPE), and
+        ``attractor_w1`` (Wasserstein-1 distance between the
         pooled rollout states and the pooled reference states, per coordinate in standardized
         units, mean over coordinates: the attractor's statistics)."""
         p, r = pred["x"].to(torch.float64), ref["x"].to(torch.float64)
@@ -704,12 +704,19 @@ class AttractorTask(Dynamics, Task):
         finite = torch.isfinite(p).all(-1)  # [T+1, B]
         s = smape(self.physical(torch.where(finite[..., None], p, torch.zeros_like(p))), self.physical(r))
         s = torch.where(finite & torch.isfinite(s), s, torch.full_like(s, 200.0))[1:]  # [T, B]
-        exceeded = s > VPT_THRESHOLD
-        first = torch.where(
-            exceeded.any(0), exceeded.double().argmax(0), torch.full((s.shape[1],), float(steps))
-        )
         dt = self.dt
-        out = {"vpt": (float(first.double().mean() * dt), f"Lyapunov times, until sMAPE > {VPT_THRESHOLD:g}")}
+        vpt = valid_prediction_time(s, dt, VPT_THRESHOLD, cumulative=True)
+        vpt_pointwise = valid_prediction_time(s, dt, VPT_THRESHOLD, cumulative=False)
+        out = {
+            "vpt": (
+                float(vpt.mean()),
+                f"Lyapunov times, until the running sMAPE > {VPT_THRESHOLD:g} (dysts)",
+            ),
+            "vpt_pointwise": (
+                float(vpt_pointwise.mean()),
+                f"Lyapunov times, until one step's sMAPE > {VPT_THRESHOLD:g}",
+            ),
+        }
         for h in SMAPE_HORIZONS:
             k = int(round(h / dt))
             if 1 <= k <= steps:
