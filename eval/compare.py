@@ -32,7 +32,9 @@ the comparison's settings; re-running skips it.  A cell folder without it (an in
 deleted and retrained.  ``results.json`` is rewritten atomically after every finished cell.
 Cells run in parallel processes (spawned), ``jobs`` at a time, each with ``cores // jobs`` torch
 threads, or on a Dask cluster (``executor="dask://HOST:PORT"``, :mod:`symzoo.eval.executors`);
-either way this process alone writes ``results.json``.
+either way this process alone writes ``results.json``.  Models from plugins (entry points,
+``--import``, ``module:builder``; :mod:`symzoo.plugins`) are compared like built-ins: every cell's
+job names the plugin modules of this process and the worker imports them before it trains.
 """
 
 from __future__ import annotations
@@ -145,7 +147,7 @@ def model_roles(models: Sequence[str], task, model_args: dict[str, dict] | None 
     ``role``: ``"equivariant"`` (the model claims every factor of ``task.group``; ``+aug`` does not
     change that), ``"augmented"`` (a ``+aug`` model that does not), ``"baseline"`` otherwise.
     """
-    from symzoo.registry import create_model
+    from symzoo.registry import create_model, model_entry
 
     group = tuple(task.group.factors)
     roles = {}
@@ -158,6 +160,7 @@ def model_roles(models: Sequence[str], task, model_args: dict[str, dict] | None 
         role = "equivariant" if not missing else ("augmented" if aug else "baseline")
         roles[name] = {
             "builder": base,
+            "plugin": model_entry(base).plugin,
             "augment": aug,
             "symmetry": claimed,
             "missing": missing,
@@ -231,8 +234,10 @@ def run_cell(job: dict) -> dict:
     from symzoo.train.run import build_datasets, train
 
     from symzoo.modelio import load_model
+    from symzoo.plugins import activate
     from symzoo.registry import get_task
 
+    activate(job.get("plugins"))  # the submitting process's plugin modules (a worker has none)
     t0 = time.perf_counter()
     cell = Cell(**job["cell"])
     cell_dir = Path(job["dir"])
@@ -661,6 +666,9 @@ def _compare(
                 log.warning("reference trajectories for the rollouts failed: %s", e)
         # the largest cells first: the grid finishes sooner (longest-processing-time first)
         todo.sort(key=lambda c: (-c.train_size, c.study, c.model, c.seed))
+        from symzoo.plugins import worker_spec
+
+        plugins = worker_spec()
         jobs_spec = [
             {
                 "task": task,
@@ -672,6 +680,7 @@ def _compare(
                 "settings": settings,
                 "rollout": rollout_spec,
                 "breaking_arg": None if strengths is None else task_obj.breaking.arg,
+                "plugins": plugins,
             }
             for c in todo
         ]

@@ -19,6 +19,12 @@ stays the only writer of ``results.json``; an executor only runs
   must see the same filesystem as the submitting process (the output folder and ``SYMZOO_HOME``
   on a shared disk, as on every SLURM/PBS cluster) and run the same symzoo environment.
 
+Plugins (:mod:`symzoo.plugins`): every cell's job carries the plugin modules of the submitting
+process (entry points', ``--import``'s, those of ``module:builder`` names) and the folders they
+were imported from; a worker, local or Dask, imports them before it builds the cell's model
+(:func:`symzoo.plugins.activate`).  A worker that cannot import one records the cell as failed
+with one line naming the plugin.
+
 Why Dask rather than Ray: a grid cell is a plain Python function over files on a shared disk, which
 is exactly Dask's ``Client.submit`` model, and Dask is the engine HPC sites already run:
 ``dask-jobqueue`` (``SLURMCluster``, ``PBSCluster``, ``SGECluster``, ...) starts workers as ordinary
@@ -244,9 +250,12 @@ def run_cell_staged(job: dict) -> dict:
     """One cell on a (possibly remote) worker: reuse it when it is finished already, else train it
     into ``.<name>.staging-<id>`` beside its folder and rename that into place (the folder of a
     finished cell appears whole or not at all).  Returns the cell's result, as ``run_cell``."""
+    from symzoo.plugins import activate
+
     from .compare import finished_cell, run_cell
 
     _quiet_worker(job.get("threads"))
+    activate(job.get("plugins"))
     final = Path(job["dir"])
     prev = finished_cell(final, job["settings"])
     if prev is not None:  # finished by an earlier attempt (e.g. a worker presumed dead)

@@ -7,6 +7,10 @@ and ``run(args) -> int``; modules import heavy dependencies inside ``run`` so th
 A command module may define ``help_epilog(argv) -> str``: text appended to its ``--help`` (``symzoo
 train TASK MODEL --help`` lists the run's config keys that way).  Output into a closed pipe
 (``symzoo list | head -1``) ends quietly with status 141, as a command killed by SIGPIPE.
+
+Plugins (:mod:`symzoo.plugins`): ``--import MODULE`` (before or after the command, repeatable,
+comma-separated) and ``SYMZOO_PLUGINS`` import a user's modules that register models and tasks;
+the modules are passed on to worker processes.  A plugin that fails to import is one error line.
 """
 
 from __future__ import annotations
@@ -20,15 +24,21 @@ import sys
 
 __all__ = ["main", "build_parser"]
 
-ORDER = ["list", "train", "eval", "compare", "report", "finetune", "zoo"]
+ORDER = ["list", "train", "eval", "compare", "report", "finetune", "check-model", "zoo"]
+IMPORT_HELP = (
+    "import MODULE first: a plugin that registers models or tasks (repeatable, or comma-separated; "
+    "also $SYMZOO_PLUGINS)"
+)
 
 
 def _command_modules():
     import symzoo.commands as pkg
 
     names = [m.name for m in pkgutil.iter_modules(pkg.__path__) if not m.name.startswith("_")]
+    # a module check_model.py is the command check-model
+    names = [n.replace("_", "-") for n in names]
     names.sort(key=lambda n: (ORDER.index(n) if n in ORDER else len(ORDER), n))
-    return {n: importlib.import_module(f"symzoo.commands.{n}") for n in names}
+    return {n: importlib.import_module(f"symzoo.commands.{n.replace('-', '_')}") for n in names}
 
 
 def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
@@ -37,6 +47,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="symzoo", description="symzoo: physics-informed equivariant model zoo")
     p.add_argument("--version", action="version", version=f"symzoo {symzoo.__version__}")
     p.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
+    p.add_argument("--import", dest="imports", action="append", metavar="MODULE", help=IMPORT_HELP)
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     argv = list(sys.argv[1:] if argv is None else argv)
     asks_help = bool({"-h", "--help"} & set(argv))
@@ -53,6 +64,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
             formatter_class=argparse.RawDescriptionHelpFormatter if epilog else argparse.HelpFormatter,
         )
         mod.add_arguments(sp)
+        sp.add_argument("--import", dest="sub_imports", action="append", metavar="MODULE", help=IMPORT_HELP)
         sp.set_defaults(_run=mod.run)
     return p
 
@@ -94,6 +106,16 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 0
     try:
+        modules = list(args.imports or []) + list(getattr(args, "sub_imports", None) or [])
+        if modules:  # imported now: a broken plugin is one line before the command starts
+            from symzoo.plugins import add_plugin_modules
+            from symzoo.registry import _load_all
+
+            add_plugin_modules(modules)
+            _load_all()
+            from symzoo.plugins import load_plugins
+
+            load_plugins()  # the registries may have been loaded before (in-process callers)
         rc = int(args._run(args) or 0)
         sys.stdout.flush()  # a closed pipe shows here, not at interpreter exit
         return rc

@@ -2,6 +2,10 @@
 
 Builders live in ``symzoo.models`` and tasks in ``symzoo.datasets``; both packages import their
 submodules on first use of a registry, so registering is the only thing a new file has to do.
+Plugins (entry points ``symzoo.models`` / ``symzoo.tasks``, ``--import``, ``SYMZOO_PLUGINS``,
+``module:builder`` names; see :mod:`symzoo.plugins`) are loaded right after the built-ins, and an
+entry's ``plugin`` field names where a non-built-in one came from.  A plugin cannot replace a
+built-in name: registering one is a :class:`~symzoo.plugins.PluginError`.
 """
 
 from __future__ import annotations
@@ -24,6 +28,10 @@ __all__ = [
     "create_model",
     "get_task",
     "model_entry",
+    "task_entry",
+    "is_plugin_model",
+    "register_plugin_model",
+    "register_plugin_task",
     "ModelEntry",
     "TaskEntry",
 ]
@@ -36,6 +44,7 @@ class ModelEntry:
     description: str = ""
     domain: str = ""
     tags: tuple[str, ...] = ()
+    plugin: str | None = None  # where a model that is not built in comes from (module or package)
 
 
 @dataclass
@@ -47,6 +56,7 @@ class TaskEntry:
     example: str = ""
     meta: dict = field(default_factory=dict)
     members: tuple[str, ...] = ()  # a family's known members, listed by `symzoo list tasks`
+    plugin: str | None = None  # where a task that is not built in comes from (module or package)
 
 
 _MODELS: dict[str, ModelEntry] = {}
@@ -56,7 +66,8 @@ _LOADED = False
 
 
 def _load_all() -> None:
-    """Import every module of ``symzoo.models`` and ``symzoo.datasets`` once."""
+    """Import every module of ``symzoo.models`` and ``symzoo.datasets`` once, then the plugins
+    (:func:`symzoo.plugins.load_plugins`)."""
     global _LOADED
     if _LOADED:
         return
@@ -66,6 +77,72 @@ def _load_all() -> None:
         for info in pkgutil.iter_modules(pkg.__path__):
             if not info.name.startswith("_"):
                 importlib.import_module(f"{pkg_name}.{info.name}")
+    from .plugins import load_plugins
+
+    load_plugins()
+
+
+def _source(fn) -> str | None:
+    """``None`` for a builder/factory defined inside symzoo, else its module (a plugin)."""
+    from .plugins import is_builtin_module
+
+    module = getattr(fn, "__module__", None)
+    return None if is_builtin_module(module) else str(module)
+
+
+def _same_definition(a, b) -> bool:
+    """The same function re-created by re-importing its module (a plugin imported twice)."""
+    return getattr(a, "__module__", 1) == getattr(b, "__module__", 2) and getattr(
+        a, "__qualname__", 1
+    ) == getattr(b, "__qualname__", 2)
+
+
+def _clash(kind: str, name: str, old_plugin: str | None, new_plugin: str | None) -> Exception:
+    from .plugins import PluginError
+
+    if old_plugin is None or new_plugin is None:
+        plugin = new_plugin or old_plugin
+        return PluginError(
+            f"plugin {plugin} registers {kind} {name!r}, which is a built-in symzoo {kind}; "
+            "register it under another name (plugins cannot replace built-ins)"
+        )
+    return PluginError(f"{kind} {name!r} is registered by two plugins: {old_plugin} and {new_plugin}")
+
+
+def _add_model(entry: ModelEntry) -> None:
+    old = _MODELS.get(entry.name)
+    if old is not None and old.builder is not entry.builder:
+        if old.plugin is None and entry.plugin is None:
+            raise ValueError(f"model {entry.name!r} is registered twice")
+        if not (old.plugin == entry.plugin and _same_definition(old.builder, entry.builder)):
+            raise _clash("model", entry.name, old.plugin, entry.plugin)
+    _MODELS[entry.name] = entry
+
+
+def _add_task(entry: TaskEntry) -> None:
+    old = _TASKS.get(entry.name)
+    if old is not None and old.factory is not entry.factory:
+        if old.plugin is None and entry.plugin is None:
+            raise ValueError(f"task {entry.name!r} is registered twice")
+        if not (old.plugin == entry.plugin and _same_definition(old.factory, entry.factory)):
+            raise _clash("task", entry.name, old.plugin, entry.plugin)
+    if entry.plugin is not None:  # nor may a plugin task take a member name of a built-in family
+        for fam in _TASK_FAMILIES:
+            if fam.plugin is None and fam.pattern is not None and fam.pattern.match(entry.name):
+                raise _clash("task", entry.name, None, entry.plugin)
+    _TASKS[entry.name] = entry
+
+
+def register_plugin_model(name: str, builder: Callable[..., Any], *, source: str) -> None:
+    """Register ``builder`` under ``name`` for a plugin (an entry point or ``module:builder``)."""
+    doc = (inspect.getdoc(builder) or "").split("\n")[0]
+    _add_model(ModelEntry(name, builder, doc, "", (), plugin=source))
+
+
+def register_plugin_task(name: str, factory: Callable[..., Any], *, source: str) -> None:
+    """Register a task ``factory`` under ``name`` for a plugin (an entry point)."""
+    doc = (inspect.getdoc(factory) or "").split("\n")[0]
+    _add_task(TaskEntry(name, factory, None, doc, plugin=source))
 
 
 def register_model(name: str, *, description: str = "", domain: str = "", tags: tuple[str, ...] = ()):
@@ -76,10 +153,8 @@ def register_model(name: str, *, description: str = "", domain: str = "", tags: 
     """
 
     def deco(fn):
-        if name in _MODELS and _MODELS[name].builder is not fn:
-            raise ValueError(f"model {name!r} is registered twice")
         doc = description or (inspect.getdoc(fn) or "").split("\n")[0]
-        _MODELS[name] = ModelEntry(name, fn, doc, domain, tuple(tags))
+        _add_model(ModelEntry(name, fn, doc, domain, tuple(tags), plugin=_source(fn)))
         fn.model_name = name
         return fn
 
@@ -105,12 +180,18 @@ def register_task(
     def deco(fn):
         doc = description or (inspect.getdoc(fn) or "").split("\n")[0]
         if pattern is None:
-            if name in _TASKS and _TASKS[name].factory is not fn:
-                raise ValueError(f"task {name!r} is registered twice")
-            _TASKS[name] = TaskEntry(name, fn, None, doc)
+            _add_task(TaskEntry(name, fn, None, doc, plugin=_source(fn)))
         else:
             _TASK_FAMILIES.append(
-                TaskEntry(name, fn, re.compile(f"^{pattern}$"), doc, example or name, members=tuple(members))
+                TaskEntry(
+                    name,
+                    fn,
+                    re.compile(f"^{pattern}$"),
+                    doc,
+                    example or name,
+                    members=tuple(members),
+                    plugin=_source(fn),
+                )
             )
         return fn
 
@@ -133,11 +214,35 @@ def list_tasks(filter: str = "") -> list[str]:
 
 
 def model_entry(name: str) -> ModelEntry:
+    """The registry entry of model ``name`` (``+aug`` ignored).  ``module:builder`` imports
+    ``module`` as a plugin and registers ``builder`` under that full name."""
+    if not isinstance(name, str):
+        raise SymzooError(f"a model name is a string, got {type(name).__name__}")
     _load_all()
     base = name.split("+")[0]
+    if base not in _MODELS and ":" in base:
+        from .plugins import resolve_builder
+
+        register_plugin_model(base, resolve_builder(base), source=base.split(":")[0])
     if base not in _MODELS:
         raise UnknownNameError(f"unknown model {name!r}{suggest(base, _MODELS)}; see `symzoo list models`")
     return _MODELS[base]
+
+
+def task_entry(name: str) -> TaskEntry | None:
+    """The registry entry serving task ``name`` (its own or its family's), or ``None``."""
+    _load_all()
+    if name in _TASKS:
+        return _TASKS[name]
+    return next((f for f in _TASK_FAMILIES if f.pattern is not None and f.pattern.match(name)), None)
+
+
+def is_plugin_model(name: str) -> bool:
+    """Whether model ``name`` (``+aug`` ignored) comes from a plugin rather than symzoo itself."""
+    try:
+        return model_entry(name).plugin is not None
+    except SymzooError:
+        return False
 
 
 def create_model(name: str, **overrides: Any):

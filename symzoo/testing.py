@@ -9,12 +9,26 @@ task, including ones written outside symzoo, can be checked the same way::
 Errors are relative RMS errors ``rms(f(g x) - g f(x)) / rms(g f(x))`` over every output the task
 declares, maximised over trials; one number per group factor.  A NaN error (NaN outputs) is kept
 as NaN and fails :func:`assert_equivariant`: non-finite is never "perfectly equivariant".
+
+:func:`check_model` runs the whole battery on one model and task and returns one
+:class:`CheckResult` per check (``symzoo check-model`` prints them; the pytest plugin's
+``symzoo_check_model`` fixture asserts them).  In a test suite of your own, subclass the mixins::
+
+    from symzoo.testing import ModelTests, EnergyModelTests
+
+    class TestMyNet(ModelTests):              # EnergyModelTests for energy + forces models
+        model_name = "my_pkg.models:build_net"   # a registered name or module:builder
+        task_name = "nbody-charged"
+        model_kwargs = {"hidden": 16}
 """
 
 from __future__ import annotations
 
 import copy
+import math
+import time
 from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
 
 import torch
 from torch import Tensor
@@ -25,6 +39,9 @@ __all__ = [
     "assert_equivariant",
     "assert_batch_consistent",
     "assert_forces_match_finite_differences",
+    "assert_smooth_at_cutoff",
+    "CheckResult",
+    "check_model",
     "ModelTests",
     "EnergyModelTests",
 ]
@@ -201,6 +218,282 @@ def assert_forces_match_finite_differences(
         )
 
 
+def assert_smooth_at_cutoff(model, task, *, atol_energy: float = 1e-7, atol_forces: float = 1e-5) -> None:
+    """Assert that a dimer's energy is continuous and its forces vanish at ``model.cutoff``
+    (float64; the atoms are the first species of the task's example batch)."""
+    from torch_geometric.data import Batch, Data
+
+    m = _prepare(model, torch.float64)
+    rc = float(model.cutoff)
+    z = task.example_batch(1).z[:1].repeat(2)
+
+    def dimer(r: float):
+        pos = torch.tensor([[0.0, 0.0, 0.0], [r, 0.0, 0.0]], dtype=torch.float64)
+        return Batch.from_data_list([Data(pos=pos, z=z)])
+
+    with torch.enable_grad():
+        inside, outside = m(dimer(rc - 1e-4)), m(dimer(rc + 1e-4))
+    jump = abs(float(inside["energy"].sum() - outside["energy"].sum()))
+    assert jump < atol_energy, f"energy jumps by {jump:.3g} at the cutoff {rc:g}"
+    fmax = float(inside["forces"].abs().max())
+    assert fmax < atol_forces, f"forces do not vanish at the cutoff {rc:g} (max |F| {fmax:.3g})"
+
+
+# ----------------------------------------------------------------------------- one-command checks
+@dataclass
+class CheckResult:
+    """One check of :func:`check_model`: ``status`` is ``PASS``, ``FAIL``, ``INFO`` (a measurement,
+    never failing) or ``SKIP`` (does not apply to this model or task)."""
+
+    name: str
+    status: str
+    detail: str
+    values: dict = field(default_factory=dict)
+
+    @property
+    def failed(self) -> bool:
+        return self.status == "FAIL"
+
+    def line(self, width: int = 26) -> str:
+        return f"{self.status:<4}  {self.name:<{width}} {self.detail}"
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def _fmt(e: float) -> str:
+    return "nan" if e != e else f"{e:.2g}"
+
+
+def _one_line(e: BaseException) -> str:
+    text = str(e).strip()
+    return f"{type(e).__name__}: {text.splitlines()[0]}" if text else type(e).__name__
+
+
+def _n_elements(task, factor: str, trials: int) -> str:
+    group = task.group
+    if group.finite:
+        k = len(group.subgroup(None if factor == "all" else [factor]))
+        return f"all {k} elements"
+    return f"{trials} random elements"
+
+
+def check_model(
+    model,
+    task,
+    *,
+    tolerances: dict | None = None,
+    trials: int = 2,
+    num_graphs: int = 4,
+    seed: int = 0,
+    timing_repeats: int = 5,
+    fd_rtol: float = 1e-5,
+) -> list[CheckResult]:
+    """Every toolkit check on ``model`` and ``task``, one :class:`CheckResult` each, in order:
+
+    ``contract`` (the declared symmetry contract, and its inputs/outputs against the task's fields),
+    ``finite`` (no NaN/Inf outputs in float32 and float64), ``equivariance[F]`` for every factor
+    ``F`` of the task's group and ``all`` (float32 and float64, dtype-specific tolerances; every
+    element of a finite group, ``trials`` random elements of a continuous one; factors the model
+    does not claim are reported, not asserted), ``batch`` (a batch equals its graphs one at a
+    time), ``forces`` (against central finite differences) and ``cutoff`` (energy continuous,
+    forces zero at ``model.cutoff``) for energy models, ``parameters`` and ``forward-time``.
+    Nothing raises: a check that cannot run is a ``FAIL`` with the reason.
+    """
+    from .compat import check_compatible
+
+    tol = {**DEFAULT_TOLERANCES, **(tolerances or {})}
+    results: list[CheckResult] = []
+    factors = list(task.group.factors)
+    claimed = getattr(model, "symmetry", None)
+
+    # contract
+    problems = []
+    if not isinstance(claimed, (frozenset, set, tuple, list)):
+        problems.append("declares no `symmetry` (a frozenset of the group factors it respects)")
+        claimed = frozenset()
+    if not isinstance(getattr(model, "irreps_out", None), dict) or not model.irreps_out:
+        problems.append("declares no `irreps_out` (output name -> irreps)")
+    try:
+        check_compatible(model, task)
+    except Exception as e:  # noqa: BLE001 -- IncompatibleError or a broken contract attribute
+        problems.append(str(e))
+    claimed = frozenset(claimed)
+    unknown = sorted(claimed - set(factors))
+    if problems:
+        results.append(CheckResult("contract", "FAIL", "; ".join(problems)))
+    else:
+        reads = ", ".join(sorted(getattr(model, "irreps_in", {}) or {})) or "nothing declared"
+        returns = ", ".join(sorted(model.irreps_out))
+        claims = ", ".join(f for f in factors if f in claimed) or "no factor"
+        extra = f" (also claims {', '.join(unknown)}, not factors of this task)" if unknown else ""
+        results.append(
+            CheckResult(
+                "contract",
+                "PASS",
+                f"claims {claims} of {task.group!r}{extra}; reads {reads}; returns {returns}",
+                {
+                    "claimed": sorted(claimed & set(factors)),
+                    "missing": [f for f in factors if f not in claimed],
+                },
+            )
+        )
+
+    # finite outputs (and whether the model runs at all)
+    runs = True
+    bad: list[str] = []
+    try:
+        for dtype in (torch.float32, torch.float64):
+            m = _prepare(model, dtype)
+            with torch.enable_grad():
+                out = m(task.example_batch(num_graphs, seed=seed, dtype=dtype))
+            keys = [k for k in task.output_fields if k in out]
+            if not keys:
+                raise AssertionError(
+                    f"returns {sorted(out)}, none of the task's outputs {sorted(task.output_fields)}"
+                )
+            bad += [
+                f"{k} ({str(dtype).replace('torch.', '')})" for k in keys if not torch.isfinite(out[k]).all()
+            ]
+    except Exception as e:  # noqa: BLE001
+        runs = False
+        results.append(CheckResult("finite", "FAIL", f"forward failed: {_one_line(e)}"))
+    else:
+        if bad:
+            results.append(CheckResult("finite", "FAIL", f"NaN/Inf in {', '.join(bad)}"))
+        else:
+            results.append(CheckResult("finite", "PASS", "all outputs finite in float32 and float64"))
+
+    # equivariance per factor
+    check_factors = factors + (["all"] if claimed >= set(factors) else [])
+    if runs:
+        errs: dict = {}
+        try:
+            for dtype in (torch.float32, torch.float64):
+                errs[dtype] = equivariance_errors(
+                    model,
+                    task,
+                    factors=check_factors,
+                    dtype=dtype,
+                    trials=trials,
+                    num_graphs=num_graphs,
+                    seed=seed,
+                )
+        except Exception as e:  # noqa: BLE001
+            results.append(CheckResult("equivariance", "FAIL", f"could not be measured: {_one_line(e)}"))
+        else:
+            for f in check_factors:
+                e32, e64 = errs[torch.float32][f], errs[torch.float64][f]
+                where = _n_elements(task, f, trials)
+                vals = {
+                    "float32": e32,
+                    "float64": e64,
+                    "tol_float32": tol[torch.float32],
+                    "tol_float64": tol[torch.float64],
+                }
+                text = f"float32 {_fmt(e32)}, float64 {_fmt(e64)} on {where}"
+                if f == "all" or f in claimed:
+                    ok = e32 <= tol[torch.float32] and e64 <= tol[torch.float64]
+                    limits = f"(tolerance {tol[torch.float32]:.0e} / {tol[torch.float64]:.0e})"
+                    status, detail = (
+                        ("PASS", f"{text} {limits}")
+                        if ok
+                        else ("FAIL", f"claimed but broken: {text} {limits}")
+                    )
+                elif e64 <= tol[torch.float64]:
+                    status, detail = "INFO", f"not claimed, yet equivariant: {text} (claim it in `symmetry`)"
+                else:
+                    status, detail = "INFO", f"not claimed: {text}"
+                results.append(CheckResult(f"equivariance[{f}]", status, detail, vals))
+    else:
+        results.append(CheckResult("equivariance", "SKIP", "the model does not run on the task's batches"))
+
+    # batch consistency
+    if runs:
+        try:
+            assert_batch_consistent(model, task)
+        except AssertionError as e:
+            results.append(CheckResult("batch", "FAIL", str(e).splitlines()[0]))
+        except Exception as e:  # noqa: BLE001
+            results.append(CheckResult("batch", "FAIL", f"could not be measured: {_one_line(e)}"))
+        else:
+            results.append(
+                CheckResult("batch", "PASS", "a batch gives its graphs' outputs one at a time (float64)")
+            )
+
+    # energy models: forces against finite differences, smoothness at the cutoff
+    energy = {"energy", "forces"} <= set(
+        getattr(model, "irreps_out", {}) or {}
+    ) and "forces" in task.output_fields
+    if not energy:
+        results.append(CheckResult("forces", "SKIP", "not an energy model (no energy and forces outputs)"))
+    elif runs:
+        try:
+            assert_forces_match_finite_differences(model, task.example_batch(2), rtol=fd_rtol, seed=seed)
+        except AssertionError as e:
+            results.append(CheckResult("forces", "FAIL", f"forces != -dE/dpos: {str(e).splitlines()[0]}"))
+        except Exception as e:  # noqa: BLE001
+            results.append(CheckResult("forces", "FAIL", f"could not be measured: {_one_line(e)}"))
+        else:
+            results.append(
+                CheckResult(
+                    "forces", "PASS", f"forces = -dE/dpos to {fd_rtol:g} (central differences, float64)"
+                )
+            )
+        if getattr(model, "cutoff", None) is None:
+            results.append(CheckResult("cutoff", "SKIP", "the model declares no `cutoff`"))
+        else:
+            try:
+                assert_smooth_at_cutoff(model, task)
+            except AssertionError as e:
+                results.append(CheckResult("cutoff", "FAIL", str(e).splitlines()[0]))
+            except Exception as e:  # noqa: BLE001
+                results.append(CheckResult("cutoff", "FAIL", f"could not be measured: {_one_line(e)}"))
+            else:
+                results.append(
+                    CheckResult(
+                        "cutoff",
+                        "PASS",
+                        f"energy continuous and forces zero at the cutoff {float(model.cutoff):g}",
+                    )
+                )
+
+    # size and speed
+    n_par = int(sum(p.numel() for p in model.parameters()))
+    n_train = int(sum(p.numel() for p in model.parameters() if p.requires_grad))
+    results.append(
+        CheckResult(
+            "parameters", "INFO", f"{n_par:,} ({n_train:,} trainable)", {"total": n_par, "trainable": n_train}
+        )
+    )
+    if runs:
+        m = _prepare(model, torch.float32)
+        batch = task.example_batch(num_graphs, seed=seed, dtype=torch.float32)
+        times = []
+        with torch.enable_grad():
+            m(batch)  # warm-up
+            for _ in range(max(1, int(timing_repeats))):
+                t0 = time.perf_counter()
+                m(batch)
+                times.append(time.perf_counter() - t0)
+        times.sort()
+        ms = 1000 * times[len(times) // 2]
+        results.append(
+            CheckResult(
+                "forward-time",
+                "INFO",
+                f"{ms:.3g} ms per batch of {num_graphs} graphs (float32, median of {len(times)}, "
+                f"{torch.get_num_threads()} thread(s))",
+                {"ms": ms, "num_graphs": num_graphs},
+            )
+        )
+    for r in results:
+        r.values = {
+            k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in r.values.items()
+        }
+    return results
+
+
 class ModelTests:
     """Test mixin (NequIP's ``BaseEnergyModelTests`` pattern): subclass and set ``model_name`` and
     ``task_name`` (and optionally ``model_kwargs``) to run the generic battery on a model."""
@@ -253,20 +546,5 @@ class EnergyModelTests(ModelTests):
         assert_forces_match_finite_differences(model, task.example_batch(2), rtol=self.fd_rtol)
 
     def test_smooth_at_the_cutoff(self):
-        from torch_geometric.data import Batch, Data
-
         model, task = self._model_task()
-        m = _prepare(model, torch.float64)
-        rc = float(model.cutoff)
-        z = task.example_batch(1).z[:1].repeat(2)
-
-        def dimer(r: float):
-            pos = torch.tensor([[0.0, 0.0, 0.0], [r, 0.0, 0.0]], dtype=torch.float64)
-            return Batch.from_data_list([Data(pos=pos, z=z)])
-
-        with torch.enable_grad():
-            inside, outside = m(dimer(rc - 1e-4)), m(dimer(rc + 1e-4))
-        assert abs(float(inside["energy"].sum() - outside["energy"].sum())) < 1e-7, (
-            "energy jumps at the cutoff"
-        )
-        assert float(inside["forces"].abs().max()) < 1e-5, "forces do not vanish at the cutoff"
+        assert_smooth_at_cutoff(model, task)

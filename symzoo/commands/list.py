@@ -15,14 +15,17 @@ def run(args) -> int:
         print("models:")
         for n in list_models():
             e = _MODELS[n]
-            print(f"  {n:<16} {e.description}")
+            mark = f" [plugin {e.plugin.split(':')[0]}]" if e.plugin else ""
+            print(f"  {n:<16} {e.description}{mark}")
     if args.what in ("all", "tasks"):
         print("tasks:")
         names = list_tasks()  # loads the registries first, so that task families are known
         family_of = {m: f for f in _TASK_FAMILIES for m in (f.members or (f.example,))}
         for n in names:
             if n in _TASKS:
-                print(f"  {n:<22} {_TASKS[n].description}")
+                src = _TASKS[n].plugin
+                mark = f" [plugin {src.split(':')[0]}]" if src else ""
+                print(f"  {n:<22} {_TASKS[n].description}{mark}")
                 continue
             fam = family_of[n]
             pattern = fam.pattern.pattern.strip("^$") if fam.pattern is not None else fam.name
