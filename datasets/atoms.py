@@ -15,13 +15,29 @@ Tasks
                       train/validation at 300 and 600 K, test at 1200 K (temperature transfer).  Cached
                       under ``SYMZOO_HOME/datasets/emt-cu``.  Used by the ``tiny`` presets in CI.
 ``xyz``               any ASE-readable file with energies and forces (extxyz, ...) or an rMD17-style
-                      ``.npz``: ``symzoo train xyz nequip data.task_args.path=my.xyz``.
+                      ``.npz``: ``symzoo train xyz nequip data.task_args.path=my.xyz`` (keys and
+                      units: :class:`XYZTask`, ``docs/byo_molecule.md``).
 
 Where data lives (:func:`data_search_path`): the ``root`` task argument (``data.task_args.root=...``),
 then ``$SYMZOO_DATA``, then the files bundled with the package (``symzoo/datasets/data``: split 01 of
 seven rMD17 molecules, CC0, and the 3BPA training files, MIT; their licenses beside them), then
-``SYMZOO_HOME/datasets`` where downloads go.  rMD17 files that are not bundled are fetched from the
-``andersx/rmd17-npz`` mirror and accepted only when their sha256 matches :data:`RMD17_SHA256`.
+``SYMZOO_HOME/datasets`` where downloads go.  An rMD17 molecule is found in any folder of that path
+in the mirror's layout (``rmd17/rmd17_<mol>_{train,test}_01.npz``) or as the published archive's
+whole-molecule file (``rmd17/npz_data/rmd17_<mol>.npz``, ``rmd17_<mol>.npz``, ...; see
+:mod:`symzoo.datasets.rmd17_files`).  Only a download needs a pinned checksum: the split files
+of :data:`RMD17_SHA256` (or ``data.task_args.sha256.train/test``) are fetched from the
+``andersx/rmd17-npz`` mirror; otherwise a missing molecule is a not-found error listing the
+folders searched and the layouts expected.
+
+Units are explicit (:mod:`symzoo.datasets.atom_units`): rMD17 files are kcal/mol and kcal/mol/Å
+(converted with the protocol's 0.0433641); a user's ``.npz`` must declare ``energy_unit`` and
+``forces_unit`` (refused otherwise, never assumed); extxyz and other ASE-readable files are in
+ASE's units (eV, eV/Å, Å) unless declared otherwise.
+
+Elements a pretrained model never saw: zero-shot evaluation (``symzoo eval NAME --task T``) is
+refused by the model (one line naming the elements); fine-tuning onto them (``symzoo finetune``)
+is accepted with a warning: the per-species reference energies and the energy scale are re-fitted
+on the fine-tuning set and the new elements' embeddings start untrained.
 
 A structure is a PyG ``Data`` with ``pos [n, 3]`` (Å), ``z [n]`` (atomic numbers), ``energy [1]``
 (eV), ``forces [n, 3]`` (eV/Å) and, for periodic systems, ``cell [1, 3, 3]`` (rows are lattice
@@ -41,6 +57,7 @@ import logging
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -179,12 +196,53 @@ def _check_structure(d, where: str) -> None:
             )
 
 
+def _declared(f, key: str, path: Path) -> str | None:
+    """A unit string stored in the npz itself (``np.savez(..., energy_unit="eV")``), or ``None``."""
+    if key not in f.files:
+        return None
+    v = f[key]
+    if v.dtype.kind not in "US" or v.size != 1:
+        raise InputError(f"{path}: {key!r} must be a string such as 'eV', got an array of {v.dtype}")
+    return str(v.reshape(-1)[0].decode() if v.dtype.kind == "S" else v.reshape(-1)[0])
+
+
+def _npz_unit(declared_arg: str | None, declared_file: str | None, key: str, path: Path) -> str:
+    from .atom_units import UNITS_HELP
+
+    if declared_arg and declared_file and declared_arg.strip() != declared_file.strip():
+        raise InputError(
+            f"{path}: the file declares {key}={declared_file!r} but the task argument says "
+            f"{declared_arg!r}; remove one"
+        )
+    unit = declared_arg or declared_file
+    if not unit:
+        raise InputError(
+            f"{path}: the npz declares no {key.replace('_', ' ')}; units are never assumed: declare "
+            "them with data.task_args.energy_unit=... data.task_args.forces_unit=... (e.g. eV and "
+            f"eV/Å, or kcal/mol and kcal/mol/Å) or store energy_unit/forces_unit strings in the npz "
+            f"({UNITS_HELP})"
+        )
+    return unit
+
+
 def read_npz(
-    path: str | os.PathLike, *, unit: float | None = None, frames: Sequence[int] | None = None
+    path: str | os.PathLike,
+    *,
+    energy_unit: str | None = None,
+    forces_unit: str | None = None,
+    length_unit: str = "Å",
+    frames: Sequence[int] | None = None,
 ) -> list:
-    """An rMD17-style ``.npz`` (``nuclear_charges``, ``coords``, ``energies``, ``forces``; kcal/mol
-    unless ``unit`` (eV per file unit) says otherwise) as a list of structures in eV and Å
-    (only the frames with the indices ``frames``, in that order, when given)."""
+    """An rMD17-style ``.npz`` (``nuclear_charges``, ``coords``, ``energies``, ``forces``; or MD17's
+    ``z``, ``R``, ``E``, ``F``) as a list of structures in eV and Å (only the frames with the
+    indices ``frames``, in that order, when given).
+
+    Units are never assumed (:mod:`symzoo.datasets.atom_units`): ``energy_unit`` and ``forces_unit``
+    (e.g. ``"kcal/mol"``, ``"kcal/mol/Å"``) or string entries of the same names in the file; a
+    file without them is refused with an :class:`InputError` that says how to declare them.
+    Coordinates are in ``length_unit`` (default Å)."""
+    from .atom_units import energy_factor, forces_factor, length_factor
+
     path = Path(path)
     try:
         with np.load(path) as f:
@@ -193,6 +251,7 @@ def read_npz(
             coords = f["coords"] if "coords" in keys else f.get("R")
             energies = f["energies"] if "energies" in keys else f.get("E")
             forces = f["forces"] if "forces" in keys else f.get("F")
+            file_units = (_declared(f, "energy_unit", path), _declared(f, "forces_unit", path))
     except (OSError, ValueError, KeyError) as e:
         raise SymzooError(f"{path}: not a readable .npz file ({str(e).splitlines()[0][:100]})") from None
     if z is None or coords is None:
@@ -202,10 +261,11 @@ def read_npz(
             f"{path}: has no {'energies' if energies is None else 'forces'} "
             f"(rMD17 keys 'energies'/'forces', or MD17 'E'/'F')"
         )
-    u = KCAL_MOL_TO_EV if unit is None else unit
-    energies = np.asarray(energies, dtype=np.float64).reshape(-1) * u
-    forces = np.asarray(forces, dtype=np.float64) * u
-    coords = np.asarray(coords, dtype=np.float64)
+    ue = energy_factor(_npz_unit(energy_unit, file_units[0], "energy_unit", path))
+    uf = forces_factor(_npz_unit(forces_unit, file_units[1], "forces_unit", path))
+    energies = np.asarray(energies, dtype=np.float64).reshape(-1) * ue
+    forces = np.asarray(forces, dtype=np.float64) * uf
+    coords = np.asarray(coords, dtype=np.float64) * length_factor(length_unit)
     if (
         coords.ndim != 3
         or coords.shape[-1] != 3
@@ -252,9 +312,20 @@ def _keys(at, where: str) -> str:
 
 
 def read_structures(
-    path: str | os.PathLike, *, index: str = ":", energy_key: str = "energy", forces_key: str = "forces"
+    path: str | os.PathLike,
+    *,
+    index: str = ":",
+    energy_key: str = "energy",
+    forces_key: str = "forces",
+    energy_unit: str | None = None,
+    forces_unit: str | None = None,
+    length_unit: str | None = None,
 ) -> list:
     """Every structure of an ASE-readable file (extxyz, ...) or an rMD17-style ``.npz``.
+
+    Units: an ``.npz`` must declare ``energy_unit`` and ``forces_unit`` (:func:`read_npz`); an
+    ASE-readable file is in ASE's units, eV, eV/Å and Å, unless ``energy_unit`` / ``forces_unit``
+    / ``length_unit`` declare others (e.g. an extxyz written by a code in Hartree and Bohr).
 
     The energy is ``atoms.info[energy_key]`` and the forces ``atoms.arrays[forces_key]``; a key
     that ASE's reader moved onto the attached calculator (extxyz does so for ``energy`` and
@@ -267,7 +338,14 @@ def read_structures(
     if not path.is_file():
         raise SymzooError(f"{path} does not exist")
     if path.suffix == ".npz":
-        return read_npz(path)
+        return read_npz(
+            path, energy_unit=energy_unit, forces_unit=forces_unit, length_unit=length_unit or "Å"
+        )
+    from .atom_units import energy_factor, forces_factor, length_factor
+
+    ue = energy_factor(energy_unit or "eV")
+    uf = forces_factor(forces_unit or "eV/Å")
+    ul = length_factor(length_unit or "Å")
     import ase.io
 
     try:
@@ -296,11 +374,11 @@ def read_structures(
             )
         periodic = bool(np.any(at.pbc))
         d = make_structure(
-            at.positions,
+            at.positions * ul,
             at.numbers,
-            float(e),
-            f,
-            at.cell.array if periodic else None,
+            float(e) * ue,
+            np.asarray(f, dtype=np.float64) * uf,
+            at.cell.array * ul if periodic else None,
             at.pbc if periodic else None,
         )
         _check_structure(d, f"{path} structure {i}")
@@ -510,6 +588,19 @@ class AtomsTask(Task):
                 info = self._shift_reference(model, items)
                 log.info("%s: pretrained reference energies shifted by %s", self.name, info)
                 return
+            if pretrained:
+                new = [int(s) for s in species if int(s) >= known.numel() or not bool(known[s])]
+                old = torch.nonzero(known).flatten().tolist()
+                log.warning(
+                    "%s: element(s) Z=%s were never seen by the pretrained model (it knows Z=%s): "
+                    "every per-species reference energy and the energy scale are re-fitted on this "
+                    "training set (least squares) and the new elements' embeddings start untrained; "
+                    "the fine-tuned model is valid for Z=%s only",
+                    self.name,
+                    new,
+                    old,
+                    species.tolist(),
+                )
         info = fit(items)
         log.info("%s: fitted reference energies %s", self.name, info)
 
@@ -668,26 +759,47 @@ class RMD17Task(AtomsTask):
             f"train/val from the train file, test on the test file (split {split})"
         )
 
-    def _locate(self, part: str) -> Path:
-        name = f"rmd17_{self.molecule}_{part}_{self.split}.npz"
-        try:
-            return find_data(f"rmd17/{name}", self.root)
-        except SymzooError:
-            if not self.url:
-                raise
-        sha = self.sha256.get(part) or RMD17_SHA256.get(name)
-        if not sha:
-            raise SymzooError(
-                f"{self.name}: downloading {name} needs its pinned checksum "
-                f"(data.task_args.sha256.{part}=<sha256 hex>)"
-            )
-        from symzoo.hub import download_file
-        from symzoo.paths import home
+    def sources(self):
+        """``(training pool, test)`` :class:`~symzoo.datasets.rmd17_files.RMD17Source` of this
+        molecule: found on the data search path in any layout of
+        :mod:`symzoo.datasets.rmd17_files` (the published archive's ``npz_data/rmd17_<mol>.npz``
+        too), else the split files downloaded from :attr:`url` when their checksums are pinned, else
+        a one-line not-found error listing the folders searched and the layouts expected."""
+        from .rmd17_files import RMD17_ARCHIVE_URL, RMD17Source, find_rmd17, rmd17_layouts
 
-        return download_file(self.url.rstrip("/") + "/" + name, home() / "datasets" / "rmd17" / name, sha)
+        places = data_search_path(self.root)
+        found = find_rmd17(self.molecule, self.split, places)
+        if found is not None:
+            return found
+        names = {part: f"rmd17_{self.molecule}_{part}_{self.split}.npz" for part in ("train", "test")}
+        shas = {part: self.sha256.get(part) or RMD17_SHA256.get(name) for part, name in names.items()}
+        if self.url and all(shas.values()):
+            from symzoo.hub import download_file
+            from symzoo.paths import home
+
+            got = {
+                part: download_file(
+                    self.url.rstrip("/") + "/" + name, home() / "datasets" / "rmd17" / name, str(shas[part])
+                )
+                for part, name in names.items()
+            }
+            return RMD17Source(got["train"]), RMD17Source(got["test"])
+        raise SymzooError(
+            f"{self.name}: rMD17 data of {self.molecule} not found; looked in "
+            f"{', '.join(str(p) for p in places)} for "
+            f"{' | '.join(rmd17_layouts(self.molecule, self.split))}; put the published file there "
+            f"(e.g. $SYMZOO_DATA/rmd17/npz_data/rmd17_{self.molecule}.npz from {RMD17_ARCHIVE_URL}, "
+            "with its splits/ folder for the published split), or pin the mirror's split files' "
+            "checksums to download them (data.task_args.sha256.train=... sha256.test=...)"
+        )
+
+    def _locate(self, part: str) -> Path:
+        """The npz file holding ``part`` (``train``/``test``; kept for callers of older versions)."""
+        return self.sources()[0 if part == "train" else 1].path
 
     def load(self, preset: str):
-        return read_npz(self._locate("train")), read_npz(self._locate("test"))
+        pool, test = self.sources()
+        return pool.read(), test.read()
 
 
 #: the rMD17 molecules whose split-01 files ship with the package (the default of ``rmd17-multi``)
@@ -766,11 +878,8 @@ class RMD17MultiTask(AtomsTask):
         per_train, per_val, per_test = [], [], []
         for k, m in enumerate(self.molecules):
             one = RMD17Task(m, root=self.root, split=self.split, url=self.url)
-            train_file, test_file = one._locate("train"), one._locate("test")
-            with np.load(train_file) as f:
-                n_pool = int(f["coords"].shape[0])
-            with np.load(test_file) as f:
-                n_testfile = int(f["coords"].shape[0])
+            train_src, test_src = one.sources()
+            n_pool, n_testfile = len(train_src), len(test_src)
             n_train, n_val = self._split_sizes(sizes, n_pool)
             if n_val < 1 or n_train < 1 or n_train + n_val > n_pool:
                 raise SymzooError(
@@ -778,9 +887,9 @@ class RMD17MultiTask(AtomsTask):
                     f"but its training file has {n_pool}"
                 )
             order = np.random.default_rng(self.split_seed).permutation(n_pool)[: n_val + n_train]
-            pool = read_npz(train_file, frames=order)
+            pool = train_src.read(order)
             n_test = n_testfile if sizes.get("test") is None else min(int(sizes["test"]), n_testfile)
-            test = read_npz(test_file, frames=range(n_test))
+            test = test_src.read(range(n_test))
             for d in (*pool, *test):
                 d.molecule = torch.tensor([k])
             per_val.append(pool[:n_val])
@@ -884,7 +993,24 @@ class EMTCopperTask(AtomsTask):
 
 
 class XYZTask(AtomsTask):
-    """Any ASE-readable file (or rMD17-style npz): ``data.task_args.path=FILE`` (``test_path`` optional)."""
+    """Any ASE-readable file (or rMD17-style npz): the user's own molecule or material.
+
+    Task arguments (``data.task_args.<key>=...``; ``docs/byo_molecule.md``):
+
+    ``path``          the training file (extxyz or anything ``ase.io.read`` reads, or an ``.npz``
+                      with ``nuclear_charges``/``coords``/``energies``/``forces`` or MD17's ``z``/``R``/``E``/``F``)
+    ``test_path``     a separate test file (default: ``test_fraction`` of ``path``, seeded)
+    ``test_fraction`` share of ``path`` held out for testing when there is no ``test_path`` (0.1)
+    ``energy_key``    per-structure energy key of an ASE file (``atoms.info``; default ``energy``)
+    ``forces_key``    per-atom forces key of an ASE file (``atoms.arrays``; default ``forces``)
+    ``energy_unit``   eV, meV, kcal/mol, kJ/mol, Hartree, Ry -- **required for an npz** (or an
+                      ``energy_unit`` string in the file); ASE files default to eV (ASE's units)
+    ``forces_unit``   <energy>/<length>, e.g. eV/Å, kcal/mol/Å, Hartree/Bohr -- required for an
+                      npz; ASE files default to eV/Å
+    ``length_unit``   unit of the coordinates (Å, Bohr, nm; default Å)
+    ``root``, ``train_size``, ``n_val``, ``n_test``, ``split_seed``, ``energy_weight``,
+    ``forces_weight`` as for every atoms task.
+    """
 
     presets = {
         "tiny": {"train": 20, "val": 5, "test": 10},
@@ -900,11 +1026,36 @@ class XYZTask(AtomsTask):
         test_fraction: float = 0.1,
         energy_key: str = "energy",
         forces_key: str = "forces",
+        energy_unit: str | None = None,
+        forces_unit: str | None = None,
+        length_unit: str | None = None,
         **kw,
     ):
-        self.path, self.test_path, self.test_fraction = path, test_path, test_fraction
+        from .atom_units import energy_factor, forces_factor, length_factor
+
+        for check, value in (
+            (energy_factor, energy_unit),
+            (forces_factor, forces_unit),
+            (length_factor, length_unit),
+        ):
+            if value is not None:
+                check(value)  # a one-line error before any file is read
+        try:
+            frac = float(test_fraction)
+        except (TypeError, ValueError):
+            frac = -1.0
+        if not 0.0 < frac < 1.0:
+            raise InputError(f"xyz: test_fraction must be a number in (0, 1), got {test_fraction!r}")
+        self.path, self.test_path, self.test_fraction = path, test_path, frac
         self.energy_key, self.forces_key = energy_key, forces_key
-        first = read_structures(path, energy_key=energy_key, forces_key=forces_key) if path else None
+        self.read_args: dict[str, Any] = dict(
+            energy_key=energy_key,
+            forces_key=forces_key,
+            energy_unit=energy_unit,
+            forces_unit=forces_unit,
+            length_unit=length_unit,
+        )
+        first = read_structures(path, **self.read_args) if path else None
         self.periodic = first is not None and hasattr(first[0], "cell")
         super().__init__("xyz", **kw)
         self._first = first
@@ -922,7 +1073,7 @@ class XYZTask(AtomsTask):
             )
         pool = self._first
         if self.test_path:
-            test = read_structures(self.test_path, energy_key=self.energy_key, forces_key=self.forces_key)
+            test = read_structures(self.test_path, **self.read_args)
         else:
             order = np.random.default_rng(self.split_seed + 1).permutation(len(pool))
             n_test = max(1, int(round(self.test_fraction * len(pool))))
@@ -968,5 +1119,8 @@ def emt_cu(**kw) -> EMTCopperTask:
 
 @register_task("xyz")
 def xyz(**kw) -> XYZTask:
-    """Energies and forces from any extxyz/ASE-readable file or rMD17-style npz (data.task_args.path=...)."""
+    """Your energies+forces file: path=FILE (extxyz/npz) test_path test_fraction energy_key forces_key energy_unit forces_unit (npz: required).
+
+    Every key is a ``data.task_args.<key>=...`` override; see :class:`XYZTask` and
+    ``docs/byo_molecule.md``."""
     return XYZTask(**kw)

@@ -54,8 +54,14 @@ def test_wrong_checksum_or_none_is_refused(mirror, tmp_path, monkeypatch):
             "tiny"
         )
     assert not list((tmp_path / "home").rglob("*.npz")) and not list((tmp_path / "home").rglob("*.partial"))
-    with pytest.raises(SymzooError, match="pinned checksum"):
+    # no checksum: no download; the not-found message lists the folders and the layouts
+    with pytest.raises(SymzooError, match="not found") as e:
         symzoo.get_task("rmd17-benzene", url=url).splits("tiny")
+    msg = str(e.value)
+    assert "\n" not in msg and str(tmp_path / "home" / "datasets") in msg
+    assert "rmd17/rmd17_benzene_{train,test}_01.npz" in msg and "rmd17/npz_data/rmd17_benzene.npz" in msg
+    assert "sha256.train" in msg
+    assert not list((tmp_path / "home").rglob("*.npz"))
     monkeypatch.setenv("SYMZOO_OFFLINE", "1")
     with pytest.raises(SymzooError, match="offline"):
         symzoo.get_task("rmd17-benzene", url=url, sha256=sums).splits("tiny")
