@@ -40,6 +40,7 @@ __all__ = [
     "hub_card_files",
     "summary_rows",
     "key_metric",
+    "symmetry_group",
 ]
 
 TITLE = "# symzoo model cards"
@@ -69,17 +70,38 @@ def key_metric(entry: dict) -> str:
     return f"{p} {_fmt(m['test'][p])}{drift}"
 
 
+#: short names of the continuous factors (E(n) x S_n tasks) when a model claims only some of them
+_ABBREV = {"rotation": "R", "reflection": "P", "translation": "T", "permutation": "S_n"}
+
+
+def symmetry_group(entry: dict) -> str:
+    """The group an entry's model is equivariant to, named from its task's group.
+
+    The task's group (``symmetry.group_of_task``, e.g. ``K4``, ``D4``, ``C2``, ``C8``,
+    ``E(3) x S_n``) and its factors (the keys of ``equivariance.relative_error`` but ``all``,
+    measured from the task by ``scripts/build_zoo.py``) come from the registry.  A model that
+    claims every factor gets the group's name; one that claims some gets them joined by ``+``
+    (``R``/``P``/``T``/``S_n`` for the Euclidean ones) ``of`` the group, e.g. ``S_n of E(3) x S_n``;
+    one that claims none: ``none (task: Z2 (mirror))``.  Entries without a recorded group fall back
+    to the claimed factors alone.
+    """
+    sym = entry.get("symmetry") or {}
+    eq = entry.get("equivariance") or {}
+    group = sym.get("group_of_task") or eq.get("group")
+    claimed = [str(c) for c in (eq.get("claimed") or sym.get("claimed") or [])]
+    factors = [str(k) for k in (eq.get("relative_error") or {}) if k != "all"]
+    if group and factors and set(factors) <= set(claimed):
+        return str(group)
+    order = factors or [c for c in _ABBREV if c in claimed]
+    order += sorted(c for c in claimed if c not in order)
+    part = "+".join(_ABBREV.get(c, c) for c in order if c in claimed)
+    if not group:
+        return part or "none"
+    return f"{part} of {group}" if part else f"none (task: {group})"
+
+
 def _symmetry_short(entry: dict) -> str:
-    claimed = (
-        (entry.get("equivariance") or {}).get("claimed") or (entry.get("symmetry") or {}).get("claimed") or []
-    )
-    abbrev = {"rotation": "R", "reflection": "P", "translation": "T", "permutation": "S_n"}
-    return (
-        "+".join(
-            abbrev.get(c, c) for c in ("rotation", "reflection", "translation", "permutation") if c in claimed
-        )
-        or "none"
-    )
+    return symmetry_group(entry)
 
 
 def summary_rows(reg: dict[str, dict]) -> list[tuple[str, str, str, str, str]]:
@@ -97,6 +119,13 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
     out = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     out += ["| " + " | ".join(r) + " |" for r in rows]
     return out
+
+
+def _symmetry_detail(e: dict) -> str:
+    sym = e.get("symmetry") or {}
+    group = sym.get("group_of_task") or (e.get("equivariance") or {}).get("group")
+    claimed = ", ".join(sym.get("claimed") or (e.get("equivariance") or {}).get("claimed") or []) or "none"
+    return f" (the task's group: {group}; the model claims: {claimed})" if group else ""
 
 
 def render_card(name: str, e: dict, *, level: int = 2) -> str:
@@ -118,6 +147,7 @@ def render_card(name: str, e: dict, *, level: int = 2) -> str:
         f"sha256 `{w.get('sha256', '?')}`",
         f'- Source: `{e.get("source")}`; load with `symzoo.load_pretrained("{name}")`',
         f"- License: {e.get('license', '?')}",
+        f"- Symmetry: {symmetry_group(e)}" + _symmetry_detail(e),
         "",
     ]
     L += [

@@ -22,9 +22,9 @@ def test_zoo_list_shows_every_entry(capsys):
     assert header.split() == ["name", "task", "symmetry", "key", "metric", "(test)", "size"]
     assert {r.split()[0] for r in rows} == set(symzoo.list_pretrained())
     egnn = next(r for r in rows if r.startswith("egnn.nbody-charged"))
-    assert "R+P+T+S_n" in egnn and "pos_mse" in egnn and "kB" in egnn
+    assert "E(3) x S_n" in egnn and "pos_mse" in egnn and "kB" in egnn
     gnn = next(r for r in rows if r.startswith("gnn.nbody-charged"))
-    assert gnn.split()[2] == "S_n"
+    assert "S_n of E(3) x S_n" in gnn
 
 
 def test_list_pretrained_command(capsys):
