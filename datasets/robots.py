@@ -17,7 +17,8 @@ generators:                             # in escnn's generator order
   sagittal:
     R: [[1, 0, 0], [0, -1, 0], [0, 0, 1]]   # action on world/base vectors (here y -> -y)
     q: {perm: [...], signs: [...]}          # (M q)[i] = signs[i] * q[perm[i]]; perm by index
-                                            # or by joint name
+                                            # or by joint name, or name-bound mappings:
+                                            # perm: {joint: source joint}, signs: {joint: -1}
     v: {perm: [...], signs: [...]}          # optional: defaults to q's action
   transversal: {...}
 payload: {body: knee_front_left, pos: [0.1, 0.05, 0], residual: C1}   # optional breaking knob
@@ -247,21 +248,39 @@ def spec_from_dict(raw: dict, path: Path | None = None) -> RobotSpec:
 
 
 def _joint_action(name: str, gen: str, space: str, act: Any, joints: list[str]) -> Any:
-    """Joint names in ``perm`` -> indices into ``joints`` (indices pass through)."""
+    """Joint names in ``perm``/``signs`` -> indices into ``joints`` (indices pass through).
+
+    ``perm`` is a list (one entry per joint of ``joints``, by index or by name) or a mapping
+    ``{joint: source joint}`` (joints it leaves out keep their own value); ``signs`` a list or a
+    mapping ``{joint: -1}`` (left-out joints: +1).  The mappings bind joints by name only, so the
+    spec means the same whatever the order of ``joints``."""
     if not isinstance(act, dict) or "perm" not in act:
         raise _fail(name, f"generator {gen!r} on {space!r}: give {{perm: [...], signs: [...]}}")
-    perm = list(act["perm"])
+    perm_in, signs_in = act["perm"], act.get("signs")
+    where = f"generator {gen!r} on {space!r}"
+    if isinstance(perm_in, dict):
+        unknown = sorted(str(k) for k in [*perm_in, *perm_in.values()] if k not in joints)
+        if unknown:
+            raise _fail(name, f"{where}: perm names joint(s) {unknown} not in 'joints'")
+        perm: list[Any] = [perm_in.get(j, j) for j in joints]
+    elif isinstance(perm_in, list):
+        perm = list(perm_in)
+    else:
+        raise _fail(name, f"{where}: perm must be a list or a mapping {{joint: source joint}}")
     if len(perm) != len(joints):
-        raise _fail(
-            name, f"generator {gen!r} on {space!r}: perm has {len(perm)} entries for {len(joints)} joints"
-        )
+        raise _fail(name, f"{where}: perm has {len(perm)} entries for {len(joints)} joints")
     unknown = [p for p in perm if isinstance(p, str) and p not in joints]
     if unknown:
-        raise _fail(name, f"generator {gen!r} on {space!r}: perm names joint(s) {unknown} not in 'joints'")
+        raise _fail(name, f"{where}: perm names joint(s) {unknown} not in 'joints'")
     idx = [joints.index(p) if isinstance(p, str) else p for p in perm]
-    out = {"perm": idx}
-    if "signs" in act:
-        out["signs"] = list(act["signs"])
+    out: dict[str, Any] = {"perm": idx}
+    if isinstance(signs_in, dict):
+        unknown = sorted(str(k) for k in signs_in if k not in joints)
+        if unknown:
+            raise _fail(name, f"{where}: signs name joint(s) {unknown} not in 'joints'")
+        out["signs"] = [signs_in.get(j, 1) for j in joints]
+    elif signs_in is not None:
+        out["signs"] = list(signs_in)
     return out
 
 
@@ -555,8 +574,13 @@ def _sign_hint(spec: RobotSpec, sim: RobotSim, gen: str) -> str:
         for sp in ("q", "v"):
             if sp not in act and sp == "v":
                 continue
-            signs = list(act[sp].get("signs", [1] * spec.n_joints))
-            signs[j] = -signs[j]
+            raw_signs = act[sp].get("signs", [1] * spec.n_joints)
+            signs: Any
+            if isinstance(raw_signs, dict):  # name-bound signs
+                signs = {**raw_signs, joint: -int(raw_signs.get(joint, 1))}
+            else:
+                signs = list(raw_signs)
+                signs[j] = -signs[j]
             act[sp] = {**act[sp], "signs": signs}
         try:
             cand = spec_from_dict(trial, spec.path)

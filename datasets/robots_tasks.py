@@ -46,8 +46,13 @@ orbit study of ``symzoo compare``.
 off-centre on the front-left upper leg (the spec's ``payload`` entry); no mirror survives, the
 residual group is C1.
 
-Models get ``task=<name>`` through :meth:`RobotTask.model_defaults` (see
-:func:`symzoo.models.emlp.robot_model_defaults`) and rebuild the representations from the task.
+**Models are built from the task instance**: :meth:`RobotTask.model_defaults` passes
+``task=<description>``, the instance's fields with its spec's group and representations as data
+(:meth:`RobotTask.model_symmetry`, :func:`symzoo.models.emlp.describe_robot_fields`), so a user's
+robot (``robot-id|fd|com`` with ``spec=PATH``) gets a model of its own joints and group, and
+``model.json`` rebuilds it without the spec file.  Every :meth:`RobotTask.splits` first checks
+the spec against its simulator (:meth:`RobotTask.check_simulator`, once per task object), cached
+data or not, so no command gets past a spec that disagrees with its model file.
 """
 
 from __future__ import annotations
@@ -142,36 +147,29 @@ class RobotTask(Task):
         else:
             self.payload = 0.0
         self.reps = reps
-        qr, vr = reps["q"], reps["v"]
-        if kind == "id":
-            self.input_fields = {"q": Field(qr, "graph", "rad|m"), "v": Field(vr, "graph", "rad/s|m/s"),
-                                 "a": Field(vr, "graph", "rad/s^2|m/s^2")}  # fmt: skip
-            self.target_fields = {"tau": Field(vr, "graph", "N·m|N")}
-            self.primary_metric = "tau_mse"
-            self.units = {"tau_mse": _STD + ", squared", "tau_rmse_si": "N·m (hinges) / N (slides)"}
-        elif kind == "com":
-            if self.spec.com_body is None:
-                raise InputError(f"{name}: robot {robot!r} has no com_body in its spec")
-            self.input_fields = {"q": Field(qr, "graph", "rad"), "v": Field(vr, "graph", "rad/s")}
-            self.target_fields = {"momentum": Field(reps["momentum"], "graph", "kg·m/s|kg·m²/s")}
-            self.primary_metric = "momentum_mse"
-            self.units = {
-                "momentum_mse": _STD + ", squared",
-                "linear_rmse_si": "kg·m/s",
-                "angular_rmse_si": "kg·m²/s",
-            }
-        elif kind == "fd":
-            self.input_fields = {"q": Field(qr, "graph", "rad"), "v": Field(vr, "graph", "rad/s"),
-                                 "u": Field(vr, "graph", "N·m")}  # fmt: skip
-            self.target_fields = {"q_next": Field(qr, "graph", "rad"), "v_next": Field(vr, "graph", "rad/s")}
-            self.primary_metric = "state_mse"
-            self.units = {"state_mse": _STD + ", squared", "q_rmse_si": "rad", "v_rmse_si": "rad/s"}
-        else:
-            raise ValueError(f"unknown robot task kind {kind!r}")
+        self.input_fields, self.target_fields, self.primary_metric, self.units = _fields(
+            name, robot, kind, self.spec, reps
+        )
         self.output_fields = dict(self.target_fields)
         self.description = description or f"{self.spec.description}: {kind}"
         self.target_stats: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self._kwargs = dict(train_size=train_size, description=description, fd_steps=fd_steps)
+        self._checked: dict[str, float] | None = None
+
+    def model_symmetry(self) -> ModelView:
+        """What robot models are built for: this instance's fields with the representations of its
+        spec's (unbroken) group.  With a payload the data are only C1-symmetric, but an equivariant
+        model keeps the robot's morphological group (that is the breaking study)."""
+        ins, outs, _, _ = _fields(self.name, self.robot, self.kind, self.spec, self.spec.reps)
+        return ModelView(self.name, self.spec.group, ins, dict(outs))
+
+    def check_simulator(self) -> dict[str, float]:
+        """:func:`~symzoo.datasets.robots.check_spec` of the spec against its simulator (without a
+        payload), once per task object; every command that builds data calls it (through
+        :meth:`splits`) before writing anything, cached data or not."""
+        if self._checked is None:
+            self._checked = check_spec(self.spec)
+        return self._checked
 
     # ------------------------------------------------------------------ data
     def _params(self, preset: str) -> dict:
@@ -194,9 +192,8 @@ class RobotTask(Task):
     def _make(self, preset: str) -> dict[str, np.ndarray]:
         from symzoo.datasets.hamiltonian_systems import single_thread
 
+        self.check_simulator()  # a spec that disagrees with its simulator never makes data
         sim = self.spec.sim(payload_mass=self.payload)
-        if self.payload == 0:
-            check_spec(self.spec, sim=sim)  # a spec that disagrees with its simulator never makes data
         sizes = self.presets[preset]
         rng = np.random.default_rng(np.random.SeedSequence([0, 12, {"id": 1, "fd": 2, "com": 3}[self.kind]]))
         out: dict[str, np.ndarray] = {}
@@ -229,6 +226,7 @@ class RobotTask(Task):
         """``(train, val, test)`` :class:`ArrayDataset`\\ s (targets standardized by training stats)."""
         preset = preset or self.default_preset
         self.check_preset(preset)
+        self.check_simulator()  # a spec that disagrees with its model file never gets further
         arr = self._generate(preset)
         keys = list(self.input_fields) + list(self.target_fields)
         self.target_stats = {}
@@ -319,7 +317,7 @@ class RobotTask(Task):
     def model_defaults(self, model_name: str, train_set) -> dict[str, Any]:
         from symzoo.models.emlp import robot_model_defaults
 
-        return robot_model_defaults(self.name, model_name)
+        return robot_model_defaults(self.model_symmetry(), model_name)
 
     def prepare_model(self, model, train_set, *, pretrained: bool = False) -> None:
         """Fit ``emlp``'s / the robot ``mlp``'s (group-symmetrized) input and output standardization
@@ -338,6 +336,61 @@ class RobotTask(Task):
         d = super().info()
         d.update(robot=self.spec.name, joints=list(self.spec.joints), payload_kg=self.payload)
         return d
+
+
+class ModelView:
+    """A task's name, group and fields (what :func:`symzoo.models.emlp.robot_fields` reads)."""
+
+    def __init__(self, name: str, group, input_fields: dict[str, Field], output_fields: dict[str, Field]):
+        self.name, self.group = name, group
+        self.input_fields, self.output_fields = input_fields, output_fields
+
+
+def _fields(name: str, robot: str, kind: str, spec: RobotSpec, reps: dict[str, MatrixRep]):
+    """``(input_fields, target_fields, primary_metric, units)`` of a robot task of ``kind``."""
+    qr, vr = reps["q"], reps["v"]
+    if kind == "id":
+        inputs = {"q": Field(qr, "graph", "rad|m"), "v": Field(vr, "graph", "rad/s|m/s"),
+                  "a": Field(vr, "graph", "rad/s^2|m/s^2")}  # fmt: skip
+        return (
+            inputs,
+            {"tau": Field(vr, "graph", "N·m|N")},
+            "tau_mse",
+            {
+                "tau_mse": _STD + ", squared",
+                "tau_rmse_si": "N·m (hinges) / N (slides)",
+            },
+        )
+    if kind == "com":
+        if spec.com_body is None:
+            raise InputError(f"{name}: robot {robot!r} has no com_body in its spec")
+        inputs = {"q": Field(qr, "graph", "rad"), "v": Field(vr, "graph", "rad/s")}
+        targets = {"momentum": Field(reps["momentum"], "graph", "kg·m/s|kg·m²/s")}
+        return (
+            inputs,
+            targets,
+            "momentum_mse",
+            {
+                "momentum_mse": _STD + ", squared",
+                "linear_rmse_si": "kg·m/s",
+                "angular_rmse_si": "kg·m²/s",
+            },
+        )
+    if kind == "fd":
+        inputs = {"q": Field(qr, "graph", "rad"), "v": Field(vr, "graph", "rad/s"),
+                  "u": Field(vr, "graph", "N·m")}  # fmt: skip
+        targets = {"q_next": Field(qr, "graph", "rad"), "v_next": Field(vr, "graph", "rad/s")}
+        return (
+            inputs,
+            targets,
+            "state_mse",
+            {
+                "state_mse": _STD + ", squared",
+                "q_rmse_si": "rad",
+                "v_rmse_si": "rad/s",
+            },
+        )
+    raise ValueError(f"unknown robot task kind {kind!r}")
 
 
 def _residual(spec: RobotSpec):

@@ -12,6 +12,8 @@ All three predict a displacement added to the input positions.
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import Tensor, nn
 
@@ -158,14 +160,15 @@ def flat_mlp(
     attr_dim: int = 1,
     dim: int = 3,
     target: str = "positions",
-    task: str | None = None,
+    task: Any = None,
 ) -> nn.Module:
     """MLP on flattened coordinates of a fixed-size particle system; no built-in symmetry.
 
     ``target="positions"`` (N-body: predicts positions) or ``"energy"`` (atoms: predicts the energy of
     a fixed molecule from its flattened coordinates, forces by autograd; atomistic tasks set this),
     or ``"robot"`` (robot task ``task``: its concatenated input fields -> its output fields,
-    :class:`symzoo.models.emlp.RobotMLP`; robot tasks set this), or ``"flow"`` (attractor
+    :class:`symzoo.models.emlp.RobotMLP`; robot tasks set this, with ``task`` the description of
+    the task instance, :func:`symzoo.models.emlp.describe_robot_fields`), or ``"flow"`` (attractor
     forecasting: a window of ``n_particles`` states of size ``dim`` -> the next state,
     :class:`symzoo.models.flowmaps.FlowMLP`; attractor tasks set this).
     """

@@ -29,7 +29,9 @@ exactly, on every element and in any dtype.  It costs ``|G|`` evaluations of ``H
 
 Joint positions are the task's ``q`` field (angles in rad / positions in m, not a cos/sin
 encoding: ``∂/∂q`` is taken through it); features ``[q, cos q, sin q]`` feed the networks.
-Builder arguments name the task (``task="quadruped-id"``) and, optionally, its fields (``q``,
+Builder arguments name the task: the harness passes the task instance's description
+(``task=<dict>``, :func:`symzoo.models.emlp.describe_robot_fields`); a registered name
+(``task="quadruped-id"``, as published entries record it) or a task object works too; and, optionally, its fields (``q``,
 ``qd``, ``qdd``, ``tau``; by default the first of :data:`ALIASES` the task declares, e.g. ``v`` for
 ``qd``).
 """
@@ -327,7 +329,7 @@ def _robot_io(task: Any, names: Mapping[str, str | None]):
 
 @register_model("delan", domain=DOMAIN)
 def delan(
-    task: str | None = None,
+    task: Any = None,
     hidden: int = 64,
     layers: int = 2,
     act: str = "softplus",
@@ -352,7 +354,7 @@ def delan(
 
 @register_model("delan-eq", domain=DOMAIN)
 def delan_eq(
-    task: str | None = None,
+    task: Any = None,
     hidden: int = 64,
     layers: int = 2,
     act: str = "softplus",

@@ -13,11 +13,15 @@ group and in any dtype.  :meth:`EMLP.export` turns it into plain ``torch.nn`` la
 ``mlp`` on robot tasks is :class:`RobotMLP`: the same inputs and outputs, no symmetry (``mlp+aug``
 learns it from augmentation).  The registered name ``mlp`` belongs to ``symzoo.models.baselines``;
 robot tasks turn it into a :class:`RobotMLP` through ``Task.model_defaults`` (``target="robot"``,
-``task=<name>``), the pattern the atomistic tasks use for their energy MLP
+``task=<description of the task instance>``), the pattern the atomistic tasks use for their energy MLP
 (:func:`robot_model_defaults`).
 
-Builder arguments are JSON-serializable: the representations are rebuilt inside the builder from
-the task name (``task="quadruped-com"``); without one, the first registered robotics task (sorted)
+Builder arguments are JSON-serializable: the harness passes ``task=<description>``, the task
+instance's group and field representations as data (:func:`describe_robot_fields`: generator
+actions as signed permutations), so a model is built from the task it trains on (a user's robot
+spec included) and ``model.json`` rebuilds it with neither the spec file nor the registry.  A task
+object (``create_model("emlp", task=task)``) and a registered task name (``task="quadruped-com"``,
+as published entries record it) work too; without one, the first registered robotics task (sorted)
 is used, so ``create_model("emlp")`` builds.
 
 Both models standardize inputs and outputs with buffers (``fit_normalization``); for ``emlp`` the
@@ -45,6 +49,7 @@ __all__ = [
     "RobotMLP",
     "emlp",
     "prepare_robot_model",
+    "describe_robot_fields",
     "robot_fields",
     "robot_model_defaults",
 ]
@@ -66,13 +71,89 @@ def _default_robot_task() -> str:
     raise ValueError("no robotics task is registered: pass task=<robot task name> to build this model")
 
 
+def _action(m: Tensor) -> Any:
+    """One generator's matrix as JSON data: ``{perm, signs}`` for a signed permutation, else rows."""
+    a = m.abs()
+    if bool(((a == 0) | (a == 1)).all()) and bool((a.sum(0) == 1).all()) and bool((a.sum(1) == 1).all()):
+        perm = a.argmax(1)
+        signs = m[torch.arange(m.shape[0]), perm]
+        return {"perm": [int(i) for i in perm], "signs": [int(s) for s in signs]}
+    return [[float(x) for x in row] for row in m]
+
+
+def describe_robot_fields(task: Any) -> dict[str, Any]:
+    """The JSON description of a robot task instance's symmetry that :func:`robot_fields` rebuilds:
+    ``{"name", "group", "generators": {gen: {space: action}}, "inputs": {field: space},
+    "outputs": {field: space}}`` (``action``: ``{perm, signs}`` or a matrix).  Builders take it as
+    ``task=<description>``, so a saved model rebuilds the representations it was trained with, with
+    neither the task's registry name nor its spec file."""
+    group, inputs, outputs = robot_fields(task)
+    spaces: dict[str, Any] = {}
+    names: dict[int, str] = {}
+
+    def space_of(rep) -> str:
+        if id(rep) in names:
+            return names[id(rep)]
+        base = str(rep.name or "rep")
+        nm, k = base, 2
+        while nm in spaces and not torch.equal(spaces[nm].matrices, rep.matrices):
+            nm, k = f"{base}_{k}", k + 1
+        spaces[nm] = rep
+        names[id(rep)] = nm
+        return nm
+
+    ins = {k: space_of(r) for k, r in inputs.items()}
+    outs = {k: space_of(r) for k, r in outputs.items()}
+    gens = {
+        g: {sp: _action(rep.matrices[i]) for sp, rep in spaces.items()}
+        for g, i in group.generator_index.items()
+    }
+    return {
+        "name": str(getattr(task, "name", "")),
+        "group": group.name,
+        "generators": gens,
+        "inputs": ins,
+        "outputs": outs,
+    }
+
+
+def _from_description(d: Mapping[str, Any]):
+    from symzoo.groups import SymmetrySpecError, signed_permutation_group
+
+    missing = [k for k in ("group", "generators", "inputs", "outputs") if k not in d]
+    if missing:
+        raise ValueError(
+            f"task description is missing {missing}: pass a task name, a task object, or "
+            "symzoo.models.emlp.describe_robot_fields(task)"
+        )
+    try:
+        group, reps = signed_permutation_group(str(d["group"]), d["generators"])
+    except SymmetrySpecError as e:
+        raise ValueError(f"task description: {e}") from None
+
+    def pick(fields: Mapping[str, str], what: str):
+        bad = sorted(sp for sp in fields.values() if sp not in reps)
+        if bad:
+            raise ValueError(f"task description: {what} space(s) {bad} have no generator actions")
+        return {k: reps[sp] for k, sp in fields.items()}
+
+    return group, pick(d["inputs"], "input"), pick(d["outputs"], "output"), str(d.get("name") or "robot")
+
+
 def robot_fields(task: Any = None):
     """``(group, inputs, outputs)`` of a robot task: ``inputs``/``outputs`` map the declared batch
-    fields to their :class:`~symzoo.groups.MatrixRep`.  ``task`` is a task name (``None``: the first
-    registered robotics task) or a :class:`~symzoo.task.Task` object."""
+    fields to their :class:`~symzoo.groups.MatrixRep`.  ``task`` is a task *instance* (an object with
+    ``group``, ``input_fields`` and ``output_fields``: what the harness passes), the JSON description
+    of one (:func:`describe_robot_fields`, what ``model.json`` records), or a registered task name
+    (published weights name their task; ``None``: the first registered robotics task)."""
     from symzoo.groups import FiniteGroup, MatrixRep
     from symzoo.registry import get_task
 
+    if isinstance(task, Mapping):
+        group, ins, outs, name = _from_description(task)
+        if not ins or not outs:
+            raise ValueError(f"task description {name!r} declares no input or no output fields")
+        return group, ins, outs
     if task is None:
         task = _default_robot_task()
     obj = get_task(task) if isinstance(task, str) else task
@@ -98,15 +179,18 @@ def robot_fields(task: Any = None):
     return group, reps(obj.input_fields, "input"), reps(obj.output_fields, "output")
 
 
-def robot_model_defaults(task_name: str, model_name: str) -> dict[str, Any]:
-    """What a robot task's ``model_defaults`` returns: ``task=<name>`` for the robot models, and
-    ``target="robot"`` (with emlp's ELU) for the registered ``mlp`` (otherwise the N-body MLP)."""
+def robot_model_defaults(task: Any, model_name: str) -> dict[str, Any]:
+    """What a robot task's ``model_defaults`` returns: ``task=<description of the task instance>``
+    (:func:`describe_robot_fields`) for the robot models, and ``target="robot"`` (with emlp's ELU)
+    for the registered ``mlp`` (otherwise the N-body MLP).  ``task`` is the task instance (a name
+    is still accepted and passed through, as published entries record it)."""
     base = model_name.split("+")[0]
+    if base not in ("mlp", "emlp", "delan", "delan-eq"):
+        return {}
+    ref = task if isinstance(task, str) else describe_robot_fields(task)
     if base == "mlp":
-        return {"target": "robot", "task": task_name, "act": "elu"}
-    if base in ("emlp", "delan", "delan-eq"):
-        return {"task": task_name}
-    return {}
+        return {"target": "robot", "task": ref, "act": "elu"}
+    return {"task": ref}
 
 
 def prepare_robot_model(model: nn.Module, train_set: Any) -> None:
@@ -325,13 +409,13 @@ class RobotMLP(_Standardized):
 
 
 @register_model("emlp", domain=DOMAIN)
-def emlp(task: str | None = None, hidden: int = 128, layers: int = 2, act: str = "elu") -> EMLP:
+def emlp(task: Any = None, hidden: int = 128, layers: int = 2, act: str = "elu") -> EMLP:
     """Equivariant MLP (escnn, MorphoSymm) over a robot task's morphological symmetry group."""
     group, inputs, outputs = robot_fields(task)
     return EMLP(group, inputs, outputs, hidden, layers, act)
 
 
-def robot_mlp(task: str | None = None, hidden: int = 128, layers: int = 2, act: str = "elu") -> RobotMLP:
+def robot_mlp(task: Any = None, hidden: int = 128, layers: int = 2, act: str = "elu") -> RobotMLP:
     """The plain MLP of robot tasks (``mlp`` with ``target="robot"``)."""
     _, inputs, outputs = robot_fields(task)
     return RobotMLP(inputs, outputs, hidden, layers, act)

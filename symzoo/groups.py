@@ -81,6 +81,18 @@ class FiniteElement(GroupElementBase):
         return [self.group.element_names[int(i)] for i in self.index]
 
 
+def escnn_exact_svd() -> None:
+    """Make escnn take null spaces with the exact SVD, its own path when scikit-learn is absent.
+
+    With scikit-learn installed (e.g. pulled in by ``dysts``) escnn 1.0 uses its randomized SVD,
+    which is approximate and raises ``TypeError: np.matrix is not supported`` with scikit-learn
+    >= 1.6, so equivariant layers of a new representation (an 18-joint robot, D4 tensor products)
+    cannot be built.  Idempotent; called whenever symzoo builds an escnn group."""
+    import escnn.group._numerical as escnn_numerical
+
+    escnn_numerical.randomized_svd = None
+
+
 class FiniteGroup(Group):
     """A finite group from escnn, with named generators (the *factors* equivariance is reported on).
 
@@ -91,6 +103,7 @@ class FiniteGroup(Group):
     finite = True
 
     def __init__(self, escnn_group: Any, generator_names: Sequence[str], name: str | None = None):
+        escnn_exact_svd()
         gens = list(escnn_group.generators)
         if not gens and escnn_group.order() == 1 and len(generator_names) == 1:
             gens = [escnn_group.identity]  # the trivial group C1: one named generator, the identity
