@@ -62,7 +62,8 @@ from symzoo.paths import atomic_path, atomic_write_text
 
 from .results import clean_json, load_results
 from .results import num as _num
-from .stats import _fmt, format_factor, format_mean_std, summarize
+from .stats import _fmt, format_mean_std, summarize
+from .verdict import leaderboard_verdict, plain_factor, plugin_label
 
 __all__ = [
     "LEADERBOARD_FORMAT",
@@ -516,6 +517,19 @@ def summarize_task(doc: dict, entry: dict, breaking_doc: dict | None = None) -> 
             if (summ.get("orbit") or {}).get(m)
         },
         "orbit_size": (doc.get("orbit") or {}).get("train_size") if summ.get("orbit") else None,
+        # models from plugins (not part of symzoo) and rollouts that diverged, for the verdict
+        "plugins": {
+            m: plugin_label(doc.get("roles") or {}, m)
+            for m in [eq, *baselines.values()]
+            if plugin_label(doc.get("roles") or {}, m)
+        },
+        "diverged": {
+            r: _num(
+                ((summ.get("rollout") or {}).get(m) or {}).get(str(n_max), {}).get("diverged", {}).get("mean")
+            )
+            for r, m in {"equivariant": eq, **baselines}.items()
+            if "diverged" in ((summ.get("rollout") or {}).get(m) or {}).get(str(n_max), {})
+        },
     }
     key = physics_key(doc, summ, entry.get("physics_metric"))
     if key:
@@ -623,6 +637,9 @@ def render_markdown(doc: dict, images: dict | None = None) -> str:
         "set (≈ 1: the symmetry is built in).",
         "",
     ]
+    verdict = leaderboard_verdict(doc)
+    if verdict:
+        L += ["## Verdict", ""] + [f"- {v}" for v in verdict] + [""]
     hdr = [
         "domain",
         "task",
@@ -650,7 +667,7 @@ def render_markdown(doc: dict, images: dict | None = None) -> str:
                 + (f" [{unit}]" if unit and unit not in r["metric"] else ""),
                 f"{_short(r['gain']['plain'].get(nmax))}",
                 f"{_short(r['gain'].get('augmented', {}).get(nmax))}",
-                format_factor(r["efficiency"].get("plain") or {}) + f" (N = {r['efficiency_size']})",
+                plain_factor(r["efficiency"].get("plain") or {}) + f" (N = {r['efficiency_size']})",
                 " / ".join(_short(orb.get(k)) for k in ("equivariant", "plain", "augmented") if k in orb)
                 or "—",
                 _cross(r),

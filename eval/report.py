@@ -18,12 +18,12 @@ from symzoo.paths import atomic_path, atomic_write_text
 from .stats import (
     _fmt,
     data_efficiency,
-    format_factor,
     format_mean_std,
     learning_curve_exponent,
     summarize,
     symmetry_gain,
 )
+from .verdict import compare_verdict, plain_factor, plugin_label
 
 __all__ = [
     "summarize_results",
@@ -420,9 +420,10 @@ def _orbit_table(doc: dict, summ: dict) -> list[str]:
 
 
 def format_summary(doc: dict) -> str:
-    """The headline tables as plain text (what ``symzoo compare`` prints at the end)."""
+    """The verdict and the headline tables as plain text (what ``symzoo compare`` prints at the end)."""
     summ = summarize_results(doc)
-    lines = [
+    lines = ["verdict:"] + [f"  - {v.replace('**', '')}" for v in compare_verdict(doc, summ)] + [""]
+    lines += [
         f"{doc['task']} ({doc['preset']}): test {metric_of(doc)} [{_unit(doc, True)}], mean ± std over seeds"
     ]
     lines += _curve_table(doc, summ)
@@ -458,12 +459,13 @@ def render_markdown(doc: dict, summ: dict | None = None, *, images: dict[str, st
         f"- command: `{reproduce_command(doc)}`",
         "",
     ]
+    L += ["## Verdict", ""] + [f"- {v}" for v in compare_verdict(doc, summ)] + [""]
     L += ["## Models", ""]
     L += _table(
         ["model", "role", "claimed symmetry", "not built in", "parameters"],
         [
             [
-                f"`{m}`",
+                f"`{m}`" + (f" (plugin {plugin_label(roles, m)})" if plugin_label(roles, m) else ""),
                 roles.get(m, {}).get("role", "?"),
                 ", ".join(roles.get(m, {}).get("symmetry", [])) or "none",
                 ", ".join(roles.get(m, {}).get("missing", [])) or "—",
@@ -528,14 +530,14 @@ def render_markdown(doc: dict, summ: dict | None = None, *, images: dict[str, st
             f"`{ref}`'s error at N",
             "",
             "Read off the model's mean learning curve by linear interpolation in (log N, log error), "
-            'never extrapolated: "> k×" means the model did not reach that error up to the largest size '
-            'measured; "≤ k×" means it was already at or below it at its smallest size.',
+            'never extrapolated: "> k×" / "not reached" means the model did not reach that error up to '
+            'the largest size measured; "≤ k×" means it was already at or below it at its smallest size.',
             "",
         ]
         L += _table(
             ["model"] + [f"`{ref}` at N = {n}" for n in sizes],
             [
-                [f"`{m}`"] + [format_factor(summ["efficiency"][m].get(n, {})) for n in sizes]
+                [f"`{m}`"] + [plain_factor(summ["efficiency"][m].get(n, {})) for n in sizes]
                 for m in summ["efficiency"]
             ],
         )

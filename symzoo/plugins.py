@@ -67,6 +67,8 @@ GROUPS = {"symzoo.models": "model", "symzoo.tasks": "task"}
 _imported: list[str] = []  # modules imported as plugins in this process, in order
 _paths: list[str] = []  # folders put on sys.path to import them (sent to workers)
 _entry_points_loaded = False
+#: callables registered from entry points: (kind, name, "module:attr", source), sent to workers
+_entries: list[tuple[str, str, str, str]] = []
 
 
 class PluginError(SymzooError):
@@ -179,10 +181,19 @@ def _load_entry_points() -> None:
                 continue
             if not callable(obj):
                 raise PluginError(f"plugin {where}: {ep.value!r} is neither a module nor a callable")
-            if kind == "model":
-                registry.register_plugin_model(ep.name, obj, source=f"{dist}:{ep.value}")
-            else:
-                registry.register_plugin_task(ep.name, obj, source=f"{dist}:{ep.value}")
+            _register(kind, ep.name, obj, f"{dist}:{ep.value}")
+            entry = (kind, ep.name, ep.value.replace(" ", ""), f"{dist}:{ep.value}")
+            if entry not in _entries:
+                _entries.append(entry)
+
+
+def _register(kind: str, name: str, obj: Any, source: str) -> None:
+    from . import registry
+
+    if kind == "model":
+        registry.register_plugin_model(name, obj, source=source)
+    else:
+        registry.register_plugin_task(name, obj, source=source)
 
 
 def add_plugin_modules(modules: Iterable[str]) -> list[str]:
@@ -194,9 +205,13 @@ def add_plugin_modules(modules: Iterable[str]) -> list[str]:
     return mods
 
 
-def load_plugins() -> None:
+def load_plugins(*, refresh: bool = False) -> None:
     """Import every plugin: entry points, then ``SYMZOO_PLUGINS``.  Called by the registry right
-    after the built-ins are registered (so a clash with a built-in name is always seen)."""
+    after the built-ins are registered (so a clash with a built-in name is always seen).
+    ``refresh``: look for entry points again (a package installed since they were read)."""
+    global _entry_points_loaded
+    if refresh:
+        _entry_points_loaded = False
     _load_entry_points()
     for module in split_modules(os.environ.get(ENV_VAR, "")):
         import_plugin(module)
@@ -226,7 +241,11 @@ def worker_spec() -> dict:
     they were imported from (a Dask worker on a shared disk finds them there even without this
     process's ``PYTHONPATH``)."""
     roots = [r for r in (_module_root(m) for m in _imported) if r]
-    return {"modules": plugin_modules(), "paths": list(dict.fromkeys(list(_paths) + roots))}
+    return {
+        "modules": plugin_modules(),
+        "paths": list(dict.fromkeys(list(_paths) + roots)),
+        "entries": [list(e) for e in _entries],
+    }
 
 
 def activate(spec: dict | None) -> None:
@@ -240,9 +259,13 @@ def activate(spec: dict | None) -> None:
             if p not in _paths:
                 _paths.append(p)
     mods = list(spec.get("modules") or ())
-    if mods:
-        from .registry import _load_all
+    entries = [tuple(e) for e in spec.get("entries") or ()]
+    if mods or entries:
+        from .registry import _MODELS, _TASKS, _load_all
 
         _load_all()  # built-ins first, so that clashes are reported as in the parent
         for m in mods:
             import_plugin(m)
+        for kind, name, value, source in entries:  # entry points this process may not see
+            if name not in (_MODELS if kind == "model" else _TASKS):
+                _register(kind, name, resolve_builder(value), source)
