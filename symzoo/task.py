@@ -369,6 +369,20 @@ class Task:
             raise InputError(f"task {self.name!r} has no symmetry-breaking knob")
         raise NotImplementedError(f"{type(self).__name__} declares a breaking knob but no with_breaking")
 
+    def audit_oracle(self, batch) -> dict[str, Tensor] | None:
+        """The true targets at the inputs of ``batch``, for the symmetry audit (``symzoo audit``,
+        :mod:`symzoo.eval.audit`): ``target field name -> tensor`` laid out like the batch's
+        targets, computed from the inputs alone by the task's simulator or closed form.
+
+        The audit moves the inputs by group elements ``g``, calls this on ``g·x`` and compares with
+        ``g`` applied to the targets at ``x``; the difference, over the spread of the targets, is
+        how far the data depart from the symmetry (exactly 0 for symmetric data).  It must read the
+        declared input fields only (the audit passes moved copies of those).  Default ``None``: the
+        task has no oracle, and the audit uses its domain measures (robot spec check, ODE vector
+        field, the shipped simulators) or, failing those, nearest neighbours in the stored pairs.
+        """
+        return None
+
     def restrict(self, dataset):
         """The symmetry-restricted training set of the orbit study (default: unchanged)."""
         return dataset
