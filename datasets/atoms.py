@@ -156,9 +156,19 @@ def make_structure(pos, z, energy: float, forces, cell=None, pbc=None):
     """One structure as a PyG ``Data`` (float64 positions/energies/forces)."""
     from torch_geometric.data import Data
 
+    for what, arr in (("positions", pos), ("atomic numbers", z), ("forces", forces), ("cell", cell)):
+        if arr is not None and np.iscomplexobj(np.asarray(arr)):
+            raise InputError(f"the {what} are complex numbers; give real values")
+    zz = np.asarray(z)
+    if zz.ndim != 1 or zz.dtype.kind not in "iuf" or not np.array_equal(zz, np.round(zz)) or (zz < 1).any():
+        raise InputError(
+            "atomic numbers (z) must be one whole number >= 1 per atom (a 1-D array), "
+            f"got shape {list(zz.shape)}"
+            + (f" with values like {zz.reshape(-1)[:3].tolist()}" if zz.size else "")
+        )
     d = Data(
         pos=torch.as_tensor(np.asarray(pos), dtype=torch.float64),
-        z=torch.as_tensor(np.asarray(z), dtype=torch.long),
+        z=torch.as_tensor(zz, dtype=torch.long),
         energy=torch.tensor([float(energy)], dtype=torch.float64),
         forces=torch.as_tensor(np.asarray(forces), dtype=torch.float64),
     )
@@ -185,6 +195,16 @@ def _check_structure(d, where: str) -> None:
     for k in ("pos", "energy", "forces"):
         if not torch.isfinite(getattr(d, k)).all():
             raise InputError(f"{where}: {k} contains NaN or inf values")
+    if d.z.shape != (n,):
+        raise InputError(f"{where}: {n} positions but {list(d.z.shape)} atomic numbers")
+    cell, pbc = getattr(d, "cell", None), getattr(d, "pbc", None)
+    if cell is not None and pbc is not None and bool(pbc.any()):
+        periodic = cell.reshape(3, 3)[pbc.reshape(3)]
+        if not torch.isfinite(periodic).all() or int(torch.linalg.matrix_rank(periodic)) < int(pbc.sum()):
+            raise InputError(
+                f"{where}: the periodic cell is degenerate (zero or parallel lattice vectors on a periodic "
+                "axis); give the lattice vectors in Å, or pbc=F for a molecule"
+            )
     if n > 1:
         dist = torch.cdist(d.pos, d.pos) + torch.eye(n, dtype=d.pos.dtype) * 1e9
         k = int(dist.argmin())
@@ -261,6 +281,9 @@ def read_npz(
             f"{path}: has no {'energies' if energies is None else 'forces'} "
             f"(rMD17 keys 'energies'/'forces', or MD17 'E'/'F')"
         )
+    for what, arr in (("coords", coords), ("forces", forces), ("energies", energies), ("z", z)):
+        if np.iscomplexobj(arr):
+            raise InputError(f"{path}: {what} are complex numbers; give real values")
     ue = energy_factor(_npz_unit(energy_unit, file_units[0], "energy_unit", path))
     uf = forces_factor(_npz_unit(forces_unit, file_units[1], "forces_unit", path))
     energies = np.asarray(energies, dtype=np.float64).reshape(-1) * ue

@@ -115,12 +115,18 @@ def evaluate_run(
     dest = _eval_dest(
         path, out, same=(task_name == own_task and preset == own_preset), task=task_name, preset=preset
     )
-    task = get_task(task_name, preset=preset, **(meta.get("task_args") or {}))
+    # the run's task arguments belong to the task it was trained on (rmd17-multi's exclude=...):
+    # zero-shot evaluation on another task (--task) builds that task with its own defaults
+    task_args = (meta.get("task_args") if task_name == own_task else None) or {}
+    task = get_task(task_name, preset=preset, **task_args)
     from symzoo.compat import check_compatible
 
     check_compatible(model, task)
     t0 = time.perf_counter()
     _, _, test = task.splits(preset, seed=0)
+    from symzoo.train.run import probe_model
+
+    probe_model(model, task, test, str(meta.get("builder")))
     metrics = evaluate_dataset(model, task, test, batch_size=batch_size)
     report = {
         "model": meta.get("builder"),

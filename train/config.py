@@ -263,8 +263,8 @@ def refuse_interpolations(node, what: str) -> None:
         key, _ = found
         where = f" in {key}" if key else ""
         raise SymzooError(
-            f"{what}: resolver interpolations such as ${{oc.env:...}} are not supported{where} "
-            "(the value would be recorded from this environment); write the value itself"
+            f"{what}: interpolations (${{...}}, e.g. ${{oc.env:...}}) are not supported{where} (the "
+            "value would be read from this environment or another key and recorded); write the value itself"
         )
 
 
@@ -367,6 +367,10 @@ def validate_config(cfg: DictConfig) -> None:
     ts = _num(cfg, "data.train_size")
     need(ts is None or ts >= 1, "data.train_size", ">= 1 (or null: the whole preset)")
     need(_num(cfg, "data.num_workers") >= 0, "data.num_workers", ">= 0")
+    for key in ("data.batch_size", "data.eval_batch_size", "data.train_size", "trainer.max_epochs"):
+        v = _num(cfg, key)
+        need(v is None or v < 2**31, key, "below 2**31")
+    need(_num(cfg, "data.num_workers") <= 256, "data.num_workers", "<= 256")
     lr = _num(cfg, "optim.lr")
     need(finite(lr) and lr > 0, "optim.lr", "a finite number > 0")
     for key in ("optim.weight_decay", "optim.min_lr"):

@@ -42,7 +42,7 @@ from omegaconf import DictConfig, OmegaConf
 from symzoo.errors import SymzooError
 from symzoo.paths import atomic_write_text
 
-__all__ = ["train", "prepare_run_dir", "build_datasets", "LOCK_NAME"]
+__all__ = ["train", "prepare_run_dir", "build_datasets", "check_trainer", "probe_model", "LOCK_NAME"]
 
 LOCK_NAME = ".symzoo.lock"
 #: what a run killed before its first checkpoint leaves behind (safe to clear and reuse)
@@ -165,6 +165,131 @@ def _build_model(name: str, args: dict):
         ) from None
 
 
+def check_trainer(cfg: DictConfig) -> str:
+    """Build the run's Lightning ``Trainer`` settings once without running anything (nothing is
+    written) and refuse, in one line, what cannot run on this machine: an unknown
+    ``trainer.strategy``, an accelerator it does not have (``gpu``, ``tpu``, ...), device indices it
+    does not have, ``16-mixed`` precision on a CPU (Lightning would train in bf16 without a word).
+    Returns the accelerator's name (``cpu``, ``cuda``, ...)."""
+    import warnings
+
+    import lightning as L
+
+    t = cfg.trainer
+    settings = dict(
+        accelerator=t.accelerator,
+        devices=t.devices,
+        num_nodes=t.num_nodes,
+        strategy=t.strategy,
+        precision=t.precision,
+    )
+    names = [logging.getLogger(n) for n in ("lightning.pytorch", "lightning.fabric", "lightning")]
+    levels = [lg.level for lg in names]
+    try:
+        for lg in names:
+            lg.setLevel(logging.ERROR)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            trial = L.Trainer(
+                **settings,
+                logger=False,
+                enable_checkpointing=False,
+                enable_progress_bar=False,
+                enable_model_summary=False,
+                default_root_dir=os.devnull,
+            )
+    except Exception as e:  # noqa: BLE001 -- Lightning's exception types vary; the message is ours
+        raise SymzooError(_trainer_problem(cfg, e)) from None
+    finally:
+        for lg, level in zip(names, levels):
+            lg.setLevel(level)
+    acc = type(trial.accelerator).__name__.replace("Accelerator", "").lower() or "cpu"
+    if str(t.precision) in ("16-mixed", "16") and acc == "cpu":
+        raise SymzooError(
+            f"trainer.precision={t.precision} needs a CUDA GPU (this run would use the CPU, where "
+            "Lightning trains in bf16-mixed instead); use trainer.precision=bf16-mixed or 32-true"
+        )
+    return acc
+
+
+def _available_accelerators() -> list[str]:
+    found = ["cpu"]
+    if torch.cuda.is_available():
+        found.append(f"cuda ({torch.cuda.device_count()} device(s))")
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        found.append("mps")
+    return found
+
+
+def _trainer_problem(cfg: DictConfig, e: Exception) -> str:
+    """A one-line sentence for a Trainer that Lightning refused to build (never Lightning's text)."""
+    t = cfg.trainer
+    text = str(e)
+    have = ", ".join(_available_accelerators())
+    if "strategy" in text.lower() and str(t.strategy) != "auto":
+        from lightning.pytorch.strategies import StrategyRegistry
+
+        known = [
+            s for s in StrategyRegistry.available_strategies() if "find_unused" not in s and "stage" not in s
+        ]
+        return (
+            f"trainer.strategy must be auto or a Lightning strategy ({', '.join(known[:8])}, ...), "
+            f"not {t.strategy!r}"
+        )
+    if str(t.accelerator) not in ("auto", "cpu") and (
+        "accelerator" in text.lower() or "backend" in text.lower() or isinstance(e, ImportError)
+    ):
+        return (
+            f"trainer.accelerator={t.accelerator} is not available on this machine (it has: {have}); "
+            "use trainer.accelerator=auto or cpu"
+        )
+    if "devices" in text.lower() or "device" in text.lower() or "gpu" in text.lower():
+        return (
+            f"trainer.devices={OmegaConf.to_container(t.devices) if OmegaConf.is_config(t.devices) else t.devices!r} "
+            f"is not usable with trainer.accelerator={t.accelerator} on this machine (it has: {have}); "
+            "on a CPU give a process count (1, 2, ...), on GPUs a count or existing indices"
+        )
+    return (
+        f"the trainer settings (accelerator={t.accelerator}, devices={t.devices}, strategy={t.strategy}, "
+        f"precision={t.precision}, num_nodes={t.num_nodes}) cannot run on this machine (it has: {have})"
+    )
+
+
+def probe_model(model, task, dataset, name: str) -> None:
+    """One forward pass and loss of ``model`` on the first samples of ``dataset``, before anything
+    is written: data or arguments that only fail inside the model (a field of another width, a
+    cell the neighbour search cannot use, a pretrained model on another robot) are refused in
+    one line instead of leaving a half-written folder or a raw exception.  Random state,
+    gradients and training mode are left as they were."""
+    from symzoo.task import StackedDataset, cast_batch
+
+    n = min(2, len(dataset))
+    sub = dataset.subset(range(n)) if isinstance(dataset, StackedDataset) else _subset(dataset, range(n))
+    dtype = next((p.dtype for p in model.parameters() if p.is_floating_point()), torch.float32)
+    was_training = model.training
+    try:
+        with torch.random.fork_rng(devices=[]):
+            batch = cast_batch(next(iter(task.loader(sub, n))), dtype)
+            model.eval()
+            with torch.set_grad_enabled(bool(task.needs_grad)):
+                out = task.apply_model(model, batch)
+                loss = task.loss(out, batch)
+            if not torch.is_tensor(loss) or loss.numel() != 1:
+                raise TypeError("the loss is not a scalar")
+    except SymzooError:
+        raise
+    except Exception as e:  # noqa: BLE001 -- whatever the model raised: the sentence is ours
+        log.debug("probe of %s on %s failed", name, task.name, exc_info=e)
+        raise SymzooError(
+            f"model {name!r} does not fit the data of task {task.name!r}: it fails on its first samples "
+            "(tensor shapes or values it cannot take); check the task's data and model.args"
+        ) from None
+    finally:
+        model.train(was_training)
+        model.zero_grad(set_to_none=True)
+
+
 def _read_rows(csv_path: Path) -> tuple[list[str], list[dict]]:
     import csv
 
@@ -235,6 +360,7 @@ def train(
 
         quiet_third_party()  # Lightning resets its loggers to INFO when imported
     validate_config(cfg)
+    check_trainer(cfg)
     rank = global_rank_from_env()
     ckpt_path, resumed = None, None
     if resume is not None:
@@ -287,6 +413,7 @@ def train(
             model.fit_closed_form(task, train_set)  # closed-form models (esn's ridge readout)
     if cfg.trainer.precision.startswith("64"):
         model = model.double()
+    probe_model(model, task, train_set, cfg.model.name)
 
     # ---------------------------------------------- own the folder (rank 0)
     lock = None

@@ -66,22 +66,49 @@ CASES = [
     ),
     ("12", [*TRAIN, "model.args.hidden=-3"], "invalid model.args"),
     ("12", [*TRAIN, "model.args.hidden=abc"], "model.args.hidden must be of type int"),
-    ("12", [*TRAIN, "model.args.hidden=${oc.env:HOME}"], "resolver interpolations"),
+    ("12", [*TRAIN, "model.args.hidden=${oc.env:HOME}"], "interpolations (${...}"),
     (
         "12",
         ["train", "nbody-charged", "egnn", "-c", "{tmp}/env.yaml", "--out", "{out}", *T],
-        "resolver interpolations",
+        "interpolations (${...}",
     ),
     ("5, 12", [*XYZ, "data.task_args.path={tmp}/close.xyz"], "structure 1: atoms 0 and 1 are 0.05 Å apart"),
     ("5", [*XYZ, "data.task_args.path={tmp}/nan.xyz"], "contains NaN or inf values"),
     ("5", [*XYZ, "data.task_args.path={tmp}/missing.xyz"], "missing.xyz does not exist"),
     ("2, 7", ["train", "--resume", "{tmp}/no-such-run", "--quiet"], "is not a run folder"),
+    # issue 24: refused before the run folder exists (item 4), coerced data (3), interpolation (1)
+    ("24.1", [*TRAIN, "base_model=${ oc.env:HOME}"], "interpolations (${...}"),
+    ("24.1", [*TRAIN, "data.batch_size=${seed}"], "interpolations (${...}"),
+    ("24.4", [*TRAIN, "trainer.strategy=foo"], "trainer.strategy must be auto or a Lightning strategy"),
+    ("24.4", [*TRAIN, "trainer.accelerator=tpu"], "trainer.accelerator=tpu is not available"),
+    ("24.4", [*TRAIN, "data.batch_size=99999999999999999999999"], "data.batch_size must be below 2**31"),
+    ("24.4", [*XYZ, "data.task_args.path={tmp}/z2d.npz"], "atomic numbers (z) must be"),
+    ("24.4", [*XYZ, "data.task_args.path={tmp}/zerocell.xyz"], "the periodic cell is degenerate"),
+    ("24.3", [*XYZ, "data.task_args.path={tmp}/zfrac.npz"], "atomic numbers (z) must be"),
+    ("24.3", [*XYZ, "data.task_args.path={tmp}/complex.npz"], "complex numbers"),
     ("-", [*TRAIN, "trainer.no_such_key=1"], "unknown config key"),
     ("-", ["train", "nbody-charged", "zzzz", "--out", "{out}"], "unknown model 'zzzz'"),
 ]
 
 
+def _npz(path: Path, z, coords) -> None:
+    import numpy as np
+
+    n = len(coords)
+    np.savez(path, z=z, R=coords, E=np.zeros(n), F=np.zeros((n, 3, 3)), energy_unit="eV", forces_unit="eV/Å")
+
+
 def _fixtures(tmp: Path) -> None:
+    import numpy as np
+
+    coords = np.random.default_rng(0).normal(size=(30, 3, 3)) * 1.5
+    _npz(tmp / "z2d.npz", np.array([[1, 1, 8]]), coords)
+    _npz(tmp / "zfrac.npz", np.array([1.0, 1.0, 8.5]), coords)
+    _npz(tmp / "complex.npz", np.array([1, 1, 8]), coords + 1j)
+    cell = 'Lattice="0 0 0 0 0 0 0 0 0" pbc="T T T" '
+    (tmp / "zerocell.xyz").write_text(
+        "".join(FRAME.format(x=0.9 + 0.01 * i).replace("energy=", cell + "energy=") for i in range(30))
+    )
     (tmp / "close.xyz").write_text(FRAME.format(x=0.9) + FRAME.format(x=0.05))
     (tmp / "nan.xyz").write_text(FRAME.format(x="nan"))
     (tmp / "env.yaml").write_text("model:\n  args:\n    hidden: ${oc.env:HOME}\n")
@@ -133,7 +160,7 @@ HEADER = """# Bad inputs: what symzoo says
 
 Generated from `tests/train/test_bad_inputs.py` (which runs every case and checks this file):
 each input exits with status **2**, prints exactly one line, and leaves no folder or file behind.
-`item` is the finding of issue 11 the case covers.  Common flags (`--preset tiny --quiet
+`item` is the finding of issue 11 the case covers (`24.N`: item N of issue 24).  Common flags (`--preset tiny --quiet
 trainer.max_epochs=2 trainer.tensorboard=false`) are omitted; `OUT` is the `--out` folder and `TMP`
 a scratch folder with the input files.
 
@@ -150,8 +177,20 @@ Conventions these cases rely on:
   that diverges before its first checkpoint leaves no folder; a later one keeps its checkpoints.
 * Run folders are owned by one process (`.symzoo.lock`: pid, host, time); a second training into
   the same folder exits 2 with `... is in use by another symzoo process (pid N on HOST since T)`.
-* `${oc.env:...}` and other resolver interpolations are refused: their values would be copied from
-  one machine's environment into `config.yaml`/`model.json`.
+* `${oc.env:...}` and every other interpolation (`${...}`, with or without spaces, references to
+  other keys) are refused wherever configuration comes from the user (flags, `-c` recipes, a run's
+  `config.yaml` on `--resume`, leaderboard recipes): their values would be copied from one
+  machine's environment into `config.yaml`/`model.json`.
+* Trainer settings are tried on this machine before the run folder exists: an accelerator it does
+  not have (`trainer.accelerator=gpu` without a GPU), device indices it does not have
+  (`trainer.devices=[5]`) and `trainer.precision=16-mixed` on a CPU (Lightning would train in
+  bf16-mixed) are refused in one line (tests/train/test_refused_before_folder.py).
+* One forward pass and loss on the first training samples runs before the folder exists: a model
+  that fails on the task's data (`symzoo finetune emlp.quadruped-com ant-com`) is refused with
+  `model 'emlp' does not fit the data of task 'ant-com' ...`; `symzoo eval` does the same.
+* `symzoo eval RUN --task OTHER` writes `RUN/eval-OTHER-PRESET.json`, never the run's `eval.json`;
+  weights with NaN/inf values, or whose sha256 differs from `weights_sha256` in `model.json`, are
+  refused by `eval`, `export` and every load (tests/train/test_wrong_results.py).
 
 | item | input | message | exit |
 |---|---|---|---|
