@@ -162,7 +162,6 @@ def _load_entry_points() -> None:
     if _entry_points_loaded:
         return
     _entry_points_loaded = True
-    from . import registry
 
     for group, kind in GROUPS.items():
         for ep in _entry_points(group):

@@ -233,9 +233,9 @@ def assert_smooth_at_cutoff(model, task, *, atol_energy: float = 1e-7, atol_forc
 
     with torch.enable_grad():
         inside, outside = m(dimer(rc - 1e-4)), m(dimer(rc + 1e-4))
-    jump = abs(float(inside["energy"].sum() - outside["energy"].sum()))
+    jump = abs(float((inside["energy"].sum() - outside["energy"].sum()).detach()))
     assert jump < atol_energy, f"energy jumps by {jump:.3g} at the cutoff {rc:g}"
-    fmax = float(inside["forces"].abs().max())
+    fmax = float(inside["forces"].detach().abs().max())
     assert fmax < atol_forces, f"forces do not vanish at the cutoff {rc:g} (max |F| {fmax:.3g})"
 
 

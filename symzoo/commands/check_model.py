@@ -10,7 +10,8 @@ HELP = "check a model's symmetry contract on a task: equivariance, forces, NaN/I
 
 def add_arguments(p):
     p.add_argument("model", help="model name (see `symzoo list models`) or module:builder")
-    p.add_argument("args", nargs="*", metavar="key=value", help="builder arguments, e.g. hidden=16")
+    # named `overrides` so that key=value after the options is collected too (symzoo.cli.main)
+    p.add_argument("overrides", nargs="*", metavar="key=value", help="builder arguments, e.g. hidden=16")
     p.add_argument("--task", required=True, help="task whose group, fields and batches to check against")
     p.add_argument("--preset", default="tiny", help="data preset of the example batches (default tiny)")
     p.add_argument("--trials", type=int, default=2, help="random elements per factor of a continuous group")
@@ -51,7 +52,7 @@ def run(args) -> int:
     if "+" in args.model:
         raise SymzooError(f"{args.model!r}: check-model checks a model itself, without a '+aug' suffix")
     entry = model_entry(args.model)
-    kwargs = _builder_args(list(args.args or []))
+    kwargs = _builder_args(list(args.overrides or []))
     task = get_task(args.task, preset=args.preset)
     train, _, _ = task.splits(args.preset, seed=0)
     build = {**task.model_defaults(entry.name, train), **kwargs}
