@@ -521,12 +521,14 @@ def robot_from_spec(kind: str, spec: str | None = None, train_size: int | None =
 
 
 def _unfitted(model) -> bool:
-    """True when the model's standardization is still at its construction defaults (zero means,
-    unit scales): a fine-tuned model whose statistics were not copied from the pretrained weights
-    (e.g. reinitialised input layers) gets them fitted."""
+    """True when some of the model's standardization is still at its construction defaults (zero
+    means, unit scales): a fine-tuned model whose statistics were not all copied from the
+    pretrained weights (e.g. input layers reinitialised for another robot's joints) gets them
+    fitted (statistics of another robot's data mean nothing here)."""
     bufs = dict(model.named_buffers())
-    means = [bufs[k] for k in ("in_mean", "out_mean") if k in bufs]
-    scales = [bufs[k] for k in ("in_std", "out_std", "scale") if k in bufs]
-    if not means and not scales:
-        return False
-    return all(bool((m == 0).all()) for m in means) and all(bool((v == 1).all()) for v in scales)
+    pairs = [
+        (bufs.get(m), bufs.get(v))
+        for m, v in (("in_mean", "in_std"), ("out_mean", "out_std"), (None, "scale"))
+    ]
+    pairs = [(m, v) for m, v in pairs if v is not None]
+    return any((m is None or bool((m == 0).all())) and bool((v == 1).all()) for m, v in pairs)

@@ -111,6 +111,15 @@ def _base_config(
     from symzoo.train.config import validate_config
 
     validate_config(cfg)
+    if "task" in cfg.model.args and not any(o.startswith("model.args.task=") for o in ov):
+        # builders that take the task (the robot models) are built for the target task instance
+        # (its joints and group), not for the task the entry was trained on
+        from symzoo.train.run import build_datasets
+
+        target = get_task(cfg.task, preset=cfg.data.preset, **OmegaConf.to_container(cfg.data.task_args))
+        own = target.model_defaults(cfg.model.name, build_datasets(target, cfg)[0]).get("task")
+        if own is not None:
+            cfg.model.args.task = own
     _check_fits(cfg)
     return cfg, entry
 
