@@ -56,6 +56,7 @@ from symzoo.errors import InputError, SymzooError
 from symzoo.paths import cached_npz, dataset_cache_dir
 from symzoo.registry import register_task
 from symzoo.task import ArrayDataset, BreakingKnob, Field, Task
+from symzoo.taskargs import Arg, ArgSchema
 
 __all__ = [
     "VorticitySolver",
@@ -674,13 +675,24 @@ def correlation_time(pred: Tensor, ref: Tensor, thresholds=(0.95, 0.8)) -> dict[
     return res
 
 
-@register_task("kolmogorov2d")
+#: the declared task arguments of the flow tasks (``data.task_args.*``; checked by ``get_task``)
+FLOW_ARGS = ArgSchema(
+    {
+        "forcing_axis": Arg(str, choices=("x", "y"), help="direction of the forcing"),
+        "anisotropy": Arg(float, min=0.0, help="the symmetry-breaking drag anisotropy"),
+        "unroll": Arg(int, min=1, max=100, nullable=True, help="model steps of the training loss"),
+        "train_size": Arg(int, min=1, nullable=True, help="training samples"),
+    }
+)
+
+
+@register_task("kolmogorov2d", args=FLOW_ARGS)
 def kolmogorov2d(**kw) -> FlowTask:
     """Kolmogorov flow (forcing sin(4y) x̂ given as an input field, drag 0.1): D4-equivariant map."""
     return FlowTask("kolmogorov2d", "kolmogorov", **kw)
 
 
-@register_task("decaying2d")
+@register_task("decaying2d", args=FLOW_ARGS)
 def decaying2d(**kw) -> FlowTask:
     """Decaying 2-D turbulence (no forcing, no drag): the exactly D4-symmetric control."""
     return FlowTask("decaying2d", "decaying", **kw)

@@ -76,6 +76,7 @@ from symzoo.paths import cached_npz, dataset_cache_dir
 from symzoo.registry import register_task
 from symzoo.symmetry import EuclideanGroup, canonical_frames
 from symzoo.task import Field, GraphTensorDataset, Task
+from symzoo.taskargs import Arg, ArgSchema
 
 from .hamiltonian_group import MirrorGroup, mirror_sign
 from .hamiltonian_systems import ChainPendulum, Gravity, MechanicalSystem, Pendulum, Spring, single_thread
@@ -555,7 +556,25 @@ _DIMLESS = "dimensionless"
 _SI = "SI: rad, kg m^2/s, s"
 
 
-@register_task("spring")
+#: the declared task arguments of the Hamiltonian tasks (``data.task_args.*``; checked by ``get_task``)
+HAMILTONIAN_ARGS = ArgSchema(
+    {
+        "noise": Arg(float, min=0.0, help="standard deviation of the Gaussian noise on the targets"),
+        "train_size": Arg(int, min=1, nullable=True, help="training samples"),
+        "horizon": Arg(int, min=0, max=20, help="rollout steps of the training loss"),
+    }
+)
+GRAVITY_ARGS = ArgSchema(
+    {
+        **HAMILTONIAN_ARGS.args,
+        "softening": Arg(
+            float, min=0.0, nullable=True, help="softening length; null: 0.1 for 2 bodies, else 0.5"
+        ),
+    }
+)
+
+
+@register_task("spring", args=HAMILTONIAN_ARGS)
 def spring(noise: float = 0.0, train_size: int | None = None, horizon: int = 0) -> HamiltonianTask:
     """Mass-spring H = p^2/2 + q^2/2 (Greydanus et al. 2019); Z2 mirror symmetry."""
     return HamiltonianTask(
@@ -563,7 +582,7 @@ def spring(noise: float = 0.0, train_size: int | None = None, horizon: int = 0) 
     )
 
 
-@register_task("pendulum")
+@register_task("pendulum", args=HAMILTONIAN_ARGS)
 def pendulum(noise: float = 0.0, train_size: int | None = None, horizon: int = 0) -> HamiltonianTask:
     """Ideal pendulum H = p^2/2 + 3(1 - cos q) (Greydanus et al. 2019); Z2 mirror symmetry."""
     return HamiltonianTask(
@@ -571,7 +590,7 @@ def pendulum(noise: float = 0.0, train_size: int | None = None, horizon: int = 0
     )
 
 
-@register_task("double-pendulum")
+@register_task("double-pendulum", args=HAMILTONIAN_ARGS)
 def double_pendulum(noise: float = 0.0, train_size: int | None = None, horizon: int = 0) -> HamiltonianTask:
     """Double pendulum (unit masses and links, g = 9.81) in angles; Z2 mirror symmetry."""
     return HamiltonianTask(
@@ -585,7 +604,9 @@ def double_pendulum(noise: float = 0.0, train_size: int | None = None, horizon: 
     )
 
 
-@register_task("chain-pendulum", pattern=r"chain-pendulum-(\d+)", example="chain-pendulum-3")
+@register_task(
+    "chain-pendulum", pattern=r"chain-pendulum-(\d+)", example="chain-pendulum-3", args=HAMILTONIAN_ARGS
+)
 def chain_pendulum(
     n: str, noise: float = 0.0, train_size: int | None = None, horizon: int = 0
 ) -> HamiltonianTask:
@@ -629,7 +650,7 @@ def _gravity(
     )
 
 
-@register_task("gravity", pattern=r"gravity-(\d+)", example="gravity-2")
+@register_task("gravity", pattern=r"gravity-(\d+)", example="gravity-2", args=GRAVITY_ARGS)
 def gravity(
     n: str,
     noise: float = 0.0,
@@ -641,7 +662,7 @@ def gravity(
     return _gravity(n, 2, "", noise, train_size, softening, horizon)
 
 
-@register_task("gravity-3d", pattern=r"gravity-(\d+)-3d", example="gravity-3-3d")
+@register_task("gravity-3d", pattern=r"gravity-(\d+)-3d", example="gravity-3-3d", args=GRAVITY_ARGS)
 def gravity_3d(
     n: str,
     noise: float = 0.0,

@@ -34,6 +34,7 @@ from symzoo.registry import register_task
 from symzoo.subgroups import AxialGroup
 from symzoo.symmetry import POSITION, SCALAR, VECTOR, EuclideanGroup, canonical_frames
 from symzoo.task import BreakingKnob, Field, GraphTensorDataset, Task
+from symzoo.taskargs import Arg, ArgSchema
 
 __all__ = ["simulate_nbody", "integrate_nbody", "NBodyTask", "FIELD_AXIS"]
 
@@ -531,13 +532,41 @@ class NBodyTask(Dynamics, Task):
         )
 
 
-@register_task("nbody-charged")
+#: frames the simulator saves (``simulate_nbody`` defaults: 5000 steps, one frame every 100)
+N_FRAMES = 5000 // 100
+
+
+def _frames_in_order(v: dict) -> str | None:
+    if v["frame_out"] <= v["frame_in"]:
+        return f"frame_out ({v['frame_out']}) must come after frame_in ({v['frame_in']})"
+    return None
+
+
+#: the declared task arguments of the N-body tasks (``data.task_args.*``; checked by ``get_task``)
+NBODY_ARGS = ArgSchema(
+    {
+        "n_particles": Arg(int, min=2, max=100, help="particles per system"),
+        "softening": Arg(float, min=0.0, help="Plummer softening length"),
+        "frame_in": Arg(int, min=0, max=N_FRAMES - 2, help=f"input frame of the {N_FRAMES} simulated frames"),
+        "frame_out": Arg(
+            int, min=1, max=N_FRAMES - 1, help=f"target frame of the {N_FRAMES} simulated frames"
+        ),
+        "train_size": Arg(int, min=1, nullable=True, help="training samples"),
+        "path": Arg(str, nullable=True, help="a .npz of your own trajectories"),
+        "external_field": Arg(float, min=0.0, help="the symmetry-breaking field strength"),
+    },
+    checks=(_frames_in_order,),
+    defaults={"frame_in": 30, "frame_out": 40},
+)
+
+
+@register_task("nbody-charged", args=NBODY_ARGS)
 def nbody_charged(**kw) -> NBodyTask:
     """5 charged particles (EGNN protocol): frame 30 -> frame 40 positions."""
     return NBodyTask("nbody-charged", "charged", **kw)
 
 
-@register_task("nbody-gravity")
+@register_task("nbody-gravity", args=NBODY_ARGS)
 def nbody_gravity(**kw) -> NBodyTask:
     """5 gravitating masses (softening 0.1): frame 30 -> frame 40 positions."""
-    return NBodyTask("nbody-gravity", "gravity", softening=0.1, **kw)
+    return NBodyTask("nbody-gravity", "gravity", **{"softening": 0.1, **kw})

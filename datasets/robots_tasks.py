@@ -70,6 +70,7 @@ from symzoo.groups import FiniteElement, MatrixRep, signed_permutation_group
 from symzoo.paths import cached_npz, dataset_cache_dir, sha256_file
 from symzoo.registry import register_task
 from symzoo.task import ArrayDataset, BreakingKnob, Field, Task, cast_batch
+from symzoo.taskargs import Arg, ArgSchema
 
 from .robots import ROBOTS_DIR, RobotSpec, check_spec, load_spec
 
@@ -487,7 +488,15 @@ for _robot, _doc in (
     register_task(f"{_robot}-id", description=_doc)(_id(_robot))
 
 
-@register_task("acrobot-fd")
+@register_task(
+    "acrobot-fd",
+    args=ArgSchema(
+        {
+            "train_size": Arg(int, min=1, nullable=True, help="training samples"),
+            "fd_steps": Arg(int, min=1, max=1000, help="simulator steps per prediction"),
+        }
+    ),
+)
 def acrobot_fd(train_size: int | None = None, fd_steps: int = 5) -> RobotDynamicsTask:
     """Acrobot one-step forward dynamics under random torques (q, q̇, u -> state after 0.05 s); C2."""
     return RobotDynamicsTask("acrobot-fd", "acrobot", "fd", train_size=train_size, fd_steps=fd_steps)

@@ -57,6 +57,7 @@ class TaskEntry:
     meta: dict = field(default_factory=dict)
     members: tuple[str, ...] = ()  # a family's known members, listed by `symzoo list tasks`
     plugin: str | None = None  # where a task that is not built in comes from (module or package)
+    args: Any = None  # declared task arguments (symzoo.taskargs.ArgSchema); None: from the signature
 
 
 _MODELS: dict[str, ModelEntry] = {}
@@ -168,6 +169,7 @@ def register_task(
     description: str = "",
     example: str = "",
     members: tuple[str, ...] = (),
+    args: Any = None,
 ):
     """Decorator registering a task factory.
 
@@ -175,12 +177,15 @@ def register_task(
     ``r"chain-pendulum-(\\d+)"``) the factory serves a family of names and receives the groups as
     positional arguments; ``example`` names one member for listings and ``members`` the known
     members (full task names, e.g. every rMD17 molecule), which ``list_tasks`` includes.
+    ``args``: the task's declared arguments (a :class:`symzoo.taskargs.ArgSchema`: types, ranges),
+    checked by :func:`get_task` before the factory runs; without it, what the factory's signature
+    says is checked.
     """
 
     def deco(fn):
         doc = description or (inspect.getdoc(fn) or "").split("\n")[0]
         if pattern is None:
-            _add_task(TaskEntry(name, fn, None, doc, plugin=_source(fn)))
+            _add_task(TaskEntry(name, fn, None, doc, plugin=_source(fn), args=args))
         else:
             _TASK_FAMILIES.append(
                 TaskEntry(
@@ -191,6 +196,7 @@ def register_task(
                     example or name,
                     members=tuple(members),
                     plugin=_source(fn),
+                    args=args,
                 )
             )
         return fn
@@ -269,18 +275,31 @@ def create_model(name: str, **overrides: Any):
 def get_task(name: str, preset: str | None = None, **kwargs: Any):
     """Return the task ``name`` (a :class:`symzoo.task.Task`), optionally set to ``preset``."""
     _load_all()
+    groups: tuple[Any, ...] = ()
     if name in _TASKS:
-        task = _TASKS[name].factory(**kwargs)
+        entry = _TASKS[name]
     else:
         for fam in _TASK_FAMILIES:
             m = fam.pattern.match(name) if fam.pattern is not None else None
             if m:
-                task = fam.factory(*m.groups(), **kwargs)
+                entry, groups = fam, m.groups()
                 break
         else:
             raise UnknownNameError(
                 f"unknown task {name!r}{suggest(name, list_tasks())}; see `symzoo list tasks`"
             )
+    from .taskargs import check_task_args, schema_from_signature
+
+    # declared types and ranges before the factory runs (one line, exit 2; see symzoo.taskargs)
+    schema = entry.args if entry.args is not None else schema_from_signature(entry.factory)
+    kwargs = check_task_args(name, schema, kwargs)
+    try:
+        task = entry.factory(*groups, **kwargs)
+    except TypeError as e:
+        bad = re.search(r"unexpected keyword argument '(\w+)'", str(e))
+        if bad is None:
+            raise
+        raise SymzooError(f"task {name!r} has no argument {bad.group(1)!r}") from None
     if preset is not None:
         task.check_preset(preset)
         task.default_preset = preset
