@@ -27,9 +27,9 @@ How ``y(g·x)`` is obtained (first that applies):
   trajectories' states, ``|f(g·x) - g·f(x)|`` over the spread of ``f``;
 * ``nbody-*`` (simulated): the simulator continued from the moved test states
   (:meth:`~symzoo.datasets.nbody.NBodyTask.reference_trajectory`, one frame, 1000 steps);
-* 2-D flows (:class:`~symzoo.datasets.flows.FlowTask`): the vorticity solver one frame ahead from
-  moved test states **and** the moved forcing (``tiny``/``small``, where the data are simulated on
-  the stored grid);
+* 2-D flows simulated by :class:`~symzoo.datasets.flows.FlowTask` (not a user's snapshots): the
+  vorticity solver one frame ahead from moved test states **and** the moved forcing
+  (``tiny``/``small``, where the data are simulated on the stored grid);
 * otherwise, stored pairs only: the **nearest-neighbour** estimate.  ``g·x`` is matched to the
   closest stored input ``x'`` (inputs standardized per field) and ``y(x') - g·y(x)`` is compared with
   the same estimate for ``g = e`` (the closest *other* input), which measures how much labels vary
@@ -198,6 +198,17 @@ def _null(y: dict[str, Tensor], b: int, gen: torch.Generator) -> float:
     return _rel(diff, _deviation(y, b))
 
 
+def _short(word: str) -> str:
+    """``"shift·shift·shift"`` -> ``"shift^3"`` (runs of one generator in an element's word)."""
+    parts, out = word.split("·"), []
+    for p in parts:
+        if out and out[-1][0] == p:
+            out[-1][1] += 1
+        else:
+            out.append([p, 1])
+    return "·".join(p if k == 1 else f"{p}^{k}" for p, k in out)
+
+
 def _elements(group_task: Task, factor: str, batch, gen: torch.Generator) -> list[tuple[str | None, Any]]:
     """The elements tried for ``factor``: every non-identity element of a finite factor's subgroup
     (each applied to the whole batch), or one random element per sample of a continuous one."""
@@ -207,7 +218,7 @@ def _elements(group_task: Task, factor: str, batch, gen: torch.Generator) -> lis
         from symzoo.groups import FiniteGroup
 
         assert isinstance(grp, FiniteGroup)
-        return [(grp.element_names[i], grp.element(i, b)) for i in grp.subgroup([factor]) if i != 0]
+        return [(_short(grp.element_names[i]), grp.element(i, b)) for i in grp.subgroup([factor]) if i != 0]
     return [(None, group_task.sample_group(batch, factors=[factor], generator=gen))]
 
 
@@ -355,7 +366,7 @@ def _vector_field_measure(task, group_task, preset: str, n: int, seed: int) -> M
             m = mats[i]
             r = math.sqrt(float(((task.system.f(x @ m.T) - f @ m.T) ** 2).sum()) / den) if den > 0 else 0.0
             if r >= worst:
-                worst, worst_name = r, grp.element_names[i]
+                worst, worst_name = r, _short(grp.element_names[i])
         out.append(FactorAudit(factor, worst, null, worst_name, len(x)))
     return out
 
@@ -419,7 +430,7 @@ def _robot_measure(task, group_task, n: int, seed: int) -> Measured:
             diff = {k: torch.from_numpy(yg[k]) - y[k] @ torch.from_numpy(reps[out_rep[k]][i]).T for k in y}
             r = _rel(diff, dev)
             if r >= worst:
-                worst, worst_name = r, grp.element_names[i]
+                worst, worst_name = r, _short(grp.element_names[i])
         note = f"check_spec {checked[factor]:.3g}" if factor in checked else ""
         out.append(FactorAudit(factor, worst, null, worst_name, n, note=note))
     return out
@@ -538,7 +549,7 @@ def _measure(task: Task, group_task: Task, preset: str, n: int | None, seed: int
             "simulator one frame ahead from moved test states (reference_trajectory, 1000 steps)",
             _oracle_measure(task, group_task, batch, _nbody_oracle(task), seed),
         )
-    if isinstance(task, FlowTask):
+    if isinstance(task, FlowTask) and type(task)._generate is FlowTask._generate:  # simulated here
         batch = _stored_batch(task, preset, n or 16, seed)
         return (
             "vorticity solver one frame ahead from moved test states and moved forcing",

@@ -42,22 +42,29 @@ def help_epilog(argv: list[str]) -> str:
 
 
 def _task_kwargs(overrides: list[str]) -> dict:
+    """``key=value`` task arguments (values read as YAML; ``a.b=v`` nests, as in a recipe)."""
     import yaml
 
     from symzoo.errors import InputError
 
-    out = {}
+    out: dict = {}
     for item in overrides:
         if "=" not in item:
             raise InputError(f"task arguments are key=value, got {item!r}")
         k, v = item.split("=", 1)
-        k = k.removeprefix("data.task_args.")
-        if not k.isidentifier():
+        path = k.removeprefix("data.task_args.").split(".")
+        if not all(p.isidentifier() for p in path):
             raise InputError(f"{k!r} is not a task argument name")
         try:
-            out[k] = yaml.safe_load(v) if v else v
+            val = yaml.safe_load(v) if v else v
         except yaml.YAMLError:
-            out[k] = v
+            val = v
+        node = out
+        for p in path[:-1]:
+            node = node.setdefault(p, {})
+            if not isinstance(node, dict):
+                raise InputError(f"task argument {k!r} conflicts with an earlier value")
+        node[path[-1]] = val
     return out
 
 

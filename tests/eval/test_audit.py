@@ -67,7 +67,7 @@ def test_kolmogorov2d_audit_ranks_the_anisotropy():
     for a in audits[1:]:
         # anisotropic drag breaks the 90° rotations (worst element named) but keeps the y-mirror
         assert _factor(a, "rotation").recommendation == "relaxed"
-        assert _factor(a, "rotation").worst in ("rotation", "rotation·rotation·rotation")
+        assert _factor(a, "rotation").worst in ("rotation", "rotation^3")
         assert _factor(a, "reflection").residual < 1e-10
         assert a.exact_factors() == ["reflection"]
 
