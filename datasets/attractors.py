@@ -1,7 +1,9 @@
 """Chaotic attractors with exact discrete symmetries: next-state forecasting tasks.
 
-Systems (parameters, characteristic period and largest Lyapunov exponent copied from the dysts
-0.96 catalogue ``chaotic_attractors.json``, Gilpin 2021; no runtime dependency on dysts):
+Systems (parameters and characteristic period copied from the dysts 0.96 catalogue
+``chaotic_attractors.json``, Gilpin 2021; no runtime dependency on dysts; the largest Lyapunov
+exponent is **measured** with :mod:`symzoo.datasets.lyapunov`, :data:`MEASURED_LYAPUNOV`, not
+copied: the catalogue's Thomas value 0.632 measures 0.491):
 
 ===============  ===================================================  ==========================
 task             symmetry of the vector field (exact)                 group (factor names)
@@ -154,11 +156,32 @@ class AttractorSystem:
         return self.rhs(x, self.params)
 
 
+#: λ_max measured with symzoo's tangent-vector estimator (:func:`symzoo.datasets.lyapunov.
+#: measure_catalogue`: 8 states on the attractor, RK4 at Δ/5, 400 periods; seed 0; seed 1 agrees
+#: within 0.01), used as the time unit of the catalogue tasks.  ``python -m symzoo.datasets.lyapunov``
+#: re-measures them.  The dysts catalogue's ``maximum_lyapunov_estimated`` values are kept in
+#: :data:`CATALOGUE_LYAPUNOV` for reference only (Thomas: 0.632 there, 0.491 measured).
+MEASURED_LYAPUNOV = {
+    "lorenz": 0.903776459508486,
+    "chen": 2.0512866661854505,
+    "rucklidge": 0.19272610795295173,
+    "thomas": 0.49126477321135653,
+    "halvorsen": 0.6802540281362087,
+}
+#: dysts 0.96 catalogue values (``maximum_lyapunov_estimated``), not used
+CATALOGUE_LYAPUNOV = {
+    "lorenz": 0.8917098035724058,
+    "chen": 2.005961349488129,
+    "rucklidge": 0.1936356650629198,
+    "thomas": 0.6324054000339867,
+    "halvorsen": 0.6963711539102683,
+}
+
 _MIRROR = {"mirror": ((0, 1, 2), (-1.0, -1.0, 1.0))}
 _CYCLE = {"cycle": ((1, 2, 0), (1.0, 1.0, 1.0))}
 
-#: dysts 0.96 catalogue entries (params, period, maximum_lyapunov_estimated, dt, initial
-#: condition, mean, std)
+#: dysts 0.96 catalogue entries (params, period, dt, initial condition, mean, std); λ_max measured
+#: (:data:`MEASURED_LYAPUNOV`)
 SYSTEMS: dict[str, AttractorSystem] = {
     "lorenz": AttractorSystem(
         name="Lorenz",
@@ -166,7 +189,7 @@ SYSTEMS: dict[str, AttractorSystem] = {
         dim=3,
         params={"sigma": 10.0, "rho": 28.0, "beta": 2.667},
         period=1.5008,
-        lyapunov=0.8917098035724058,
+        lyapunov=MEASURED_LYAPUNOV["lorenz"],
         dysts_dt=0.0003002100350058257,
         ic=(-9.7869288, -15.03852, 20.533978),
         group_kind="C2",
@@ -180,7 +203,7 @@ SYSTEMS: dict[str, AttractorSystem] = {
         dim=3,
         params={"a": 35.0, "b": 3.0, "c": 28.0},
         period=0.58689,
-        lyapunov=2.005961349488129,
+        lyapunov=MEASURED_LYAPUNOV["chen"],
         dysts_dt=0.00011739756626106157,
         ic=(3.2689697, 5.2990458, 19.435349),
         group_kind="C2",
@@ -194,7 +217,7 @@ SYSTEMS: dict[str, AttractorSystem] = {
         dim=3,
         params={"a": 2.0, "b": 6.7},
         period=6.0721,
-        lyapunov=0.1936356650629198,
+        lyapunov=MEASURED_LYAPUNOV["rucklidge"],
         dysts_dt=0.0012146224370729896,
         ic=(1.9257158, 3.1923835, 5.7829655),
         group_kind="C2",
@@ -208,7 +231,7 @@ SYSTEMS: dict[str, AttractorSystem] = {
         dim=3,
         params={"a": 1.85, "b": 10.0},
         period=4.969,
-        lyapunov=0.6324054000339867,
+        lyapunov=MEASURED_LYAPUNOV["thomas"],
         dysts_dt=0.0009939656609435589,
         ic=(2.199442, 2.3634225, 3.220197),
         group_kind="C3xC2",
@@ -222,7 +245,7 @@ SYSTEMS: dict[str, AttractorSystem] = {
         dim=3,
         params={"a": 1.4, "b": 4.0},
         period=1.4889,
-        lyapunov=0.6963711539102683,
+        lyapunov=MEASURED_LYAPUNOV["halvorsen"],
         dysts_dt=0.000297829638273015,
         ic=(-8.6807408, -2.4741399, 0.070775762),
         group_kind="C3",

@@ -11,7 +11,9 @@ for signed permutations).  Cost: |G| MLP evaluations per step (2 for C2, 6 for C
 Z_N).  We chose group averaging over escnn's ``Linear`` layers: it is exact for any finite group
 and any signed-permutation rep without a basis solve, and the MLP inside is the ``mlp`` baseline's.
 ``system`` names the attractor task whose group is used (rebuilt from the name, so the
-constructor arguments stay JSON-serializable).
+constructor arguments stay JSON-serializable); a task that no name rebuilds (a user's ODE,
+``symzoo.datasets.user_ode``) passes its group's matrices ``rho [|G|, D, D]`` (nested lists) and
+its factor names ``factors`` instead, from the task instance.
 """
 
 from __future__ import annotations
@@ -33,16 +35,30 @@ class SymmetrizedMLP(SymmetryContract, nn.Module):
     irreps_out = {"x_next": "state [D]"}
 
     def __init__(
-        self, system: str = "lorenz", window: int = 4, hidden: int = 128, layers: int = 3, act: str = "silu"
+        self,
+        system: str = "lorenz",
+        window: int = 4,
+        hidden: int = 128,
+        layers: int = 3,
+        act: str = "silu",
+        rho: list | None = None,
+        factors: list[str] | None = None,
     ):
         super().__init__()
-        from symzoo.datasets.attractors import make_task
+        if rho is not None:
+            mats = torch.as_tensor(rho, dtype=torch.float64)
+            if mats.dim() != 3 or mats.shape[1] != mats.shape[2]:
+                raise ValueError(f"eqmlp: rho must be matrices [|G|, D, D], got shape {list(mats.shape)}")
+            symmetry = frozenset(factors or ())
+        else:
+            from symzoo.datasets.attractors import make_task
 
-        task = make_task(system)
-        mats = task.rep_matrices().to(torch.float64)
+            task = make_task(system)
+            mats = task.rep_matrices().to(torch.float64)
+            symmetry = frozenset(task.group.factors)
         self.system, self.window = system, int(window)
         self.dim = int(mats.shape[-1])
-        self.symmetry = frozenset(task.group.factors)
+        self.symmetry = symmetry
         self.register_buffer("rho", mats.to(torch.get_default_dtype()))
         self.net = mlp([self.window * self.dim] + [hidden] * layers + [self.dim], act)
 
@@ -65,7 +81,13 @@ class SymmetrizedMLP(SymmetryContract, nn.Module):
 
 @register_model("eqmlp", domain="attractors")
 def eqmlp(
-    system: str = "lorenz", window: int = 4, hidden: int = 128, layers: int = 3, act: str = "silu"
+    system: str = "lorenz",
+    window: int = 4,
+    hidden: int = 128,
+    layers: int = 3,
+    act: str = "silu",
+    rho: list | None = None,
+    factors: list[str] | None = None,
 ) -> SymmetrizedMLP:
     """Group-averaged MLP flow map for an attractor task's group (C2, C3 x C2, Z_N); exactly equivariant."""
-    return SymmetrizedMLP(system, window, hidden, layers, act)
+    return SymmetrizedMLP(system, window, hidden, layers, act, rho, factors)
