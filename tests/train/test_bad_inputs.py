@@ -186,8 +186,9 @@ Conventions these cases rely on:
   (`trainer.devices=[5]`) and `trainer.precision=16-mixed` on a CPU (Lightning would train in
   bf16-mixed) are refused in one line (tests/train/test_refused_before_folder.py).
 * One forward pass and loss on the first training samples runs before the folder exists: a model
-  that fails on the task's data (`symzoo finetune emlp.quadruped-com ant-com`) is refused with
-  `model 'emlp' does not fit the data of task 'ant-com' ...`; `symzoo eval` does the same.
+  that fails on the task's data (`symzoo eval emlp.quadruped-com --task ant-com`) is refused with
+  `model 'emlp' does not fit the data of task 'ant-com' ...`; `symzoo finetune` does the same (robot
+  models are rebuilt for the target robot's joints and group first, docs/byo_robot.md).
 * `symzoo eval RUN --task OTHER` writes `RUN/eval-OTHER-PRESET.json`, never the run's `eval.json`;
   weights with NaN/inf values, or whose sha256 differs from `weights_sha256` in `model.json`, are
   refused by `eval`, `export` and every load (tests/train/test_wrong_results.py).
