@@ -159,7 +159,10 @@ def load_spec(name_or_path: str | Path) -> RobotSpec:
     if s.endswith((".yaml", ".yml")) or "/" in s:
         path = Path(s).expanduser()
         if not path.is_file():
-            raise InputError(f"robot spec file {s} does not exist")
+            where = (
+                "" if path.is_absolute() else f" (relative paths start from the current folder, {Path.cwd()})"
+            )
+            raise InputError(f"robot spec file {s} does not exist{where}")
     else:
         path = ROBOTS_DIR / f"{s}.yaml"
         if not path.is_file():
