@@ -599,9 +599,20 @@ def audit_task(
         measure=measure,
         factors=factors,
         knob=None if knob is None else knob.name,
-        strength=None if knob is None else float(task.breaking_strength),
+        strength=None if knob is None else _strength_of(task),
         thresholds={"exact_below": exact_below, "none_above": none_above},
     )
+
+
+def _strength_of(task: Task) -> float:
+    """The breaking strength of ``task``'s data: ``breaking_strength``, or the knob's own argument
+    when a task records it only there (the robot tasks keep the payload as ``payload``)."""
+    s = float(task.breaking_strength or 0.0)
+    if not s and task.breaking is not None:
+        v = getattr(task, task.breaking.arg, None)
+        if isinstance(v, (int, float)) and math.isfinite(v):
+            s = float(v)
+    return s
 
 
 def audit_breaking(task: Task, strengths: Sequence[float], **kwargs: Any) -> list[Audit]:
