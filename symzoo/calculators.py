@@ -44,6 +44,23 @@ def atoms_to_batch(atoms, dtype: torch.dtype = torch.float64):
     return Batch.from_data_list([d])
 
 
+def _check_device(device) -> str:
+    """``device`` as a string torch understands and this machine has (one line otherwise)."""
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise SymzooError(f"device must be 'cpu', 'cuda', 'cuda:N' or 'mps', got {device!r}") from None
+    if dev.type == "cuda" and (
+        not torch.cuda.is_available() or (dev.index is not None and dev.index >= torch.cuda.device_count())
+    ):
+        raise SymzooError(f"device {device!r} is not available on this machine (no such CUDA device)")
+    if dev.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise SymzooError(f"device {device!r} is not available on this machine")
+    if dev.type not in ("cpu", "cuda", "mps"):
+        raise SymzooError(f"device must be 'cpu', 'cuda', 'cuda:N' or 'mps', got {device!r}")
+    return str(dev)
+
+
 def _load(model_or_path):
     if isinstance(model_or_path, torch.nn.Module):
         return model_or_path
@@ -78,7 +95,15 @@ class SymzooCalculator(Calculator):
         self, model_or_run_dir, *, dtype: torch.dtype = torch.float64, device: str = "cpu", **kwargs
     ):
         super().__init__(**kwargs)
+        if dtype not in (torch.float32, torch.float64):
+            raise SymzooError(f"dtype must be torch.float32 or torch.float64, got {dtype!r}")
+        device = _check_device(device)
         model = _load(model_or_run_dir)
+        if not isinstance(model, torch.nn.Module) or not getattr(model, "irreps_in", None):
+            raise SymzooError(
+                f"SymzooCalculator needs a symzoo energy model (symzoo.create_model, a run folder or a "
+                f"pretrained name), not {type(model).__name__}: it declares no inputs (irreps_in)"
+            )
         from .compat import check_fields
 
         # an ASE structure provides positions, atomic numbers and (periodic) a cell
@@ -91,6 +116,12 @@ class SymzooCalculator(Calculator):
         super().calculate(atoms, properties, system_changes)
         batch = atoms_to_batch(self.atoms, self.dtype).to(self.device)
         periodic = hasattr(batch, "cell")
+        if periodic and "cell" not in (getattr(self.model, "irreps_in", None) or {}):
+            name = getattr(self.model, "builder_name", None) or type(self.model).__name__
+            raise SymzooError(
+                f"model {name!r} does not read a periodic cell: it would give the energy of the isolated "
+                "structure; use a model with cell input (nequip, painn, schnet) or set atoms.pbc = False"
+            )
         want_stress = "stress" in properties
         if want_stress and not periodic:
             raise PropertyNotImplementedError(

@@ -21,6 +21,7 @@ import logging
 import os
 import pkgutil
 import sys
+from typing import NoReturn
 
 __all__ = ["main", "build_parser"]
 
@@ -41,10 +42,18 @@ def _command_modules():
     return {n: importlib.import_module(f"symzoo.commands.{n.replace('-', '_')}") for n in names}
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors are one line (``symzoo: error: ...``, exit 2) without the usage block, like every
+    other refusal; ``--help`` shows the usage.  Sub-command parsers inherit the class."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"symzoo: error: {message} (see `{self.prog} --help`)\n")
+
+
 def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     import symzoo
 
-    p = argparse.ArgumentParser(prog="symzoo", description="symzoo: physics-informed equivariant model zoo")
+    p = _Parser(prog="symzoo", description="symzoo: physics-informed equivariant model zoo")
     p.add_argument("--version", action="version", version=f"symzoo {symzoo.__version__}")
     p.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
     p.add_argument("--import", dest="imports", action="append", metavar="MODULE", help=IMPORT_HELP)

@@ -141,8 +141,12 @@ def export_forcefield(
         "torch": torch.__version__,
         **(meta or {}),
     }
+    import io
+
+    buf = io.BytesIO()  # saved to memory first: torch warns about a file name not ending in .pt2
+    torch.export.save(program, buf, extra_files={"symzoo.json": json.dumps(info, sort_keys=True)})
     with atomic_path(out) as tmp:
-        torch.export.save(program, str(tmp), extra_files={"symzoo.json": json.dumps(info, sort_keys=True)})
+        Path(tmp).write_bytes(buf.getvalue())
     log.info("exported %s to %s", getattr(model, "builder_name", type(model).__name__), out)
     return out
 

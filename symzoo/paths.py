@@ -108,7 +108,24 @@ def cached_npz(path: str | os.PathLike, make, *, what: str = "dataset") -> dict:
             log.warning("regenerating corrupt cache %s (%s)", path, e)
     log.info("generating %s into %s", what, path.parent)
     arrays = make()
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") as f:
-            np.savez(f, **arrays)
+    import io
+
+    buf = io.BytesIO()  # serialised in memory: a failed write leaves no half-closed zip behind
+    np.savez(buf, **arrays)
+    existed = path.parent.exists()
+    try:
+        with atomic_path(path) as tmp:
+            Path(tmp).write_bytes(buf.getvalue())
+    except OSError as e:
+        if not existed:  # leave no empty cache folder behind
+            try:
+                path.parent.rmdir()
+            except OSError:
+                pass
+        from .errors import SymzooError
+
+        raise SymzooError(
+            f"cannot write the {what} cache under {path.parent} ({e.strerror or type(e).__name__}); "
+            "free some space or point SYMZOO_HOME at a writable disk with room"
+        ) from None
     return arrays

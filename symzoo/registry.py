@@ -254,7 +254,8 @@ def is_plugin_model(name: str) -> bool:
 def create_model(name: str, **overrides: Any):
     """Build a registered model: ``create_model("egnn", hidden=32)``.
 
-    Unknown keyword arguments raise a ``SymzooError`` naming the accepted ones.
+    Unknown keyword arguments raise a ``SymzooError`` naming the accepted ones; an argument of
+    another type than its default's (``hidden=1.5``) an ``InputError``.
     """
     entry = model_entry(name)
     sig = inspect.signature(entry.builder)
@@ -266,6 +267,9 @@ def create_model(name: str, **overrides: Any):
                 f"model {entry.name!r} has no argument {bad[0]!r}{suggest(bad[0], sig.parameters)}; "
                 f"accepted: {', '.join(sig.parameters)}"
             )
+    from .taskargs import check_arg_types
+
+    check_arg_types(f"model {entry.name!r}", entry.builder, overrides)  # hidden=1.5 | True | 'abc'
     model = entry.builder(**overrides)
     model.builder_name = entry.name
     model.builder_kwargs = dict(overrides)

@@ -35,7 +35,7 @@ from typing import Any
 
 from .errors import InputError, suggest
 
-__all__ = ["Arg", "ArgSchema", "check_task_args", "schema_from_signature"]
+__all__ = ["Arg", "ArgSchema", "check_task_args", "schema_from_signature", "check_arg_types"]
 
 _TYPE_NAMES = {int: "an integer", float: "a number", bool: "true or false", str: "a string"}
 
@@ -182,3 +182,33 @@ def check_task_args(task: str, schema: ArgSchema | None, kwargs: Mapping[str, An
         if problem:
             raise InputError(f"task {task!r}: {problem}")
     return out
+
+
+def check_arg_types(owner: str, fn: Callable[..., Any], kwargs: Mapping[str, Any], prefix: str = "") -> None:
+    """Arguments of ``fn`` (a model builder) whose default is a number, bool or string must be given
+    as one (an int for an int: ``hidden=1.5``, ``True`` or ``'abc'`` are refused; floats finite),
+    checked against the signature so that the refusal never depends on where the builder would
+    fail.  ``prefix`` names the arguments (``model.args.``)."""
+    try:
+        params = inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return
+    for key, value in kwargs.items():
+        p = params.get(key)
+        if p is None or p.default is inspect.Parameter.empty or p.default is None:
+            continue
+        d = p.default
+        if isinstance(d, bool):
+            ok = isinstance(value, bool)
+        elif isinstance(d, int):
+            ok = isinstance(value, int) and not isinstance(value, bool)
+        elif isinstance(d, float):
+            ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+        elif isinstance(d, str):
+            ok = isinstance(value, str)
+        else:
+            continue
+        if not ok:
+            raise InputError(
+                f"{owner}: {prefix}{key} must be of type {type(d).__name__} (default {d!r}), got {value!r}"
+            )

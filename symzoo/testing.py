@@ -99,8 +99,10 @@ def equivariance_errors(
     Works for any batch the task makes (graphs, plain vectors, grids).  ``batch`` defaults to
     ``task.example_batch``.
     """
+    from .compat import check_compatible
     from .task import cast_batch
 
+    check_compatible(model, task)  # a model for other data: one line, not an AttributeError
     m = _prepare(model, dtype)
     batch = task.example_batch(num_graphs, dtype=dtype) if batch is None else cast_batch(batch, dtype)
     factors = list(task.group.factors) + ["all"] if factors is None else list(factors)

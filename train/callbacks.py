@@ -77,9 +77,13 @@ def _rebase_paths(checkpoint: dict, folder: Path | None) -> dict:
 def load_checkpoint_safely(path: str | os.PathLike, map_location="cpu") -> dict:
     """``torch.load(path, weights_only=True)`` with one-line errors: a checkpoint holding anything
     but tensors and plain containers (i.e. one whose unpickling could run code) is refused."""
+    import warnings
+
     path = Path(path)
     try:
-        ckpt = torch.load(path, map_location=map_location, weights_only=True)
+        with warnings.catch_warnings():  # torch's multi-line notes on refused globals: the line below says it
+            warnings.simplefilter("ignore")
+            ckpt = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as e:
         first = str(e).strip().splitlines()[0][:160] if str(e).strip() else ""
         if "weights_only" in str(e) or "Unsupported global" in str(e) or "global" in first.lower():

@@ -310,17 +310,34 @@ def load_config(
         blocks = rec.get("presets", None)
         preset_blocks = OmegaConf.to_container(blocks) if isinstance(blocks, DictConfig) else {}
         cfg = _merge(cfg, rec, f"recipe {path}")
+    base, *variants = model.split("+")
+    if variants not in ([], ["aug"]):
+        raise SymzooError(f"model {model!r}: the only variant suffix is one '+aug' (e.g. {base}+aug)")
+    if path is not None:
+        # a recipe names neither the task nor the model: they come from the command (TASK MODEL)
+        for key, given in (("task", task), ("model.name", base)):
+            have = OmegaConf.select(cfg, key)
+            if have not in ("", None, given):
+                raise SymzooError(
+                    f"recipe {path} sets {key}: {have!r} but the command trains {given!r}; "
+                    f"remove {key} from the recipe (TASK and MODEL are the command's arguments)"
+                )
     cfg.task = task
-    cfg.model.name = model.split("+")[0]
-    if model.endswith("+aug"):
+    cfg.model.name = base
+    if variants:
         cfg.augment = True
-    elif "+" in model:
-        raise SymzooError(f"model {model!r}: the only variant suffix is '+aug'")
     dotlist = list(overrides or [])
     refuse_interpolations(dotlist, "command line")
     for item in dotlist:
         if "=" not in item:
             raise SymzooError(f"override {item!r} must look like key=value")
+    for key in _keys_of(dotlist):
+        if key in ("task", "model.name", "model", "presets") or key.startswith("presets."):
+            raise SymzooError(
+                f"{key} cannot be set by an override: give TASK and MODEL as the command's arguments"
+                if key != "presets" and not key.startswith("presets.")
+                else "presets blocks belong in a recipe (-c); override the keys themselves"
+            )
     if preset is None:
         for item in dotlist:
             if item.split("=", 1)[0] == "data.preset":

@@ -93,6 +93,13 @@ def _base_config(
     entry = get_entry(pretrained)
     get_task(task)  # unknown task names fail here, with a suggestion
     ov = _expand(overrides)
+    for item in ov:
+        key = item.split("=", 1)[0].strip()
+        if key in ("init_weights", "base_model"):
+            raise SymzooError(
+                f"{key} is set by symzoo finetune (the weights of {pretrained}); to start from other "
+                f"weights use: symzoo train {task} MODEL init_weights=RUN_DIR"
+            )
     cfg = load_config(
         task,
         entry["builder"],

@@ -104,12 +104,31 @@ def _validate(task, ds, name: str) -> None:
             task.validate_batch(batch)
 
 
+def check_writable_folder(folder: Path, what: str) -> None:
+    """Refuse, before anything is written, a folder that could not be created or written: a name
+    over the file system's 255-byte limit, a file where a folder is needed, or a read-only parent."""
+    for part in folder.parts:
+        if len(part.encode()) > 255:
+            raise SymzooError(
+                f"{what} {str(folder)[:60]}...: the name {part[:30]}... is longer than 255 bytes"
+            )
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if existing.exists() and not existing.is_dir() and existing != folder:
+        raise SymzooError(f"{what} {folder}: {existing} is a file, not a folder")
+    probe = existing if existing.is_dir() else existing.parent
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise SymzooError(f"{what} {folder}: folder {probe} is not writable")
+
+
 def prepare_run_dir(out: str | None, cfg: DictConfig) -> Path:
     """The run folder for a fresh run; refuses a non-empty folder that is not a killed run's leftover."""
     if out is None:
         stamp = time.strftime("%Y%m%d-%H%M%S")
         out = f"runs/{cfg.task}-{cfg.model.name}{'+aug' if cfg.augment else ''}-{stamp}"
     run = Path(out)
+    check_writable_folder(run, "--out")
     if run.exists() and not run.is_dir():
         raise SymzooError(f"--out {run} is a file, not a folder")
     if run.is_dir() and any(run.iterdir()) and not _is_leftover(run):
@@ -120,30 +139,47 @@ def prepare_run_dir(out: str | None, cfg: DictConfig) -> Path:
 def _check_arg_types(name: str, args: dict) -> None:
     """A builder argument whose default is a number or bool must be given as one (checked against
     the builder's signature, so the error never depends on where the builder would fail)."""
-    import inspect
-
     from symzoo.registry import model_entry
+    from symzoo.taskargs import check_arg_types
 
-    params = inspect.signature(model_entry(name).builder).parameters
-    for key, value in args.items():
-        p = params.get(key)
-        if p is None or p.default is inspect.Parameter.empty or p.default is None:
-            continue
-        d = p.default
-        if isinstance(d, bool):
-            ok = isinstance(value, bool)
-        elif isinstance(d, int):
-            ok = isinstance(value, int) and not isinstance(value, bool)
-        elif isinstance(d, float):
-            ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-        elif isinstance(d, str):
-            ok = isinstance(value, str)
-        else:
-            continue
-        if not ok:
-            raise SymzooError(
-                f"model {name!r}: model.args.{key} must be of type {type(d).__name__} (default {d!r}), got {value!r}"
-            )
+    check_arg_types(f"model {name!r}", model_entry(name).builder, args, prefix="model.args.")
+
+
+def _available_memory() -> int | None:
+    """Bytes of memory available to a new allocation (Linux ``MemAvailable``), else ``None``."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def _check_size(name: str, args: dict) -> None:
+    """Refuse a model too large for this machine's memory *before* building it, by building it
+    on the ``meta`` device (no memory) and counting its parameters: training keeps about four
+    copies (weights, gradients, two Adam moments).  Done when a numeric argument is large
+    (> 1024), where a typo (``hidden=60000``) would otherwise be killed by the out-of-memory
+    killer minutes later."""
+    if not any(isinstance(v, (int, float)) and not isinstance(v, bool) and v > 1024 for v in args.values()):
+        return
+    from symzoo.registry import create_model
+
+    try:
+        with torch.device("meta"):
+            probe = create_model(name, **args)
+        n = sum(p.numel() for p in probe.parameters())
+        itemsize = max((p.element_size() for p in probe.parameters()), default=4)
+    except Exception:  # noqa: BLE001 -- a builder that cannot run on meta: no estimate, the real build decides
+        return
+    need, have = 4 * n * itemsize, _available_memory()
+    if have is not None and need > have:
+        raise SymzooError(
+            f"model {name!r} with model.args {args} has {n / 1e9:.3g} billion parameters: training "
+            f"needs about {need / 2**30:.0f} GiB, more than the {have / 2**30:.0f} GiB available; "
+            "use smaller model.args"
+        )
 
 
 def _build_model(name: str, args: dict):
@@ -152,6 +188,7 @@ def _build_model(name: str, args: dict):
     from symzoo.registry import create_model
 
     _check_arg_types(name, args)
+    _check_size(name, args)
     try:
         return create_model(name, **args)
     except SymzooError:
@@ -163,6 +200,63 @@ def _build_model(name: str, args: dict):
         raise SymzooError(
             f"model {name!r} cannot be built from model.args {args} (check their values and types)"
         ) from None
+
+
+def _check_resume_state(state: dict, ckpt: Path, cfg: DictConfig) -> None:
+    """Refuse a ``last.ckpt`` that cannot be resumed exactly, before anything is written: an epoch
+    or step that is not a count or disagrees with the training loop's own progress (edited), no
+    optimizer state (Adam's moments would restart), or more epochs done than ``trainer.max_epochs``."""
+
+    def count(x) -> bool:
+        return isinstance(x, int) and not isinstance(x, bool) and x >= 0
+
+    epoch, step = state.get("epoch"), state.get("global_step")
+    if not count(epoch) or not count(step):
+        raise SymzooError(
+            f"checkpoint {ckpt} is damaged: epoch={epoch!r}, global_step={step!r} are not counts; "
+            "start a new run"
+        )
+    try:
+        prog = state["loops"]["fit_loop"]["epoch_progress"]["current"]
+        consistent = epoch in (int(prog["completed"]), int(prog["ready"]) - 1)
+    except (KeyError, TypeError, ValueError):
+        consistent = False
+    if not consistent:
+        raise SymzooError(
+            f"checkpoint {ckpt} is inconsistent: its epoch ({epoch}) disagrees with its training loop's "
+            "progress (edited or damaged); resume from an untouched checkpoint or start a new run"
+        )
+    opts = state.get("optimizer_states")
+    if (
+        not isinstance(opts, list)
+        or not opts
+        or not all(isinstance(o, dict) and "param_groups" in o for o in opts)
+    ):
+        raise SymzooError(
+            f"checkpoint {ckpt} holds no optimizer state: the resumed run would not continue the "
+            "original one (the optimizer would restart); start a new run, e.g. with init_weights="
+        )
+    done = epoch + 1
+    if done > int(cfg.trainer.max_epochs):
+        raise SymzooError(
+            f"{ckpt.parent.parent} already trained {done} epochs; trainer.max_epochs={cfg.trainer.max_epochs} "
+            f"must be at least {done} to resume it"
+        )
+
+
+def _check_resume_weights(state: dict, model, ckpt: Path) -> None:
+    """The checkpoint's model weights have the names and shapes of the model its config builds."""
+    have = state.get("state_dict")
+    if not isinstance(have, dict):
+        raise SymzooError(f"checkpoint {ckpt} has no weights (state_dict)")
+    for k, v in model.state_dict().items():
+        got = have.get(f"model.{k}")
+        if not torch.is_tensor(got) or tuple(got.shape) != tuple(v.shape):
+            raise SymzooError(
+                f"checkpoint {ckpt} does not match the run's model (weight {k!r} "
+                f"{'missing' if got is None else 'of another shape'}): the folder's config.yaml and "
+                "checkpoint come from different runs"
+            )
 
 
 def check_trainer(cfg: DictConfig) -> str:
@@ -371,6 +465,7 @@ def train(
         if ckpt.is_file():
             resumed = load_checkpoint_safely(ckpt)  # weights_only=True: refuses pickled code
             ckpt_path = str(ckpt)
+            _check_resume_state(resumed, ckpt, cfg)
         elif _is_leftover(run):
             log.warning("%s has no checkpoint yet (killed before its first epoch ended): starting over", run)
         else:
@@ -393,6 +488,8 @@ def train(
     model_args = {**task.model_defaults(cfg.model.name, train_set), **model_args}
     model = _build_model(cfg.model.name, model_args)
     check_compatible(model, task)
+    if resumed is not None and ckpt_path is not None:
+        _check_resume_weights(resumed, model, Path(ckpt_path))
     if cfg.trainer.get("compile", False) and task.needs_grad:
         raise SymzooError(
             f"trainer.compile does not work for {cfg.task}: its training differentiates the model's "

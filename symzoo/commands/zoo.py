@@ -75,7 +75,11 @@ def run(args) -> int:
             print(f"{name}: {hub.pretrained_path(name, force=args.force)}")
         return 0
     if action == "verify":
+        import math
         import tempfile
+
+        if not (math.isfinite(args.rtol) and args.rtol >= 0):
+            raise SymzooError(f"--rtol must be a finite number >= 0 (a relative tolerance), got {args.rtol}")
 
         from symzoo.eval.evaluate import evaluate_run
 

@@ -5,6 +5,7 @@ checked here; after changing a case or a message, regenerate it with
 ``SYMZOO_UPDATE_DOCS=1 python -m pytest tests/train/test_bad_inputs.py``.
 """
 
+import json
 import os
 from pathlib import Path
 
@@ -86,6 +87,29 @@ CASES = [
     ("24.4", [*XYZ, "data.task_args.path={tmp}/zerocell.xyz"], "the periodic cell is degenerate"),
     ("24.3", [*XYZ, "data.task_args.path={tmp}/zfrac.npz"], "atomic numbers (z) must be"),
     ("24.3", [*XYZ, "data.task_args.path={tmp}/complex.npz"], "complex numbers"),
+    ("24.3", ["train", "nbody-charged", "egnn+aug+aug", "--out", "{out}", *T], "the only variant suffix"),
+    ("24.3", ["train", "nbody-charged", "egnn", "-c", "{tmp}/task.yaml", "--out", "{out}", *T], "sets task"),
+    (
+        "24.3",
+        ["train", "nbody-charged", "egnn", "-c", "{tmp}/model.yaml", "--out", "{out}", *T],
+        "sets model.name",
+    ),
+    ("24.3", [*TRAIN, "task=nbody-gravity"], "cannot be set by an override"),
+    ("24.3", [*TRAIN, "data.task_args.frame_out=-1"], "frame_out must be an integer >= 1"),
+    ("24.3", ["train", "spring", "hnn", "--out", "{out}", *T, "data.task_args.noise=nan"], "noise must be"),
+    ("24.5", [*TRAIN, "data.task_args.n_particles=1"], "n_particles must be an integer >= 2"),
+    ("24.5", [*TRAIN, "data.task_args.frame_in=1000"], "frame_in must be an integer >= 0"),
+    ("24.5", [*TRAIN, "data.task_args.bogus=1"], "has no argument 'bogus'"),
+    (
+        "24.3",
+        ["finetune", "egnn.nbody-charged", "nbody-gravity", "--out", "{out}", "init_weights={tmp}/x"],
+        "init_weights is set by symzoo finetune",
+    ),
+    ("24.3", ["report", "{tmp}/cmp"], "not a number"),
+    ("24.5", ["eval", "{tmp}/listrun"], "is not a symzoo model description"),
+    ("24.5", ["train", "nbody-charged", "egnn", "--out", "{tmp}/" + "r" * 300, *T], "longer than 255 bytes"),
+    ("24.8", ["zoo", "verify", "egnn.nbody-charged", "--rtol", "nan"], "--rtol must be a finite number"),
+    ("24.8", ["train", "nbody-charged", "egnn", "--no-such-flag"], "unrecognized arguments: --no-such-flag"),
     ("-", [*TRAIN, "trainer.no_such_key=1"], "unknown config key"),
     ("-", ["train", "nbody-charged", "zzzz", "--out", "{out}"], "unknown model 'zzzz'"),
 ]
@@ -110,6 +134,14 @@ def _fixtures(tmp: Path) -> None:
         "".join(FRAME.format(x=0.9 + 0.01 * i).replace("energy=", cell + "energy=") for i in range(30))
     )
     (tmp / "close.xyz").write_text(FRAME.format(x=0.9) + FRAME.format(x=0.05))
+    (tmp / "task.yaml").write_text("task: nbody-gravity\n")
+    (tmp / "model.yaml").write_text("model:\n  name: gnn\n")
+    (tmp / "cmp").mkdir(exist_ok=True)
+    cell = {"model": "egnn", "train_size": 20, "seed": 0, "study": "curve", "metrics": {"pos_mse": "abc"}}
+    (tmp / "cmp" / "results.json").write_text(json.dumps({"format": "symzoo-compare/1", "cells": [cell]}))
+    (tmp / "listrun").mkdir(exist_ok=True)
+    (tmp / "listrun" / "model.json").write_text("[1, 2]")
+    (tmp / "listrun" / "model.safetensors").write_bytes(b"")
     (tmp / "nan.xyz").write_text(FRAME.format(x="nan"))
     (tmp / "env.yaml").write_text("model:\n  args:\n    hidden: ${oc.env:HOME}\n")
 
@@ -120,7 +152,10 @@ def _run(case, tmp: Path, capsys):
     argv = [a.replace("{out}", str(tmp / "out")).replace("{tmp}", str(tmp)) for a in argv]
     before = set(tmp.rglob("*"))
     capsys.readouterr()
-    rc = main(argv)
+    try:
+        rc = main(argv)
+    except SystemExit as e:  # argparse's usage errors exit from inside main
+        rc = e.code
     err = capsys.readouterr().err.strip()
     return rc, err, set(tmp.rglob("*")) - before
 
