@@ -560,6 +560,15 @@ def _compare(
     from .executors import connect_executor
 
     ex = connect_executor(executor)  # a bad address fails here, before anything is written
+    if ex.name != "local":  # a Dask worker cannot import a model defined in the submitting script
+        script = [m for m in models if model_entry(m).plugin in ("__main__", "__mp_main__")]
+        if script:
+            if ex is not executor:
+                ex.close()
+            raise SymzooError(
+                f"model {script[0]!r} is defined in the running script (__main__), which Dask workers "
+                "cannot import; move it to a module and name it with --import MODULE or module:builder"
+            )
     lock = acquire_lock(out)
     try:
         cells = plan_cells(models, train_sizes, seeds, orbit_size=orbit_n, breaking=strengths)

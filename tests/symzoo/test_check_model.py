@@ -198,9 +198,17 @@ def test_pytest_plugin_fixture(pytester, monkeypatch):
         """
     )
     (Path(pytester.path) / "user_models.py").write_text(USER_MODELS)
-    # loaded by name, whether or not the pytest11 entry point is installed in this environment
+    # loaded by name, whether or not the pytest11 entry point is installed in this environment;
+    # in this process (pytester restores sys.modules and sys.path), the registry restored below
     monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
-    res = pytester.runpytest_subprocess("-p", "symzoo.pytest_plugin", "-q", "-p", "no:cacheprovider")
+    registry._load_all()
+    saved = dict(registry._MODELS), list(plugins._imported), list(plugins._paths)
+    try:
+        res = pytester.runpytest_inprocess("-p", "symzoo.pytest_plugin", "-q", "-p", "no:cacheprovider")
+    finally:
+        registry._MODELS.clear()
+        registry._MODELS.update(saved[0])
+        plugins._imported[:], plugins._paths[:] = saved[1], saved[2]
     res.assert_outcomes(passed=1, failed=1)
     text = res.stdout.str()
     assert "user_models:drifting on nbody-charged failed 3 check(s): equivariance[rotation]: claimed" in text

@@ -149,9 +149,10 @@ def test_example_plugin_passes_check_model(example_plugin, capsys, tmp_path):
     assert doc["passed"] and doc["plugin"].startswith("symzoo-example-plugin")
     eq64 = [c["values"]["float64"] for c in doc["checks"] if c["name"].startswith("equivariance")]
     assert len(eq64) == 5 and max(eq64) < 1e-12
-    # the plugin's own task: a model is checked against that task's group and fields
-    assert main(["check-model", "example-radial", "--task", "example-charged-4"]) == 0
-    assert "verdict: PASS" in capsys.readouterr().out
+    # the plugin's own task (its data are simulated on first use; not needed here)
+    task = symzoo.get_task("example-charged-4", preset="tiny")
+    assert task.n_particles == 4 and registry.task_entry("example-charged-4").plugin
+    assert list(task.group.factors) == list(symzoo.get_task(TASK).group.factors)
 
 
 def _plugin_cells(doc: dict) -> None:
@@ -189,8 +190,15 @@ def test_plugin_model_on_a_local_dask_cluster_and_a_leaderboard(example_plugin, 
     from symzoo.eval.compare import compare
     from symzoo.eval.leaderboard import run_leaderboard
 
+    # worker threads in this process (worker processes are covered by --jobs 2 above and by
+    # test_dask_executor.py; what a fresh process needs is test_worker_without_the_plugin_on_its_path)
     cluster = distributed.LocalCluster(
-        n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None, host="127.0.0.1"
+        n_workers=1,
+        threads_per_worker=1,
+        processes=False,
+        protocol="tcp",
+        host="127.0.0.1",
+        dashboard_address=None,
     )
     try:
         out = tmp_path / "lb" / TASK  # where `symzoo leaderboard --out lb` keeps this task's grid
@@ -214,6 +222,33 @@ def test_plugin_model_on_a_local_dask_cluster_and_a_leaderboard(example_plugin, 
     verdict = md.split("## Verdict")[1].split("##")[0]
     assert "`nbody-charged` (N-body): `example-radial` (plugin symzoo-example-plugin)" in verdict
     assert "**Single seed**" in verdict
+
+
+def test_worker_without_the_plugin_on_its_path_gets_it_from_the_job(example_plugin, tmp_path):
+    """A Dask worker started elsewhere has neither the plugin's folder on sys.path nor its entry
+    points: the job's plugin spec (worker_spec) is enough for it to build the plugin's model."""
+    import json
+
+    spec = plugins.worker_spec()
+    assert str(example_plugin) in spec["paths"]
+    assert ["model", "example-radial", "symzoo_example.models:radial_net"] == spec["entries"][0][:3]
+    code = (
+        "import json, sys\n"
+        "from symzoo import plugins, registry\n"
+        "assert 'example-radial' not in registry.list_models()\n"
+        "plugins.activate(json.loads(sys.argv[1]))\n"
+        "m = registry.create_model('example-radial', hidden=8)\n"
+        "print(type(m).__name__, registry.model_entry('example-radial').plugin)\n"
+    )
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    env.pop("PYTHONPATH", None)
+    env.pop(plugins.ENV_VAR, None)
+    proc = subprocess.run(
+        [sys.executable, "-c", code, json.dumps(spec)], capture_output=True, text=True, env=env, cwd=tmp_path,
+        timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.split() == ["RadialNet", "symzoo-example-plugin:symzoo_example.models:radial_net"]
 
 
 # ----------------------------------------------------------------------------- errors
