@@ -214,6 +214,24 @@ def test_plugin_model_on_a_local_dask_cluster_and_a_leaderboard(example_plugin, 
             "overrides: [trainer.max_epochs=1, trainer.check_val_every_n_epoch=1]}\n"
         )
         lb = run_leaderboard(recipe, tmp_path / "lb", executor=cluster.scheduler_address, threads=1)
+        # a model defined in the running script cannot reach a Dask worker: refused before writing
+        from symzoo.models.baselines import linear
+
+        from symzoo.errors import SymzooError
+
+        def script_model(tau: float = 1.0):
+            return linear(tau)
+
+        script_model.__module__ = "__main__"
+        symzoo.register_model("script-model")(script_model)
+        with pytest.raises(SymzooError, match=r"defined in the running script \(__main__\)"):
+            compare(
+                TASK,
+                out=tmp_path / "x",
+                executor=cluster.scheduler_address,
+                **{**GRID, "models": "script-model"},
+            )
+        assert not (tmp_path / "x").exists()
     finally:
         cluster.close()
     (row,) = lb["tasks"]
