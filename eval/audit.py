@@ -25,17 +25,24 @@ How ``y(g·x)`` is obtained (first that applies):
   momentum at random states, per generator; its figure is the worst error over ``1 + max|f|``);
 * attractors (:class:`~symzoo.datasets.attractors.AttractorTask`): the vector field on the test
   trajectories' states, ``|f(g·x) - g·f(x)|`` over the spread of ``f``;
+* Hamiltonian systems (``spring``, ``pendulum``, ``gravity-N``, ...): their vector field
+  ``dq/dt, dp/dt, d²q/dt²`` at moved test states;
 * ``nbody-*`` (simulated): the simulator continued from the moved test states
   (:meth:`~symzoo.datasets.nbody.NBodyTask.reference_trajectory`, one frame, 1000 steps);
 * 2-D flows simulated by :class:`~symzoo.datasets.flows.FlowTask` (not a user's snapshots): the
   vorticity solver one frame ahead from moved test states **and** the moved forcing
   (``tiny``/``small``, where the data are simulated on the stored grid);
-* otherwise, stored pairs only: the **nearest-neighbour** estimate.  ``g·x`` is matched to the
-  closest stored input ``x'`` (inputs standardized per field) and ``y(x') - g·y(x)`` is compared with
-  the same estimate for ``g = e`` (the closest *other* input), which measures how much labels vary
-  between neighbours anyway; the factor's figure is the excess ``sqrt(max(r_g² - r_e², 0))``.  When
-  the moved inputs lie more than twice as far from the data as the data lie from each other (median
-  nearest distances), the data do not cover their orbits and the verdict is ``undetermined``.
+* otherwise, stored pairs only: the **nearest-neighbour** estimate on the training split (the
+  densest).  ``g·x`` is matched to the closest stored input ``x'`` (inputs standardized per field)
+  and ``y(x') - g·y(x)`` is compared with the same estimate for ``g = e`` (the closest *other*
+  input), which measures how much labels vary between neighbours anyway.  Labels of neighbours
+  differ by about ``c · distance``; ``c`` is fitted on that identity control, and the factor's
+  figure is the excess of the moved pairs over ``c² · distance²`` (they lie farther from their
+  neighbours).  Its resolution is the identity control ``r_e``: the departure lies in
+  ``excess ± r_e``, and a verdict is given only when that whole range falls in one band.  Otherwise,
+  and when neighbours' labels differ almost as much as random ones (``r_e`` > null / 2), or when the
+  moved inputs lie more than twice as far from the data as the data lie from each other (median
+  nearest distances: the data do not cover their orbits), the verdict is ``undetermined``.
 
 Recommendations and their thresholds
 ------------------------------------
@@ -130,6 +137,9 @@ class FactorAudit:
     samples: int
     recommendation: str = ""
     note: str = ""
+    #: ``(low, high)``: the range the departure lies in, for estimates with a resolution (nearest
+    #: neighbours); the verdict is given only when the whole range falls in one band
+    bounds: tuple[float, float] | None = None
 
 
 @dataclass
@@ -308,6 +318,17 @@ def _oracle_measure(
 def _nbody_oracle(task) -> Callable[[Any], dict[str, Tensor]]:
     def oracle(b):
         return {"y": task.reference_trajectory(b, 1)["pos"][1]}
+
+    return oracle
+
+
+def _hamiltonian_oracle(task) -> Callable[[Any], dict[str, Tensor]]:
+    def oracle(b):
+        q, p = task.state(b)
+        sysm, k = task.system, task.system.k
+        dq, dp = sysm.vector_field(q, p)
+        dv = sysm.acceleration(q, p)
+        return {"dq": dq.reshape(-1, k), "dp": dp.reshape(-1, k), "dv": dv.reshape(-1, k)}
 
     return oracle
 
@@ -503,6 +524,7 @@ def _nn_measure(task: Task, group_task: Task, batch, seed: int) -> Measured:
                 worst, worst_name = excess, name
             cover = max(cover, float(dist.median()) / d_e if d_e > 0 else math.inf)
         fa = FactorAudit(factor, max(worst, 0.0), null, worst_name, b)
+        fa.bounds = (max(fa.residual - r_e, 0.0), fa.residual + r_e)  # resolution: the identity control
         fa.note = f"nearest-neighbour: identity control {r_e:.3g}, moved/own nearest distance {cover:.2f}"
         if blind:
             fa.recommendation = "undetermined"
@@ -522,6 +544,7 @@ def _nn_measure(task: Task, group_task: Task, batch, seed: int) -> Measured:
 def _measure(task: Task, group_task: Task, preset: str, n: int | None, seed: int) -> tuple[str, Measured]:
     from symzoo.datasets.attractors import AttractorTask
     from symzoo.datasets.flows import FlowTask
+    from symzoo.datasets.hamiltonian import HamiltonianTask
     from symzoo.datasets.nbody import NBodyTask
     from symzoo.datasets.robots_tasks import RobotTask
 
@@ -552,15 +575,21 @@ def _measure(task: Task, group_task: Task, preset: str, n: int | None, seed: int
             "simulator one frame ahead from moved test states (reference_trajectory, 1000 steps)",
             _oracle_measure(task, group_task, batch, _nbody_oracle(task), seed),
         )
+    if isinstance(task, HamiltonianTask):
+        batch = _stored_batch(task, preset, n or 64, seed)
+        return (
+            "the system's vector field (dq/dt, dp/dt, d²q/dt²) at moved test states",
+            _oracle_measure(task, group_task, batch, _hamiltonian_oracle(task), seed),
+        )
     if isinstance(task, FlowTask) and type(task)._generate is FlowTask._generate:  # simulated here
         batch = _stored_batch(task, preset, n or 16, seed)
         return (
             "vorticity solver one frame ahead from moved test states and moved forcing",
             _oracle_measure(task, group_task, batch, _flow_oracle(task, preset), seed),
         )
-    batch = _stored_batch(task, preset, n or 256, seed)
+    batch = _stored_batch(task, preset, n or 1024, seed, split="train")  # the densest split
     return (
-        "nearest neighbour in the stored test pairs (excess over the identity control)",
+        "nearest neighbour in the stored training pairs (excess over the identity control)",
         _nn_measure(task, group_task, batch, seed),
     )
 
@@ -578,7 +607,7 @@ def audit_task(
     """Audit ``task``'s data against ``against.group`` (default: the task's own declared group).
 
     ``n``: samples (default 64 stored test samples for simulators and oracles, 16 flow states, 512
-    attractor states, 64 robot states, 256 stored pairs for nearest neighbours); ``seed`` seeds the
+    attractor states, 64 robot states, 1024 stored training pairs for nearest neighbours); ``seed`` seeds the
     sample choice and the random elements.  ``against`` is the task whose group and field
     representations are audited, e.g. ``task.with_breaking(0)`` to audit broken data against the
     unbroken group.
@@ -592,8 +621,18 @@ def audit_task(
     _check_group_task(task, group_task)
     measure, factors = _measure(task, group_task, preset, n, seed)
     for f in factors:
-        if not f.recommendation:
+        if f.recommendation:
+            continue
+        if f.bounds is None:
             f.recommendation = recommend(f.residual, exact_below=exact_below, none_above=none_above)
+            continue
+        lo, hi = (recommend(x, exact_below=exact_below, none_above=none_above) for x in f.bounds)
+        f.recommendation = lo if lo == hi else "undetermined"
+        if lo != hi:
+            f.note += (
+                f"; the departure lies between {f.bounds[0]:.2g} and {f.bounds[1]:.2g}, across {lo} and {hi}: "
+                "more samples would resolve it"
+            )
     knob = task.breaking
     return Audit(
         task=task.name,
