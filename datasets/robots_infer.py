@@ -19,7 +19,8 @@ MorphoSymm's specs are written by hand; this finds one and checks it.
    :func:`~symzoo.datasets.robots.check_spec` at random states (inverse dynamics = mass matrix and
    bias forces, accelerations under random joint forces, centroidal momentum of the root's subtree,
    to 1e-8 relative).
-4. **Group**: the verified elements are closed under composition and the group identified in
+4. **Group**: the verified elements (less those that move no joint: a planar robot's mirror
+   through its own plane, and products that bring one back) are closed under composition and the group identified in
    escnn's presentation: ``Cn`` (one generator of order n), ``K4`` (two commuting reflections,
    named ``sagittal`` for y -> -y and ``transversal`` for x -> -x when they are those), ``Dn``
    (a rotation of order n, then a reflection).  The spec is written in the project's format with
@@ -82,7 +83,9 @@ class InferredSymmetry:
             f"{self.spec['name']}: group {self.group} (order {self.order}), {len(self.spec['joints'])} joints"
         ]
         for c in self.candidates:
-            if c.verified:
+            if c.verified and c.reason:
+                lines.append(f"  {c.name:<24} symmetry, not used: {c.reason}")
+            elif c.verified:
                 lines.append(f"  {c.name:<24} symmetry (simulator mismatch {c.mismatch:.1e})")
             elif c.geometric:
                 lines.append(f"  {c.name:<24} geometry maps, simulator refuses: {c.reason}")
@@ -344,6 +347,33 @@ def _closure(gens: list[np.ndarray], limit: int = 256) -> list[np.ndarray]:
     return elems
 
 
+def _faithful(verified: list[Candidate], n: int) -> list[np.ndarray]:
+    """The verified symmetries that generate a group acting faithfully on the joints.
+
+    A planar robot (the acrobot, the cartpole) is also symmetric under the mirror through its own
+    plane, which moves no joint: such an element constrains no joint-space model and is left out,
+    and so is any element that would bring one back through a product (e.g. the half turn of a
+    planar robot that is also mirror-symmetric).  Mirrors through the sagittal and transversal
+    planes are taken first."""
+    eye = np.eye(n)
+
+    def trivial(M: np.ndarray) -> bool:
+        return bool(np.allclose(M[3:, 3:], eye)) and not np.allclose(M, np.eye(len(M)))
+
+    rank = {"sagittal": 0, "transversal": 1}
+    chosen: list[np.ndarray] = []
+    for c in sorted(verified, key=lambda c: rank.get(c.name, 2)):
+        M = _block(c.T, c.perm, c.signs)
+        if trivial(M):
+            c.reason = "it moves no joint (the robot lies in this plane)"
+            continue
+        if any(trivial(E) for E in _closure([*chosen, M])):
+            c.reason = "with the others it would give an element that moves no joint"
+            continue
+        chosen.append(M)
+    return chosen
+
+
 def _elem_name(M: np.ndarray) -> str:
     T = M[:3, :3]
     if np.linalg.det(T) > 0:
@@ -492,7 +522,7 @@ def infer_spec(
             c.verified = True
         except SymmetrySpecError as e:
             c.reason = str(e).split(": ", 1)[-1]
-    found = [_block(c.T, c.perm, c.signs) for c in tried if c.verified]
+    found = _faithful([c for c in tried if c.verified], n)
     if not found:
         tried_s = "; ".join(f"{c.name}: {c.reason}" for c in tried[:3])
         raise SymzooError(

@@ -31,7 +31,10 @@ def _elements(spec, order: list[str]) -> set[tuple]:
     return out
 
 
-@pytest.mark.parametrize("robot,group", [("quadruped", "K4"), ("ant", "D4"), ("walker", "C2")])
+@pytest.mark.parametrize(
+    "robot,group",
+    [("quadruped", "K4"), ("ant", "D4"), ("walker", "C2"), ("acrobot", "C2"), ("cartpole", "C2")],
+)
 def test_infer_recovers_the_shipped_robots_groups(robot, group):
     shipped = load_spec(robot)
     found = infer_spec(shipped.model_path())
