@@ -235,21 +235,6 @@ def _elements(group_task: Task, factor: str, batch, gen: torch.Generator) -> lis
     return [(None, group_task.sample_group(batch, factors=[factor], generator=gen))]
 
 
-def _move_inputs(group_task: Task, g, batch):
-    """A copy of ``batch`` with ``g`` applied to the declared input fields (edges relabelled)."""
-    new = batch.clone()
-    for name, f in group_task.input_fields.items():
-        setattr(new, name, Task._act_field(f, g, getattr(batch, name), batch))
-    inv = g.inverse_perm()
-    if inv is not None and getattr(batch, "edge_index", None) is not None:
-        new.edge_index = inv[batch.edge_index]
-    return new
-
-
-def _act_targets(group_task: Task, g, y: dict[str, Tensor], batch) -> dict[str, Tensor]:
-    return {k: Task._act_field(group_task.target_fields[k], g, v, batch) for k, v in y.items()}
-
-
 _STRUCTURE = ("batch", "ptr", "edge_index")
 
 
@@ -305,9 +290,14 @@ def _oracle_measure(
     for factor in group_task.group.factors:
         worst, worst_name = -1.0, None
         for name, g in _elements(group_task, factor, clean, gen):
-            moved = _inputs_only(group_task, _move_inputs(group_task, g, clean))
-            yg = oracle(moved)
-            gy = _act_targets(group_task, g, y, clean)
+            # one call of the task's own act (which a task may override) moves the inputs and the
+            # oracle's targets together
+            full = batch.clone()
+            for k, v in y.items():
+                setattr(full, k, v)
+            moved = group_task.act(g, full)
+            yg = oracle(_inputs_only(group_task, moved))
+            gy = {k: getattr(moved, k) for k in y}
             r = _rel({k: _per_sample(yg[k], b) - _per_sample(gy[k], b) for k in y}, dev)
             if r > worst:
                 worst, worst_name = r, name

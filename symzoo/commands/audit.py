@@ -122,4 +122,10 @@ def run(args) -> int:
     if out is not None:
         atomic_write_text(out, text + "\n")
     print(text if args.json else A.format_audits(audits))
+    s = audits[0].strength
+    if not args.json and strengths is None and task.breaking is not None and s:
+        print(
+            f"(these data have {task.breaking.name} = {s:g}, audited against their declared group; "
+            f"`--breaking {s:g}` audits them against the unbroken one)"
+        )
     return 0
