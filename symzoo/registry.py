@@ -135,9 +135,11 @@ def _add_task(entry: TaskEntry) -> None:
 
 
 def register_plugin_model(name: str, builder: Callable[..., Any], *, source: str) -> None:
-    """Register ``builder`` under ``name`` for a plugin (an entry point or ``module:builder``)."""
+    """Register ``builder`` under ``name`` for a plugin (an entry point or ``module:builder``).
+    A ``domain`` attribute of the builder (e.g. ``build.domain = "nbody"``) is its domain."""
     doc = (inspect.getdoc(builder) or "").split("\n")[0]
-    _add_model(ModelEntry(name, builder, doc, "", (), plugin=source))
+    domain = getattr(builder, "domain", "")
+    _add_model(ModelEntry(name, builder, doc, domain if isinstance(domain, str) else "", (), plugin=source))
 
 
 def register_plugin_task(name: str, factory: Callable[..., Any], *, source: str) -> None:
