@@ -109,7 +109,7 @@ NONE_ABOVE = 0.2
 #: from the data than the data lie from each other
 COVERAGE_LIMIT = 2.0
 
-_ORDER = {"exact": 0, "relaxed": 1, "none": 2, "undetermined": 3}
+_ORDER = {"exact": 0, "relaxed": 1, "undetermined": 2, "none": 3}  # a factor known to be broken decides
 
 
 def recommend(residual: float, *, exact_below: float = EXACT_BELOW, none_above: float = NONE_ABOVE) -> str:
@@ -284,6 +284,15 @@ def _oracle_measure(
     clean = _inputs_only(group_task, batch)
     b = int(clean.num_graphs)
     y = oracle(clean)
+    unknown = sorted(set(y) - set(group_task.target_fields))
+    if unknown:
+        raise InputError(
+            f"{task.name}: the audit oracle returned {unknown}, which are not target fields "
+            f"({sorted(group_task.target_fields)}): the audit would not know how they transform"
+        )
+    bad = [k for k, v in y.items() if not torch.isfinite(v).all()]
+    if bad:
+        raise InputError(f"{task.name}: the audit oracle returned NaN or inf in {bad}")
     dev = _deviation(y, b)
     null = _null(y, b, gen)
     out = []

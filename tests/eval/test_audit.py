@@ -177,6 +177,16 @@ def test_plugin_task_oracle_hook():
     assert recommend(broken[-1]) == "none"
 
 
+class BadOracleTask(MirrorTask):
+    def audit_oracle(self, batch):
+        return {"z": batch.x}
+
+
+def test_oracle_must_return_target_fields():
+    with pytest.raises(InputError, match="not target fields"):
+        audit_task(BadOracleTask(0.0), n=10)
+
+
 def test_format_lists_every_factor():
     a = audit_task(MirrorOracleTask(0.1), n=20)
     text = format_audits([a])
