@@ -137,15 +137,26 @@ def test_strict_json_for_nan_metrics(tmp_path, finished):
     from safetensors.torch import load_file, save_file
     from symzoo.eval.evaluate import evaluate_run
 
+    from symzoo import jsonio
+    from symzoo.errors import SymzooError
+    from symzoo.paths import sha256_file
+
     run = _copy(finished, tmp_path / "nan")
     st = run / "model.safetensors"
     save_file({k: torch.full_like(v, float("nan")) for k, v in load_file(str(st)).items()}, str(st))
-    evaluate_run(run)
-    text = (run / "eval.json").read_text()
+    meta = json.loads((run / "model.json").read_text())
+    meta["weights_sha256"] = sha256_file(st)  # a diverged model, not a damaged file
+    (run / "model.json").write_text(json.dumps(meta))
+    before = (run / "eval.json").read_text()
+    # issue 24: NaN weights are refused, not evaluated into null metrics; eval.json is untouched
+    with pytest.raises(SymzooError, match="NaN/inf"):
+        evaluate_run(run)
+    assert (run / "eval.json").read_text() == before
 
     def refuse(token):
         raise AssertionError(f"{token} in eval.json")
 
+    text = jsonio.dumps({"metrics": {"pos_mse": float("nan"), "pos_mae": float("inf")}})
     report = json.loads(text, parse_constant=refuse)
     assert report["metrics"]["pos_mse"] is None and "metrics.pos_mse" in report["nonfinite"]
 
