@@ -133,6 +133,7 @@ def test_example_plugin_passes_check_model(example_plugin, capsys, tmp_path):
     assert "example-radial" in symzoo.list_models() and "example-charged-4" in symzoo.list_tasks()
     entry = registry.model_entry("example-radial")
     assert entry.plugin and entry.plugin.startswith("symzoo-example-plugin:")
+    assert entry.domain == "nbody" and "example-radial" in symzoo.list_models(domain="nbody")
     rc = main(["check-model", "example-radial", "--task", TASK, "--json", str(tmp_path / "c.json")])
     out = capsys.readouterr().out
     assert rc == 0, out
