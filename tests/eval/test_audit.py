@@ -248,3 +248,23 @@ def test_cli_user_robot_spec_and_payload(capsys):
     doc = json.loads(capsys.readouterr().out)
     assert doc["audits"][0]["strength"] == 2.0 and doc["group"] == "C1"
     assert doc["audits"][0]["recommendation"] == "exact"
+
+
+def test_cli_audits_a_registered_user_task(monkeypatch, capsys):
+    from symzoo import registry
+    from symzoo.cli import main
+
+    symzoo.list_tasks()  # the built-in registry is loaded; the test registers into a copy of it
+    monkeypatch.setattr(registry, "_TASKS", dict(registry._TASKS))
+
+    @registry.register_task("user-mirror-oracle", description="a user's task with its own simulator")
+    def user_mirror(s: float = 0.0):
+        return MirrorOracleTask(s)
+
+    verdicts = []
+    for s in ("0", "0.01", "1"):
+        assert main(["audit", "user-mirror-oracle", f"s={s}", "--samples", "50", "--json"]) == 0
+        doc = json.loads(capsys.readouterr().out)
+        verdicts.append(doc["audits"][0]["recommendation"])
+        assert doc["audits"][0]["factors"][0]["factor"] == "mirror"
+    assert verdicts == ["exact", "relaxed", "none"]
