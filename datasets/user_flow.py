@@ -355,3 +355,6 @@ def flow(**kw) -> Task:
         presets = {p: {} for p in ("tiny", "small", "paper")}
         return UnconfiguredTask("flow", "flows-user", presets, msg, msg)
     return UserFlowTask(**kw)
+
+
+flow.task_class = UserFlowTask  # type: ignore[attr-defined]  # for `symzoo train flow MODEL --help`

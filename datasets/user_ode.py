@@ -477,3 +477,6 @@ def ode(**kw) -> Task:
             raise InputError(msg)
         return UnconfiguredTask("ode", "attractors-user", AttractorTask.presets, msg, msg)
     return UserODETask(**kw)
+
+
+ode.task_class = UserODETask  # type: ignore[attr-defined]  # for `symzoo train ode MODEL --help`

@@ -47,7 +47,52 @@ def help_epilog(argv: list[str]) -> str:
                 lines.append(f"  {key} = {OmegaConf.to_yaml(v).strip() if OmegaConf.is_config(v) else v}")
 
     walk(cfg, "")
+    if pos:
+        lines += _task_argument_lines(pos[0])
     return "\n".join(lines)
+
+
+def _task_argument_lines(task: str) -> list[str]:
+    """``data.task_args.KEY = default`` for the keyword arguments of TASK's class (its factory's
+    declared return type and the classes it inherits from), so that a user's own data tasks
+    (``xyz``, ``ode``, ``flow``, ...) show their keys in ``symzoo train TASK MODEL --help``."""
+    import inspect
+    import typing
+
+    from symzoo.registry import _TASK_FAMILIES, _TASKS, _load_all
+
+    _load_all()
+    entry = _TASKS.get(task) or next((f for f in _TASK_FAMILIES if f.pattern and f.pattern.match(task)), None)
+    if entry is None:
+        return []
+    cls = getattr(entry.factory, "task_class", None)  # a factory that may return a placeholder
+    if cls is None:
+        try:
+            cls = typing.get_type_hints(entry.factory).get("return")
+        except Exception:  # noqa: BLE001 (an unresolvable annotation: nothing to list)
+            return []
+    seen: dict[str, object] = {}
+    for klass in getattr(cls, "__mro__", ()):
+        init = klass.__dict__.get("__init__")
+        if init is None:
+            continue
+        params = inspect.signature(init).parameters
+        for name, prm in params.items():
+            if name in ("self", "name", "molecule", "system") or prm.kind in (
+                prm.VAR_KEYWORD,
+                prm.VAR_POSITIONAL,
+            ):
+                continue
+            seen.setdefault(name, prm.default)
+        if not any(p.kind == p.VAR_KEYWORD for p in params.values()):
+            break  # the base classes' arguments are not passed through
+    if not seen:
+        return []
+    out = [f"task arguments of {task} (data.task_args.KEY=VALUE):"]
+    for name, default in seen.items():
+        shown = "(required)" if default is inspect.Parameter.empty else default
+        out.append(f"  data.task_args.{name} = {shown}")
+    return out
 
 
 def argparse_suppress():

@@ -188,3 +188,24 @@ def test_an_element_the_model_never_saw(caplog):
     assert "never seen by the pretrained model" in caplog.text and "Z=[29]" in caplog.text
     assert model.known_species.nonzero().flatten().tolist() == [29]
     assert float(model(Batch.from_data_list(items[:1]))["energy"]) == pytest.approx(-3.25, abs=2.0)
+
+
+def test_train_help_and_list_show_the_xyz_keys(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["train", "xyz", "schnet", "--help"])
+    assert e.value.code == 0
+    out = capsys.readouterr().out
+    for key in (
+        "path",
+        "test_path",
+        "test_fraction",
+        "energy_key",
+        "forces_key",
+        "energy_unit",
+        "forces_unit",
+    ):
+        assert f"data.task_args.{key} = " in out, key
+    assert main(["list", "tasks"]) == 0
+    line = next(ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("  xyz "))
+    for key in ("test_path", "test_fraction", "energy_key", "forces_key", "energy_unit", "forces_unit"):
+        assert key in line, key
