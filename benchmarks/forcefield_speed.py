@@ -9,6 +9,10 @@ Never part of the test suite.
 
 Model sizes are the ``small`` presets of ``configs/atoms/<model>.yaml`` for rmd17-ethanol (listed
 in the JSON with their parameter counts), untrained (speed does not depend on the weights).
+``nequip-macesize`` (:data:`VARIANTS`) is NequIP at MACE's size, to compare like with like: 64
+channels, l_max 3, parity (even and odd irreps), 2 interaction layers as MACE's 2, cutoff 5 Å.
+Systems are measured in turn and every model on a system before the next system (interleaved per
+system; MACE's worker, when present, also runs once per system).
 Systems: rMD17 ethanol (9 atoms) and aspirin (21); fcc Cu (a = 3.61 Å, rattled 0.05 Å, periodic,
 vesin's cell list) of 108, 500, 2048 and 10 976 atoms.  A *call* is one energy + forces
 evaluation through ``SymzooCalculator`` (float64) at a new geometry; MD is velocity-Verlet NVE
@@ -33,13 +37,26 @@ from pathlib import Path
 import numpy as np
 import torch
 
+#: models beyond the recipes: name -> (builder, overrides of its ``small`` recipe arguments)
+VARIANTS = {
+    # NequIP at MACE's size (MACE here: 64 channels, max_ell 3, 2 interactions, r_max 5 Å)
+    "nequip-macesize": ("nequip", {"channels": 64, "l_max": 3, "parity": True, "layers": 2, "cutoff": 5.0}),
+}
+
+
+def _builder(model: str) -> str:
+    return VARIANTS[model][0] if model in VARIANTS else model
+
 
 def _recipe_args(model: str) -> dict:
     from omegaconf import OmegaConf
     from symzoo.train.config import load_config
 
-    cfg = load_config("rmd17-ethanol", model, preset="small")
-    return OmegaConf.to_container(cfg.model.args)
+    cfg = load_config("rmd17-ethanol", _builder(model), preset="small")
+    args = OmegaConf.to_container(cfg.model.args)
+    if model in VARIANTS:
+        args.update(VARIANTS[model][1])
+    return args
 
 
 def _systems(quick: bool):
@@ -190,7 +207,11 @@ def _mace(
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--models", default="nequip,painn,schnet")
+    ap.add_argument(
+        "--models",
+        default="nequip,painn,schnet",
+        help=f"registered force-field models and/or variants ({', '.join(VARIANTS)})",
+    )
     ap.add_argument("--train-steps", type=int, default=10, help="training steps timed (molecules only)")
     ap.add_argument("--min-calls", type=int, default=3)
     ap.add_argument("--min-seconds", type=float, default=5.0)
@@ -202,7 +223,7 @@ def main(argv=None) -> int:
     )
     ap.add_argument(
         "--max-atoms",
-        default="nequip=2048,mace=2048",
+        default="nequip=2048,nequip-macesize=2048,mace=2048",
         help="largest system per model, MODEL=N,... (float64 nequip and MACE on 10976 atoms need more "
         "than the 24 GB of the machine this was written on)",
     )
@@ -229,13 +250,25 @@ def main(argv=None) -> int:
         with open(partial, "a") as f:
             f.write(json.dumps(row) + "\n")
 
-    for name in models:
-        kw = _recipe_args(name)
-        for sys_name, structures, atoms, dt in systems:
+    mace_python = os.environ.get("SYMZOO_MACE_PYTHON")
+
+    def report_row(row: dict) -> None:
+        keep(row)
+        print(
+            f"{row['model']:16s} {row['system']:10s} {row['calls_per_s']:9.3f} calls/s  "
+            f"{row['us_per_atom_call']:9.1f} us/atom  MD {row['md_ns_per_day']:9.4f} ns/day "
+            f"({row['md_atoms']} atoms)",
+            flush=True,
+        )
+
+    # interleaved per system: every model on one system, then the next system
+    for system in systems:
+        sys_name, structures, atoms, dt = system
+        for name in models:
             if len(atoms) > max_atoms.get(name, 10**9):
                 continue
             torch.manual_seed(0)
-            model = symzoo.create_model(name, **kw)
+            model = symzoo.create_model(_builder(name), **_recipe_args(name))
             model.fit_reference(structures)
             params[name] = sum(p.numel() for p in model.parameters())
             r = _calls_and_md(model, atoms, dt, args.min_calls, args.min_seconds, args.md_max_atoms)
@@ -245,25 +278,14 @@ def main(argv=None) -> int:
             if not sys_name.startswith("cu-"):
                 row["train_steps_per_s"] = round(_train_steps_per_s(model, structures, args.train_steps), 3)
                 row["atoms_per_train_step"] = sum(s.pos.shape[0] for s in structures)
-            keep(row)
-            print(
-                f"{name:8s} {sys_name:10s} {row['calls_per_s']:9.3f} calls/s  {row['us_per_atom_call']:9.1f} us/atom  "
-                f"MD {row['md_ns_per_day']:9.4f} ns/day ({len(atoms)} atoms)",
-                flush=True,
-            )
-    mace_python = os.environ.get("SYMZOO_MACE_PYTHON")
+            report_row(row)
+        if mace_python and len(atoms) <= max_atoms.get("mace", 10**9):
+            for row in _mace(
+                mace_python, [system], args.threads, args.min_calls, args.min_seconds, args.md_max_atoms
+            ):
+                report_row(row)
+                params["mace"] = row.get("parameters")
     if mace_python:
-        mace_systems = [x for x in systems if len(x[2]) <= max_atoms.get("mace", 10**9)]
-        for row in _mace(
-            mace_python, mace_systems, args.threads, args.min_calls, args.min_seconds, args.md_max_atoms
-        ):
-            keep(row)
-            print(
-                f"{'mace':8s} {row['system']:10s} {row['calls_per_s']:9.3f} calls/s  "
-                f"{row['us_per_atom_call']:9.1f} us/atom  MD {row['md_ns_per_day']:9.4f} ns/day",
-                flush=True,
-            )
-            params["mace"] = row.get("parameters")
         models = models + ["mace"]
     scaling = {}
     for name in models:
