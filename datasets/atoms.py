@@ -55,6 +55,7 @@ from __future__ import annotations
 
 import logging
 import os
+import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -272,8 +273,9 @@ def read_npz(
             energies = f["energies"] if "energies" in keys else f.get("E")
             forces = f["forces"] if "forces" in keys else f.get("F")
             file_units = (_declared(f, "energy_unit", path), _declared(f, "forces_unit", path))
-    except (OSError, ValueError, KeyError) as e:
-        raise SymzooError(f"{path}: not a readable .npz file ({str(e).splitlines()[0][:100]})") from None
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as e:
+        first = str(e).splitlines()[0][:100] if str(e).strip() else type(e).__name__
+        raise SymzooError(f"{path}: not a readable .npz file ({first})") from None
     if z is None or coords is None:
         raise InputError(f"{path}: needs 'nuclear_charges' and 'coords' (rMD17) or 'z' and 'R' (MD17) arrays")
     if energies is None or forces is None:
@@ -299,6 +301,8 @@ def read_npz(
             f"{path}: inconsistent shapes coords {coords.shape}, forces {forces.shape}, "
             f"energies {energies.shape}"
         )
+    if len(coords) == 0:
+        raise InputError(f"{path}: has no frames (coords {list(coords.shape)})")
     idx = range(len(coords)) if frames is None else [int(i) for i in frames]
     out = [make_structure(coords[i], z, energies[i], forces[i]) for i in idx]
     for i, d in zip(idx, out):
@@ -396,11 +400,18 @@ def read_structures(
                 f"(its per-atom keys: {_keys(at, 'arrays')}; set data.task_args.forces_key)"
             )
         periodic = bool(np.any(at.pbc))
+        try:
+            e, f = float(e), np.asarray(f, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise InputError(
+                f"{path}: structure {i}: energy {energy_key!r} and forces {forces_key!r} must be numbers, "
+                f"got energy {str(e)[:20]!r}"
+            ) from None
         d = make_structure(
             at.positions * ul,
             at.numbers,
-            float(e) * ue,
-            np.asarray(f, dtype=np.float64) * uf,
+            e * ue,
+            f * uf,
             at.cell.array * ul if periodic else None,
             at.pbc if periodic else None,
         )

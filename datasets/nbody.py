@@ -302,6 +302,14 @@ class NBodyTask(Dynamics, Task):
         if missing:
             raise InputError(f"{self.name}: {p.name} lacks array(s) {missing}; needs pos, vel, attr, y")
         s_ = raw["pos"].shape[0] if raw["pos"].ndim == 3 else -1
+        if s_ < 3:  # before any reshape: an empty (zero-frame) file is one line too
+            raise InputError(
+                f"{self.name}: {p.name} has {max(s_, 0)} samples (pos {list(raw['pos'].shape)}); "
+                "at least 3 are needed"
+            )
+        for k, v in raw.items():
+            if v.dtype.kind not in "biuf":
+                raise InputError(f"{self.name}: {p.name}: {k} must hold real numbers, got dtype {v.dtype}")
         for k in ("pos", "vel", "y"):
             if raw[k].ndim != 3 or raw[k].shape != (s_, self.n_particles, 3):
                 raise InputError(

@@ -209,7 +209,12 @@ def spec_from_dict(raw: dict, path: Path | None = None) -> RobotSpec:
             raise _fail(name, f"generator {g!r} has unknown key(s) {bad}; use q, v and R")
         q = _joint_action(name, g, "q", act["q"], joints)
         v = _joint_action(name, g, "v", act.get("v", act["q"]), joints)
-        r = np.asarray(act.get("R", np.eye(3)), dtype=float)
+        try:
+            r = np.asarray(act.get("R", np.eye(3)), dtype=float)
+        except (TypeError, ValueError):
+            raise _fail(
+                name, f"generator {g!r}: R must be an orthogonal 3x3 matrix of numbers, got {act.get('R')!r}"
+            ) from None
         if r.shape != (3, 3) or not np.allclose(r @ r.T, np.eye(3), atol=1e-9):
             raise _fail(name, f"generator {g!r}: R must be an orthogonal 3x3 matrix, got {act.get('R')}")
         actions[str(g)] = {
@@ -231,6 +236,11 @@ def spec_from_dict(raw: dict, path: Path | None = None) -> RobotSpec:
     base = raw.get("base") or {}
     if not isinstance(base, dict) or set(base) - {"joints", "qpos"}:
         raise _fail(name, "'base' must be {joints: [...], qpos: [...]}")
+    qpos = base.get("qpos", [])
+    if not isinstance(qpos, list) or not all(
+        isinstance(x, (int, float)) and not isinstance(x, bool) and np.isfinite(x) for x in qpos
+    ):
+        raise _fail(name, f"base.qpos must be a list of finite numbers, got {qpos!r}")
     payload = raw.get("payload")
     if payload is not None and (not isinstance(payload, dict) or "body" not in payload):
         raise _fail(name, "'payload' must be {body: NAME, pos: [x, y, z], residual: GROUP}")
@@ -275,6 +285,9 @@ def _joint_action(name: str, gen: str, space: str, act: Any, joints: list[str]) 
     unknown = [p for p in perm if isinstance(p, str) and p not in joints]
     if unknown:
         raise _fail(name, f"{where}: perm names joint(s) {unknown} not in 'joints'")
+    whole = [p for p in perm if not isinstance(p, str) and (isinstance(p, bool) or not isinstance(p, int))]
+    if whole:  # 0.5 would be truncated to joint 0 further down
+        raise _fail(name, f"{where}: perm entries must be joint names or whole indices, got {whole[0]!r}")
     idx = [joints.index(p) if isinstance(p, str) else p for p in perm]
     out: dict[str, Any] = {"perm": idx}
     if isinstance(signs_in, dict):
@@ -283,7 +296,9 @@ def _joint_action(name: str, gen: str, space: str, act: Any, joints: list[str]) 
             raise _fail(name, f"{where}: signs name joint(s) {unknown} not in 'joints'")
         out["signs"] = [signs_in.get(j, 1) for j in joints]
     elif signs_in is not None:
-        out["signs"] = list(signs_in)
+        out["signs"] = list(signs_in) if isinstance(signs_in, (list, tuple)) else signs_in
+    if any(isinstance(x, str) or isinstance(x, bool) for x in out.get("signs", [])):
+        raise _fail(name, f"{where}: signs must be +1 or -1 per joint, got {out['signs']}")
     return out
 
 

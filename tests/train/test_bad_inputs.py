@@ -17,6 +17,7 @@ DOC = Path(__file__).resolve().parents[2] / "docs" / "bad_inputs.md"
 T = ["--preset", "tiny", "--quiet", "trainer.tensorboard=false", "trainer.max_epochs=2"]
 TRAIN = ["train", "nbody-charged", "egnn", "--out", "{out}", *T]
 XYZ = ["train", "xyz", "schnet", "--out", "{out}", *T]
+ROBOT = ["train", "robot-id", "mlp", "--out", "{out}", *T]
 FRAME = "2\nenergy=-1.0 Properties=species:S:1:pos:R:3:forces:R:3\nH {x} 0 0 0 0 0\nH 0 0 0 0 0 0\n"
 
 # (item of issue 11, argv, expected part of the message)
@@ -110,6 +111,19 @@ CASES = [
     ("24.5", ["train", "nbody-charged", "egnn", "--out", "{tmp}/" + "r" * 300, *T], "longer than 255 bytes"),
     ("24.8", ["zoo", "verify", "egnn.nbody-charged", "--rtol", "nan"], "--rtol must be a finite number"),
     ("24.8", ["train", "nbody-charged", "egnn", "--no-such-flag"], "unrecognized arguments: --no-such-flag"),
+    ("24.5", [*TRAIN, "data.task_args.path={tmp}/zero.npz"], "has 0 samples"),
+    ("24.5", [*XYZ, "data.task_args.path={tmp}/xzero.npz"], "has no frames"),
+    ("24.5", [*XYZ, "data.task_args.path={tmp}/xtrunc.npz"], "not a readable .npz file"),
+    ("24.5", [*XYZ, "data.task_args.path={tmp}/empty.npz"], "not a readable .npz file"),
+    ("24.5", [*XYZ, "data.task_args.path={tmp}/abc.xyz"], "must be numbers, got energy 'abc'"),
+    (
+        "24.3",
+        [*ROBOT, "data.task_args.spec={tmp}/perm.yaml"],
+        "perm entries must be joint names or whole indices",
+    ),
+    ("24.5", [*ROBOT, "data.task_args.spec={tmp}/signs.yaml"], "signs must be +1 or -1 per joint"),
+    ("24.5", [*ROBOT, "data.task_args.spec={tmp}/rot.yaml"], "R must be an orthogonal 3x3 matrix"),
+    ("24.5", [*ROBOT, "data.task_args.spec={tmp}/qpos.yaml"], "base.qpos must be a list of finite numbers"),
     ("-", [*TRAIN, "trainer.no_such_key=1"], "unknown config key"),
     ("-", ["train", "nbody-charged", "zzzz", "--out", "{out}"], "unknown model 'zzzz'"),
 ]
@@ -134,6 +148,22 @@ def _fixtures(tmp: Path) -> None:
         "".join(FRAME.format(x=0.9 + 0.01 * i).replace("energy=", cell + "energy=") for i in range(30))
     )
     (tmp / "close.xyz").write_text(FRAME.format(x=0.9) + FRAME.format(x=0.05))
+    arr = np.zeros((0, 5, 3))
+    np.savez(tmp / "zero.npz", pos=arr, vel=arr, y=arr, attr=np.zeros((0, 5)))
+    _npz(tmp / "xzero.npz", np.array([1, 1, 8]), np.zeros((0, 3, 3)))
+    (tmp / "xtrunc.npz").write_bytes((tmp / "z2d.npz").read_bytes()[:100])
+    (tmp / "empty.npz").write_bytes(b"")
+    frame = FRAME.replace("energy=-1.0", "energy=abc")
+    (tmp / "abc.xyz").write_text("".join(frame.format(x=0.9 + 0.01 * i) for i in range(30)))
+    from symzoo.datasets.robots import ROBOTS_DIR
+
+    spec = (ROBOTS_DIR / "acrobot.yaml").read_text()
+    q, r = "q: {perm: [shoulder, elbow], signs: [-1, -1]}", "R: [[-1, 0, 0], [0, 1, 0], [0, 0, 1]]"
+    assert q in spec and r in spec
+    (tmp / "perm.yaml").write_text(spec.replace(q, "q: {perm: [0.5, 1], signs: [-1, -1]}"))
+    (tmp / "signs.yaml").write_text(spec.replace(q, "q: {perm: [shoulder, elbow], signs: [a, b]}"))
+    (tmp / "rot.yaml").write_text(spec.replace(r, "R: foo"))
+    (tmp / "qpos.yaml").write_text(spec + "base: {joints: [], qpos: [a]}\n")
     (tmp / "task.yaml").write_text("task: nbody-gravity\n")
     (tmp / "model.yaml").write_text("model:\n  name: gnn\n")
     (tmp / "cmp").mkdir(exist_ok=True)
