@@ -48,6 +48,7 @@ from torch import Tensor, nn
 from symzoo.registry import register_model
 
 from .base import SymmetryContract
+from .emlp import TaskKwargs
 
 __all__ = [
     "MassNet",
@@ -188,7 +189,7 @@ class SymmetrizedPotential(nn.Module):
         return self.base(qg).reshape(k, b).mean(0)
 
 
-class DeLaN(SymmetryContract, nn.Module):
+class DeLaN(TaskKwargs, SymmetryContract, nn.Module):
     """Inverse dynamics ``τ = H q̈ + Ḣ q̇ − ½ ∂(q̇ᵀHq̇)/∂q + ∂V/∂q`` from a mass and a potential module.
 
     ``mass``: ``q [B, n] -> H [B, n, n]``; ``potential``: ``q [B, n] -> V [B]`` (any modules, e.g.

@@ -47,6 +47,7 @@ __all__ = [
     "EMLP",
     "ExportedEMLP",
     "RobotMLP",
+    "TaskKwargs",
     "emlp",
     "prepare_robot_model",
     "describe_robot_fields",
@@ -214,7 +215,25 @@ def _check_width(hidden: int, layers: int) -> None:
         raise ValueError(f"layers (hidden layers) must be >= 1, got {layers}")
 
 
-class _Standardized(SymmetryContract, nn.Module):
+class TaskKwargs:
+    """Mixin: a task *object* among the builder arguments (``create_model("emlp", task=task)``) is
+    recorded as its description (:func:`describe_robot_fields`), so ``model.json`` stays JSON and
+    rebuilds the model."""
+
+    @property
+    def builder_kwargs(self) -> dict[str, Any]:
+        return self._task_builder_kwargs
+
+    @builder_kwargs.setter
+    def builder_kwargs(self, kwargs: Mapping[str, Any]) -> None:
+        kw = dict(kwargs)
+        task = kw.get("task")
+        if task is not None and not isinstance(task, (str, Mapping)):
+            kw["task"] = describe_robot_fields(task)
+        self._task_builder_kwargs = kw
+
+
+class _Standardized(TaskKwargs, SymmetryContract, nn.Module):
     """Concatenates the input fields, standardizes them, and splits the de-standardized output."""
 
     def _init_io(self, in_dims: Mapping[str, int], out_dims: Mapping[str, int]) -> None:
@@ -255,6 +274,26 @@ class _Standardized(SymmetryContract, nn.Module):
             mean, var = self._symmetrize(x.mean(0), x.var(0, unbiased=False), mats)
             mean_b.copy_(mean.to(mean_b.dtype))
             std_b.copy_(var.clamp(min=1e-12).sqrt().clamp(min=1e-6).to(std_b.dtype))
+
+
+def _own_basis_buffers(net: nn.Module) -> None:
+    """Give ``net`` its own copies of escnn's sampled bases.  escnn shares one basis-expansion module
+    between every layer (of every model) built on the same pair of representations; ``.double()``
+    on one model converted the shared buffer, and every emlp built afterwards in the process failed
+    with a dtype mismatch.  Same values and state-dict keys, only no sharing."""
+    import copy
+
+    from escnn.nn.modules.basismanager.basisexpansion_singleblock import SingleBlockBasisExpansion
+
+    for mod in list(net.modules()):
+        for name, child in list(mod._modules.items()):
+            if isinstance(child, SingleBlockBasisExpansion):
+                own = copy.copy(child)
+                own._buffers = {k: None if v is None else v.clone() for k, v in child._buffers.items()}
+                own._parameters = dict(child._parameters)
+                own._modules = dict(child._modules)
+                own._non_persistent_buffers_set = set(child._non_persistent_buffers_set)
+                mod._modules[name] = own
 
 
 def _block_diag(group, reps: Mapping[str, Any]) -> Tensor:
@@ -306,6 +345,7 @@ class EMLP(_Standardized):
             prev = hid
         mods.append(enn.Linear(prev, self.out_type, bias=True))
         self.net = enn.SequentialModule(*mods)
+        _own_basis_buffers(self.net)
         self._settle_escnn_cache()
 
     def _settle_escnn_cache(self) -> None:

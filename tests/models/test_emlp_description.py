@@ -24,9 +24,9 @@ def test_the_description_builds_the_same_model_as_the_task(group, kind):
     a, b = emlp(task=task, hidden=16), emlp(task=desc, hidden=16)
     assert a.state_dict().keys() == b.state_dict().keys()
     b.load_state_dict(a.state_dict())  # the same architecture: the same function of the weights
-    batch = task.example_batch(5)
-    for k, v in a.double()(batch).items():
-        torch.testing.assert_close(b.double()(batch)[k], v)
+    batch = task.example_batch(5, dtype=torch.float32)
+    for k, v in a(batch).items():
+        torch.testing.assert_close(b(batch)[k], v)
     assert b.symmetry == frozenset(task.group.factors)
     assert_equivariant(b, task)
 
@@ -67,3 +67,27 @@ def test_a_broken_description_is_one_sentence():
     bad["inputs"]["q"] = "nope"
     with pytest.raises(ValueError, match="no generator actions"):
         emlp(task=bad)
+
+
+@pytest.mark.parametrize("name", ["emlp", "mlp", "delan-eq"])
+def test_a_model_built_from_a_task_object_saves_and_loads(tmp_path, name):
+    from symzoo.modelio import load_model, save_model
+
+    task = ToyRobotTask("K4", "id")
+    extra = {"target": "robot"} if name == "mlp" else {}
+    model = symzoo.create_model(name, task=task, hidden=8, **extra)
+    assert isinstance(model.builder_kwargs["task"], dict)  # recorded as data, not as an object
+    save_model(model, tmp_path, {"task": task.name})
+    back = load_model(tmp_path)
+    batch = task.example_batch(3, dtype=torch.float32)
+    torch.testing.assert_close(back(batch)["tau"], model.eval()(batch)["tau"])
+
+
+def test_double_on_one_model_leaves_the_next_alone():
+    """escnn shares sampled bases between layers of equal representations; each emlp owns its own,
+    so ``.double()`` (``trainer.precision=64``) on one model does not break the next one built."""
+    task = ToyRobotTask("K4", "id")
+    a = emlp(task=task, hidden=8).double()
+    b = emlp(task=task, hidden=8).eval()  # expands its float32 basis: failed before
+    assert b(task.example_batch(2, dtype=torch.float32))["tau"].dtype == torch.float32
+    assert a.eval()(task.example_batch(2))["tau"].dtype == torch.float64
