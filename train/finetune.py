@@ -134,7 +134,7 @@ def _base_config(
 def _check_fits(cfg: DictConfig) -> None:
     """The declared model/task check (:mod:`symzoo.compat`) before anything is written."""
     from omegaconf import OmegaConf
-    from symzoo.train.run import _build_model, build_datasets
+    from symzoo.train.run import _build_model, build_datasets, probe_model
 
     from symzoo.compat import check_compatible
     from symzoo.registry import get_task
@@ -144,7 +144,10 @@ def _check_fits(cfg: DictConfig) -> None:
     # the task's builder arguments, as train() adds them (every task declares model_defaults)
     train_set = build_datasets(task, cfg)[0]
     args = {**task.model_defaults(cfg.model.name, train_set), **args}
-    check_compatible(_build_model(cfg.model.name, args), task)
+    model = _build_model(cfg.model.name, args)
+    check_compatible(model, task)
+    # the architecture on the target's data, before the adapted weights are written to SYMZOO_HOME
+    probe_model(model, task, train_set, cfg.model.name)
 
 
 def scratch_config(
