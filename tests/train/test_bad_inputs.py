@@ -197,9 +197,23 @@ def _row(case, err: str, tmp: Path) -> str:
     return f"| {item} | `symzoo {shown}` | {msg} | 2 |"
 
 
-@pytest.mark.parametrize("case", CASES, ids=[" ".join(c[1][:1] + c[1][-1:]) for c in CASES])
-def test_bad_input_exits_2_with_one_line_and_leaves_nothing(case, tmp_path, capsys):
-    rc, err, new = _run(case, tmp_path, capsys)
+_RESULTS: dict[int, tuple] = {}
+
+
+def _result(i: int, tmp_path_factory, capsys) -> tuple:
+    """``(rc, err, new files, docs row)`` of case ``i``, run once per session (the parametrized
+    test and the docs table share it: each CLI call costs seconds)."""
+    if i not in _RESULTS:
+        tmp = tmp_path_factory.mktemp(f"case{i}")
+        rc, err, new = _run(CASES[i], tmp, capsys)
+        _RESULTS[i] = (rc, err, new, _row(CASES[i], err, tmp))
+    return _RESULTS[i]
+
+
+@pytest.mark.parametrize("i", range(len(CASES)), ids=[" ".join(c[1][:1] + c[1][-1:]) for c in CASES])
+def test_bad_input_exits_2_with_one_line_and_leaves_nothing(i, tmp_path_factory, capsys):
+    case = CASES[i]
+    rc, err, new, _ = _result(i, tmp_path_factory, capsys)
     assert rc == 2, err
     assert len(err.splitlines()) == 1 and err.startswith("symzoo: error: "), err
     assert case[2] in err, err
@@ -208,11 +222,7 @@ def test_bad_input_exits_2_with_one_line_and_leaves_nothing(case, tmp_path, caps
 
 
 def test_docs_table_is_current(tmp_path_factory, capsys):
-    rows = []
-    for i, case in enumerate(CASES):
-        tmp = tmp_path_factory.mktemp(f"case{i}")
-        rc, err, _ = _run(case, tmp, capsys)
-        rows.append(_row(case, err, tmp))
+    rows = [_result(i, tmp_path_factory, capsys)[3] for i in range(len(CASES))]
     text = HEADER + "\n".join(rows) + "\n"
     if os.environ.get("SYMZOO_UPDATE_DOCS"):
         DOC.write_text(text)
