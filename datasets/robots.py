@@ -62,7 +62,15 @@ import torch
 from symzoo.errors import InputError, UnknownNameError, suggest
 from symzoo.groups import FiniteGroup, MatrixRep, SymmetrySpecError, signed_permutation_group
 
-__all__ = ["RobotSpec", "RobotSim", "load_spec", "list_robots", "check_spec", "ROBOTS_DIR"]
+__all__ = [
+    "RobotSpec",
+    "RobotSim",
+    "load_spec",
+    "list_robots",
+    "check_spec",
+    "load_mujoco_model",
+    "ROBOTS_DIR",
+]
 
 log = logging.getLogger(__name__)
 
@@ -303,6 +311,23 @@ def _joint_action(name: str, gen: str, space: str, act: Any, joints: list[str]) 
 
 
 # ---------------------------------------------------------------------------------- simulator
+def load_mujoco_model(path: Path):
+    """``mujoco.MjModel`` of an MJCF file, or of a URDF file read for its dynamics only: its
+    ``<visual>``/``<collision>`` geometry is dropped (meshes behind ``package://`` paths do not load,
+    and contacts are off anyway) and static links are kept as bodies (``fusestatic="false"``), so a
+    fixed base stays the root of the tree.  Raises what MuJoCo raises."""
+    import re
+
+    import mujoco
+
+    if Path(path).suffix.lower() != ".urdf":
+        return mujoco.MjModel.from_xml_path(str(path))
+    text = re.sub(r"<(visual|collision)\b.*?</\1>", "", Path(path).read_text(), flags=re.S)
+    text = re.sub(r"<(visual|collision)\b[^>]*/>", "", text)
+    text = re.sub(r"(<robot\b[^>]*>)", r'\1<mujoco><compiler fusestatic="false"/></mujoco>', text, count=1)
+    return mujoco.MjModel.from_xml_string(text)
+
+
 class RobotSim:
     """The MuJoCo model of a :class:`RobotSpec`; every method takes batches ``[n, n_joints]``.
 
@@ -321,7 +346,7 @@ class RobotSim:
             if payload_mass > 0:
                 self.model = self._with_payload(path, payload_mass)
             else:
-                self.model = mujoco.MjModel.from_xml_path(str(path))
+                self.model = load_mujoco_model(path)
         except (ValueError, RuntimeError, KeyError) as e:
             first = (str(e).strip().splitlines() or ["unknown error"])[0]
             raise InputError(f"robot {spec.name!r}: model file {path} does not load: {first}") from None

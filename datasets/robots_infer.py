@@ -130,9 +130,11 @@ class _Tree:
         import mujoco
 
         self.mj = mujoco
+        from .robots import load_mujoco_model
+
         try:
-            m = mujoco.MjModel.from_xml_path(str(path))
-        except (ValueError, RuntimeError, KeyError) as e:
+            m = load_mujoco_model(path)
+        except (ValueError, RuntimeError, KeyError, OSError) as e:
             first = (str(e).strip().splitlines() or ["unknown error"])[0]
             raise InputError(f"model file {path} does not load in MuJoCo: {first}") from None
         self.model = m

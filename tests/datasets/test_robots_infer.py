@@ -96,3 +96,19 @@ def test_robots_check_prints_the_mismatch(capsys):
     assert main(["robots", "check", str(FIX / "hexapod_wrong_sign.yaml")]) == 2
     err = capsys.readouterr().err
     assert "generator 'sagittal'" in err and len(err.strip().splitlines()) == 1
+
+
+def test_infer_reads_a_urdf_for_its_dynamics_only(tmp_path):
+    """A URDF whose meshes do not exist: infer reads its inertias through MuJoCo (visual and
+    collision geometry dropped) and finds its C2 (training a URDF spec uses pinocchio)."""
+    from symzoo.datasets.robots import RobotSim
+
+    urdf = Path(__file__).parents[1] / "fixtures" / "biped" / "biped.urdf"
+    found = infer_spec(urdf)
+    assert found.group == "C2" and found.spec["joints"] == ["l_hip", "r_hip"]
+    assert found.spec["generators"]["sagittal"]["q"] == {
+        "perm": {"l_hip": "r_hip", "r_hip": "l_hip"},
+        "signs": {"l_hip": -1, "r_hip": -1},
+    }
+    spec = spec_from_dict(found.spec, urdf)
+    assert check_spec(spec, sim=RobotSim(spec))["sagittal"] < 1e-10
