@@ -164,15 +164,23 @@ def _check_size(name: str, args: dict) -> None:
     killer minutes later."""
     if not any(isinstance(v, (int, float)) and not isinstance(v, bool) and v > 1024 for v in args.values()):
         return
+    import random
+
+    import numpy as np
+
     from symzoo.registry import create_model
 
-    try:
-        with torch.device("meta"):
+    states = random.getstate(), np.random.get_state()
+    try:  # random state untouched: the real build right after draws the same weights as without it
+        with torch.random.fork_rng(devices=[]), torch.device("meta"):
             probe = create_model(name, **args)
         n = sum(p.numel() for p in probe.parameters())
         itemsize = max((p.element_size() for p in probe.parameters()), default=4)
     except Exception:  # noqa: BLE001 -- a builder that cannot run on meta: no estimate, the real build decides
         return
+    finally:
+        random.setstate(states[0])
+        np.random.set_state(states[1])
     need, have = 4 * n * itemsize, _available_memory()
     if have is not None and need > have:
         raise SymzooError(
