@@ -165,3 +165,29 @@ def test_the_shipped_quadruped_of_the_same_task_name_is_not_used(tmp_path):
         a = symzoo.create_model(name, **mine.model_defaults(name, None))
         b = symzoo.create_model(name, **default.model_defaults(name, None))
         assert a.irreps_in["q"].startswith("18x") and not b.irreps_in["q"].startswith("18x"), name
+
+
+def test_the_quadruped_with_its_joints_reversed_gets_a_k4_model_of_its_own_order(tmp_path):
+    """The issue's case: a 16-joint quadruped spec listing its joints in reverse order (bound by
+    name) trained an emlp of the shipped joint order.  Now the model is built for the spec's order
+    and is equivariant on every element of K4."""
+    from symzoo.datasets.robots import ROBOTS_DIR
+
+    raw = yaml.safe_load((ROBOTS_DIR / "quadruped.yaml").read_text())
+    joints = raw["joints"]
+    for act in raw["generators"].values():
+        perm, signs = act["q"]["perm"], act["q"]["signs"]
+        act["q"] = {
+            "perm": {j: joints[p] for j, p in zip(joints, perm)},
+            "signs": {j: s for j, s in zip(joints, signs) if s < 0},
+        }
+    raw["joints"] = joints[::-1]
+    raw.pop("payload")
+    (tmp_path / "quadruped_reversed.yaml").write_text(yaml.safe_dump(raw))
+    task = symzoo.get_task("robot-id", spec=str(tmp_path / "quadruped_reversed.yaml"))
+    assert max(task.check_simulator().values()) < 1e-10
+    train, _, _ = task.splits("tiny")
+    model = symzoo.create_model("emlp", hidden=16, **task.model_defaults("emlp", train))
+    task.prepare_model(model, train)
+    errs = assert_equivariant(model, task)
+    assert set(errs[torch.float64]) == {"sagittal", "transversal", "all"}
