@@ -5,7 +5,11 @@ def add_arguments(p):
     p.add_argument("target", help="run folder, or a pretrained name")
     p.add_argument("--task", help="evaluate on another task than the one it was trained on")
     p.add_argument("--preset", help="data preset of the test split")
-    p.add_argument("--out", help="where to write eval.json (default: inside the run folder)")
+    p.add_argument(
+        "--out",
+        help="where to write the report (default: RUN/eval.json on the run's own task and preset, "
+        "RUN/eval-TASK-PRESET.json on another one: the run's record is never overwritten)",
+    )
     p.add_argument("--json", action="store_true", help="print the JSON report instead of a table")
 
 
