@@ -560,6 +560,16 @@ def _compare(
     from .executors import connect_executor
 
     ex = connect_executor(executor)  # a bad address fails here, before anything is written
+    if ex.name == "local":  # trainer settings this machine cannot run (cells train here)
+        from symzoo.train.run import check_trainer
+
+        try:
+            for c in cfgs.values():
+                check_trainer(c)
+        except SymzooError:
+            if ex is not executor:
+                ex.close()
+            raise
     if ex.name != "local":  # a Dask worker cannot import a model defined in the submitting script
         script = [m for m in models if model_entry(m).plugin in ("__main__", "__mp_main__")]
         if script:
