@@ -86,3 +86,24 @@ def test_model_failing_on_the_data_leaves_no_folder(tmp_path, monkeypatch):
         run_mod.train(cfg, str(out), quiet=True)
     assert "size of tensor" not in str(e.value)
     assert not out.exists()
+
+
+def test_out_that_cannot_be_created(tmp_path, capsys):
+    import os
+
+    f = tmp_path / "afile"
+    f.write_text("mine")
+    capsys.readouterr()
+    assert main(["train", "nbody-charged", "egnn", "--out", str(f / "run"), *T]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "is a file, not a folder" in err and len(err.splitlines()) == 1, err
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o555)
+    try:
+        if os.access(ro, os.W_OK):
+            pytest.skip("running as root: a read-only folder is writable")
+        assert main(["train", "nbody-charged", "egnn", "--out", str(ro / "run"), *T]) == 2
+        assert "is not writable" in capsys.readouterr().err
+    finally:
+        ro.chmod(0o755)
