@@ -235,7 +235,7 @@ def _ff_rate(model, structure, device, dtype, min_seconds: float) -> float:
 
     def call():
         out = model(b)
-        float(out["energy"].sum()), float(out["forces"].sum())  # synchronizes
+        float(out["energy"].detach().sum()), float(out["forces"].detach().sum())  # synchronizes
 
     call()
     call()
