@@ -99,12 +99,35 @@ def _resample_basis_float64(conv, kernel: int) -> None:
     points = torch.tensor(get_grid_coords(2, kernel, 1), dtype=torch.float64)
     for sb in conv.modules():
         if isinstance(sb, SingleBlockBasisExpansion):
-            basis = copy.deepcopy(sb.basis).double().sample(points).permute(1, 2, 3, 0)
+            basis = _as_float64(copy.deepcopy(sb.basis)).sample(points).permute(1, 2, 3, 0)
             sizes = torch.tensor([attr["shape"][0] for attr in sb.basis], dtype=basis.dtype)
             basis = normalize_basis(basis, sizes)[sb._mask]
             if basis.shape != sb.sampled_basis.shape:  # pragma: no cover - escnn internals changed
                 raise RuntimeError("escnn's basis layout changed; cannot re-sample it in float64")
             sb.sampled_basis = basis.to(sb.sampled_basis.dtype)
+
+
+def _as_float64(module: nn.Module) -> nn.Module:
+    """``module.double()`` without ``Module.children()``'s de-duplication: escnn's kernel bases
+    define ``__eq__`` by comparing their tensors, so ``.double()`` (whose traversal puts children
+    in a set) compared an already converted float64 child with a float32 sibling of equal hash and
+    failed with "Double did not match Float" -- depending on which bases earlier models had put
+    in escnn's cache.  Here submodules are walked by identity and converted in place."""
+    seen: set[int] = set()
+    stack = [module]
+    while stack:
+        m = stack.pop()
+        if id(m) in seen:
+            continue
+        seen.add(id(m))
+        for k, v in m._buffers.items():
+            if v is not None and v.is_floating_point():
+                m._buffers[k] = v.double()
+        for prm in m._parameters.values():
+            if prm is not None and prm.is_floating_point():
+                prm.data = prm.data.double()
+        stack.extend(c for c in m._modules.values() if c is not None)
+    return module
 
 
 @register_model(

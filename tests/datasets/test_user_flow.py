@@ -36,8 +36,8 @@ def test_user_flow_trained_and_evaluated_through_the_cli(snapshots, capsys):
     run = tmp / "run"
     args = ["data.task_args.path=snap.npz", "data.task_args.kind=pseudoscalar", "data.task_args.forcing=f",
             "data.task_args.forcing_kind=pseudoscalar", "data.task_args.frame_dt=0.25"]  # fmt: skip
-    # steerable-cnn (D4-equivariant) runs in tests/datasets/test_byo_docs.py; escnn's basis cache
-    # does not survive a float64 evaluation followed by a second float32 build in one process
+    # a plain CNN here; the D4-steerable CNN runs in tests/datasets/test_byo_docs.py, and after this
+    # test's float64 evaluation a steerable-cnn of another size must still build (escnn's cache)
     code = main(["train", "flow", "cnn", "--preset", "tiny", "--out", str(run), "--quiet", *args,
                  "trainer.max_epochs=1", "model.args.width=4"])  # fmt: skip
     assert code == 0, capsys.readouterr().err
@@ -112,3 +112,17 @@ def test_grid_checks(tmp_path):
     assert (len(tr), len(va), len(te)) == (13, 1, 3)  # one trajectory cut in time: 14 / 2 / 4 frames
     with pytest.raises(InputError, match="needs data.task_args.path"):
         symzoo.get_task("flow").splits("tiny")
+
+
+def test_steerable_cnn_builds_after_another_was_evaluated_in_float64():
+    """escnn's kernel bases compare their tensors in ``__eq__``: converting a copy to float64 with
+    ``.double()`` used to fail ("Double did not match Float") once another size had been built and
+    evaluated in float64 in the same process."""
+    from symzoo.testing import assert_equivariant
+
+    task = symzoo.get_task("kolmogorov2d")
+    small = symzoo.create_model("steerable-cnn", hidden=2, layers=2)
+    assert_equivariant(small, task)
+    big = symzoo.create_model("steerable-cnn")
+    errs = assert_equivariant(big, task)
+    assert errs[torch.float64]["all"] < 1e-12
