@@ -156,6 +156,12 @@ def test_full_disk_while_caching_data(tmp_path, monkeypatch):
 
 
 def test_model_too_large_for_memory_is_refused_by_an_estimate(tmp_path, capsys):
+    from symzoo.train.run import _check_size
+
+    # the estimate alone first: should it ever stop refusing, the CLI call below would really
+    # allocate ~400 GB, and the machine's out-of-memory killer would take the test run down
+    with pytest.raises(SymzooError, match="billion parameters"):
+        _check_size("egnn", {"hidden": 60000, "layers": 4})
     out = tmp_path / "out"
     err = _fail(
         [
