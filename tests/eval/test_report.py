@@ -109,7 +109,9 @@ def test_render_writes_tables_and_plots(results_dir):
     assert "0.1 ± 0.0071 (n=2)" in md  # egnn at N=100, mean ± std (ddof=1)
     assert "0.4 ± 0.028 (n=2)" in md  # mlp at N=100
     assert "| `mlp` | 4× | 4× | 4× |" in md  # symmetry gain
-    assert "4×" in md and "> 10× (not reached by N = 1000, the largest size)" in md  # data efficiency, never reached
+    assert (
+        "4×" in md and "> 10× (not reached by N = 1000, the largest size)" in md
+    )  # data efficiency, never reached
     assert "| `mlp` | 0.126 ± 0.0089 (n=2) | 1.01 ± 0.072 (n=2) | 8 ± 0 (n=2) |" in md
     assert "learning_curves.png" in md and "orbit_gap.png" in md
     assert (
