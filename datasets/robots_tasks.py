@@ -147,6 +147,7 @@ class RobotTask(Task):
             raise InputError(f"{name}: robot {robot!r} declares no payload (its spec has no 'payload' entry)")
         else:
             self.payload = 0.0
+        self.breaking_strength = self.payload  # the Task hook audit and compare --breaking read
         self.reps = reps
         self.input_fields, self.target_fields, self.primary_metric, self.units = _fields(
             name, robot, kind, self.spec, reps
@@ -520,13 +521,17 @@ def ant_com(train_size: int | None = None) -> RobotTask:
     example="robot-id",
     description="any robot from a user's spec file: robot-id|robot-fd|robot-com with task arg spec=PATH.yaml",
 )
-def robot_from_spec(kind: str, spec: str | None = None, train_size: int | None = None) -> RobotTask:
+def robot_from_spec(
+    kind: str, spec: str | None = None, train_size: int | None = None, payload: float = 0.0
+) -> RobotTask:
     """A user's robot (``spec=path/to/robot.yaml`` beside its MJCF file): no code needed.  Without
-    ``spec`` the shipped example is used (acrobot for ``id``/``fd``, the quadruped for ``com``)."""
+    ``spec`` the shipped example is used (acrobot for ``id``/``fd``, the quadruped for ``com``).
+    ``payload`` kg: the breaking knob of a spec with a ``payload`` entry (``compare --breaking`` and
+    ``audit --breaking`` sweep it; refused for a spec without one)."""
     if spec is None:
         spec = str(ROBOTS_DIR / ("quadruped.yaml" if kind == "com" else "acrobot.yaml"))
     cls = RobotDynamicsTask if kind == "fd" else RobotTask
-    return cls(f"robot-{kind}", spec, kind, train_size=train_size)
+    return cls(f"robot-{kind}", spec, kind, train_size=train_size, payload=payload)
 
 
 def _unfitted(model) -> bool:

@@ -92,12 +92,17 @@ def evaluate_run(
     rollout: bool = True,
     rollout_steps: int | None = None,
     rollout_trajectories: int = 16,
+    task_args: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Evaluate a run folder (or any folder with ``model.safetensors`` + ``model.json``) on its
     task's test split: metrics with units and the equivariance report, and for tasks with
     dynamics (``task.has_dynamics``) the rollout metrics of :func:`symzoo.eval.rollout.rollout_metrics`
     under ``"rollout"`` (error vs horizon, valid time, drift of every invariant the task declares;
-    ``rollout_steps`` default: the task's ``rollout_steps``).  Writes ``eval.json``."""
+    ``rollout_steps`` default: the task's ``rollout_steps``).  Writes ``eval.json``.
+
+    ``task_args``: task arguments (``symzoo eval RUN --task xyz path=my.extxyz``), laid over the
+    run's own ones on its own task, alone on another task.  An evaluation whose task arguments differ
+    from the run's writes ``eval-<task>-<preset>-<hash of the arguments>.json``, never ``eval.json``."""
     from symzoo.modelio import load_model
     from symzoo.registry import get_task
 
@@ -112,19 +117,26 @@ def evaluate_run(
     if not task_name:
         raise SymzooError(f"{path}: model.json names no task; pass --task")
     preset = preset or own_preset
-    dest = _eval_dest(
-        path, out, same=(task_name == own_task and preset == own_preset), task=task_name, preset=preset
-    )
     # the run's task arguments belong to the task it was trained on (rmd17-multi's exclude=...):
     # zero-shot evaluation on another task (--task) builds that task with its own defaults
-    task_args = (meta.get("task_args") if task_name == own_task else None) or {}
-    task = get_task(task_name, preset=preset, **task_args)
+    own_args = (meta.get("task_args") if task_name == own_task else None) or {}
+    args = _merge_args(own_args, task_args or {})
+    same = task_name == own_task and preset == own_preset and args == own_args
+    tag = None if (same or not task_args) else _args_tag(args)
+    dest = _eval_dest(path, out, same=same, task=task_name, preset=preset, tag=tag)
+    try:
+        task = get_task(task_name, preset=preset, **args)
+    except TypeError as e:  # a task without a declared schema: its signature refused the arguments
+        if not task_args or "argument" not in str(e):
+            raise
+        why = str(e).split("() ", 1)[-1]
+        raise SymzooError(f"task {task_name!r} does not take {sorted(task_args)}: {why}") from None
     from symzoo.compat import check_compatible
 
     check_compatible(model, task)
     t0 = time.perf_counter()
     _, _, test = task.splits(preset, seed=0)
-    from symzoo.train.run import probe_model
+    from symzoo.compat import probe_model
 
     probe_model(model, task, test, str(meta.get("builder")))
     metrics = evaluate_dataset(model, task, test, batch_size=batch_size)
@@ -135,6 +147,7 @@ def evaluate_run(
         "preset": preset,
         "split": "test",
         "n_test": len(test),
+        **({"task_args": args} if task_args else {}),
         "metrics": metrics,
         "units": {k: task.units.get(k, "") for k in metrics},
         "primary_metric": task.primary_metric,
@@ -159,7 +172,24 @@ def evaluate_run(
     return report
 
 
-def _eval_dest(path: Path, out, *, same: bool, task: str, preset: str) -> Path | None:
+def _merge_args(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    """``extra`` laid over ``base``, nested dictionaries merged key by key (as OmegaConf merges)."""
+    out = dict(base)
+    for k, v in extra.items():
+        out[k] = _merge_args(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def _args_tag(args: dict[str, Any]) -> str:
+    """A short, stable name for a set of task arguments (the eval report's file name)."""
+    import hashlib
+    import json
+
+    text = json.dumps(args, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:8]
+
+
+def _eval_dest(path: Path, out, *, same: bool, task: str, preset: str, tag: str | None = None) -> Path | None:
     """Where :func:`evaluate_run` writes its report, checked before anything is evaluated.
 
     Default: the run folder's ``eval.json`` when evaluating on the run's own task and preset;
@@ -171,7 +201,7 @@ def _eval_dest(path: Path, out, *, same: bool, task: str, preset: str) -> Path |
     if out is None:
         if not path.is_dir():
             return None
-        dest = path / ("eval.json" if same else f"eval-{task}-{preset}.json")
+        dest = path / ("eval.json" if same else f"eval-{task}-{preset}{'-' + tag if tag else ''}.json")
     else:
         dest = Path(out)
         if dest.is_dir() or dest.suffix != ".json":
