@@ -1,9 +1,9 @@
 """``symzoo leaderboard``: one symmetry leaderboard across every domain, from comparison grids.
 
 A **recipe** (``configs/leaderboard/<name>.yaml``, or any YAML file) lists one or two reference
-tasks per domain (N-body, Hamiltonian systems, force fields, robot dynamics, forecasting), each with
-its equivariant model, its plain baseline (the same kind of model without the symmetry) and its
-augmented baseline (``+aug``), training sizes, seeds, config overrides and, optionally, a
+tasks per domain (N-body, Hamiltonian systems, force fields, robot dynamics, forecasting, 2-D
+flows), each with its equivariant model, its plain baseline (the same kind of model without the
+symmetry) and its augmented baseline (``+aug``), training sizes, seeds, config overrides and, optionally, a
 symmetry-breaking sweep::
 
     name: tiny
@@ -89,6 +89,7 @@ DOMAINS = {
     "forcefield": "Force fields",
     "robots": "Robot dynamics",
     "forecasting": "Forecasting",
+    "flows": "2-D flows",
 }
 
 _ENTRY_KEYS = {
@@ -757,6 +758,7 @@ _COLORS = {
     "forcefield": "tab:green",
     "robots": "tab:red",
     "forecasting": "tab:purple",
+    "flows": "tab:brown",
 }
 
 

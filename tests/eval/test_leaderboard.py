@@ -20,7 +20,7 @@ KEEP = {"nbody-charged": [20, 40], "lorenz96-8": [30, 60]}
 def test_builtin_recipes_cover_every_domain(name):
     rec = load_recipe(name)
     domains = {e.domain for e in rec["entries"]}
-    assert domains == {"nbody", "hamiltonian", "forcefield", "robots", "forecasting"}
+    assert domains == {"nbody", "hamiltonian", "forcefield", "robots", "forecasting", "flows"}
     for e in rec["entries"]:
         assert e.augmented and e.augmented.endswith("+aug") and e.equivariant != e.plain
     assert any(e.breaking for e in rec["entries"])
