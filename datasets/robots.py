@@ -124,7 +124,7 @@ class RobotSpec:
             spec = importlib.util.find_spec("dm_control")
             if spec is None or not spec.submodule_search_locations:
                 raise InputError(
-                    f"robot {self.name!r} uses a dm_control model file; install it: pip install 'dm-control==1.0.50'"
+                    f"robot {self.name!r} uses a dm_control model file; pip install 'symzoo[robotics]'"
                 )
             return Path(next(iter(spec.submodule_search_locations))) / m.split(":", 1)[1]
         if m.startswith("example-robot-data:"):

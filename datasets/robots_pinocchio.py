@@ -1,6 +1,6 @@
 """The pinocchio backend of the robot specs (URDF robots), and MorphoSymm's ``solo-com`` anchor task.
 
-Needs the optional extra ``pip install 'symzoo[robotics]'`` (``pin`` and ``example-robot-data``;
+Needs the optional extra ``pip install 'symzoo[robotics-pinocchio]'`` (``pin`` and ``example-robot-data``;
 ``pin`` 2.7 is the newest release that runs with numpy<2, the ``pin`` 3.x wheels need numpy 2).
 A spec whose ``model`` is a ``.urdf`` file (relative to the spec, absolute, or
 ``example-robot-data:<path inside the package's share/example-robot-data>``) is simulated by
@@ -48,7 +48,7 @@ __all__ = ["PinocchioSim", "SoloComTask", "check_urdf_spec", "example_robot_data
 
 log = logging.getLogger(__name__)
 
-_EXTRA = "pip install 'symzoo[robotics]'"
+_EXTRA = "pip install 'symzoo[robotics-pinocchio]'"
 
 
 def _import_pinocchio():
@@ -312,7 +312,7 @@ class SoloComTask(RobotTask):
 
 @register_task("solo-com")
 def solo_com(train_size: int | None = None) -> SoloComTask:
-    """Solo-12 centroidal momentum from joint q, q̇ (pinocchio, MorphoSymm's anchor); K4. Needs symzoo[robotics]."""
+    """Solo-12 centroidal momentum from joint q, q̇ (pinocchio, MorphoSymm's anchor); K4. Needs symzoo[robotics-pinocchio]."""
     return SoloComTask("solo-com", "K4", train_size=train_size)
 
 

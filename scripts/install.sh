@@ -1,5 +1,8 @@
 #!/usr/bin/env bash
-# Installs symzoo and its dependencies into a virtual environment (default .venv).
+# Installs symzoo with every extra ([all]: atoms, robotics, robotics-pinocchio, flows, forecasting,
+# hamiltonian, hub, cluster, docs) and the test tools ([test]) into a virtual environment (default .venv): what
+# `make install`, `make demo`, `make test` and .ci/run use.  A user who wants one domain installs the
+# core and its extra instead (`pip install 'symzoo[atoms]'`, see docs/getting-started.md).
 # torch is pinned first (a CPU wheel on these machines); gfortran is installed when missing
 # because escnn's py3nj dependency compiles Fortran.
 set -euo pipefail
@@ -16,5 +19,5 @@ fi
 [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
 "$VENV/bin/python" -m pip install -q --upgrade pip wheel setuptools
 "$VENV/bin/python" -m pip install -q torch==2.13.0
-"$VENV/bin/python" -m pip install -q -e ".[test]"
-"$VENV/bin/python" -c "import symzoo, escnn, e3nn, torch_geometric, lightning; print('install: symzoo', symzoo.__version__, 'ready')"
+"$VENV/bin/python" -m pip install -q -e ".[all,test]"
+"$VENV/bin/python" -c "import symzoo, escnn, e3nn, torch_geometric, lightning, ase, mujoco, mkdocs; print('install: symzoo', symzoo.__version__, 'ready')"

@@ -1,3 +1,4 @@
 from symzoo.cli import main
 
-raise SystemExit(main())
+if __name__ == "__main__":  # `python -m symzoo`; importing this module (docs tools do) runs nothing
+    raise SystemExit(main())

@@ -7,7 +7,7 @@ error, conservation, units, limitations, license and how to reproduce.  Everythi
 ``zoo/registry.yaml``, so the rendering is deterministic and ``symzoo zoo cards --check`` (and the
 test suite) can tell when ``MODEL_CARDS.md`` or a card in ``model_cards/`` is out of date.
 
-Two renderings: ``MODEL_CARDS.md`` (an index table and every card, for reading on GitHub) and one
+Two renderings: ``MODEL_CARDS.md`` (an index table linking every card, for reading on GitHub) and one
 file per entry, ``model_cards/<name>.md`` (:func:`render_hub_card`), which opens with the YAML front
 matter that the Hugging Face Hub reads (``license``, ``library_name: symzoo``, ``tags``,
 ``datasets``, ``model-index`` with the measured test metrics).  ``symzoo zoo export NAME DIR``
@@ -290,7 +290,8 @@ def render_card(name: str, e: dict, *, level: int = 2) -> str:
 
 
 def render_cards(reg: dict[str, dict]) -> str:
-    """The whole ``MODEL_CARDS.md``: a summary table and one card per entry."""
+    """The whole ``MODEL_CARDS.md``: an index of the registry (entry, task, group, key metric, a link
+    to its card in ``model_cards/NAME.md``), not a copy of the cards."""
     L = [
         TITLE,
         "",
@@ -298,20 +299,20 @@ def render_cards(reg: dict[str, dict]) -> str:
         "",
         "Every entry was trained with the symzoo harness from the recorded command and measured with "
         "`symzoo eval`; `symzoo eval NAME` re-measures it. Load one with "
-        "`symzoo.load_pretrained(NAME)` (files verified by sha256). Each entry also has a card with "
-        "Hugging Face front matter in `model_cards/NAME.md`; `symzoo zoo export NAME DIR` writes it "
-        "with the weights and `config.json` as a folder ready to upload to a model hub.",
+        "`symzoo.load_pretrained(NAME)` (files verified by sha256). Each entry's card (model details, "
+        "intended use, training data, metrics, symmetry, conservation, limitations, how to reproduce; "
+        "Hugging Face front matter) is `model_cards/NAME.md`, also rendered on the documentation "
+        "site's Model zoo page; `symzoo zoo export NAME DIR` writes it with the weights and "
+        "`config.json` as a folder ready to upload to a model hub.",
         "",
     ]
     L += _table(
-        ["name", "task", "symmetry", "key metric (test)", "size"],
+        ["entry", "task", "group", "key metric (test)", "card"],
         [
-            [f"[{r[0]}](#{r[0].replace('.', '')}) ([card](model_cards/{r[0]}.md))", *r[1:]]
+            [f"`{r[0]}`", r[1], r[2], r[3], f"[model_cards/{r[0]}.md](model_cards/{r[0]}.md)"]
             for r in summary_rows(reg)
         ],
-    ) + [""]
-    for name in sorted(reg):
-        L += [render_card(name, reg[name]), ""]
+    )
     return "\n".join(L).rstrip() + "\n"
 
 

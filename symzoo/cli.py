@@ -137,6 +137,14 @@ def main(argv: list[str] | None = None) -> int:
         print("symzoo: interrupted", file=sys.stderr)
         return 130
     except Exception as e:  # an unexpected failure: still one line unless debugging
+        from symzoo.extras import extra_for_module, missing_extra_message
+
+        missing = e.name if isinstance(e, ModuleNotFoundError) else None
+        known = extra_for_module(missing)
+        if known is not None:  # an optional dependency of a domain: name its extra
+            msg = missing_extra_message(str(missing).split(".")[0], *known)
+            print(f"symzoo: error: {msg}", file=sys.stderr)
+            return 2
         if os.environ.get("SYMZOO_DEBUG"):
             raise
         msg = str(e).strip().splitlines()[0] if str(e).strip() else ""

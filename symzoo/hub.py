@@ -284,7 +284,7 @@ def _download_hf(url: str, partial: Path) -> None:
         from huggingface_hub import hf_hub_download
     except ImportError:
         raise SymzooError(
-            f"{url} is on the Hugging Face Hub: `pip install huggingface_hub` to download it"
+            f"{url} is on the Hugging Face Hub: `pip install 'symzoo[hub]'` (or `pip install huggingface_hub`) to download it"
         ) from None
     try:
         local = hf_hub_download(repo_id=repo_id, filename=filename, revision=revision)

@@ -131,6 +131,8 @@ class TrainerConfig:
     check_val_every_n_epoch: int = 1
     progress_bar: bool = True
     tensorboard: bool = True
+    # loggers beside CSV and TensorBoard: wandb | mlflow | "wandb,mlflow" (extras; train/loggers.py)
+    logger: Any = None
     log_every_n_steps: int = 50
     threads: int | None = None  # torch intra-op threads (None: torch's default)
     # torch.compile the training and validation steps: false | true (inductor) | a backend name
@@ -429,6 +431,9 @@ def validate_config(cfg: DictConfig) -> None:
         "trainer.compile",
         f"true, false or one of {', '.join(COMPILE_BACKENDS)}",
     )
+    from .loggers import check_loggers
+
+    check_loggers(cfg.trainer.get("logger"))  # a missing package names its extra, before any folder
     th = _num(cfg, "trainer.threads")
     need(th is None or th >= 1, "trainer.threads", ">= 1 (or null)")
     seed = _num(cfg, "seed")

@@ -651,6 +651,9 @@ def _fit_and_export(
             {k: v for k, v in pd_flat(OmegaConf.to_container(cfg, resolve=True)).items() if k != "presets"}
         )
         loggers.append(tb)
+    from .loggers import extra_loggers
+
+    loggers.extend(extra_loggers(cfg.trainer.get("logger"), run, run.name))  # trainer.logger=wandb|mlflow
     trainer = L.Trainer(
         accelerator=cfg.trainer.accelerator,
         devices=cfg.trainer.devices,

@@ -1,7 +1,7 @@
 """Solo-12 (MorphoSymm's anchor): its spec, the check against pinocchio, and ``solo-com`` (tiny).
 
 The spec tests run everywhere; the ones that simulate need the optional extra
-``symzoo[robotics]`` (``pin`` and ``example-robot-data``) and are skipped without it.
+``symzoo[robotics-pinocchio]`` (``pin`` and ``example-robot-data``) and are skipped without it.
 """
 
 import importlib.util
@@ -30,7 +30,7 @@ def _has_extra() -> bool:
 
 needs_extra = pytest.mark.skipif(
     not _has_extra(),
-    reason="needs the robotics extra: pip install 'symzoo[robotics]' (pin, example-robot-data)",
+    reason="needs the robotics-pinocchio extra: pip install 'symzoo[robotics-pinocchio]' (pin, example-robot-data)",
 )
 
 
