@@ -63,6 +63,10 @@ from symzoo.errors import InputError, UnknownNameError, suggest
 from symzoo.groups import FiniteGroup, MatrixRep, SymmetrySpecError, signed_permutation_group
 
 __all__ = [
+    "SIM_BACKENDS",
+    "MODEL_SOURCES",
+    "register_sim_backend",
+    "register_model_source",
     "RobotSpec",
     "RobotSim",
     "load_spec",
@@ -92,6 +96,35 @@ _SPEC_KEYS = {
 def list_robots() -> list[str]:
     """Names of the shipped robot specs (``datasets/robots/*.yaml``)."""
     return sorted(p.stem for p in ROBOTS_DIR.glob("*.yaml"))
+
+
+#: simulator backends other than MuJoCo, by model-file suffix: ``{"sim": fn(spec, payload_mass),
+#: "check": fn(spec, n_states=, seed=, tol=) -> {quantity: worst mismatch}}``.  A backend module
+#: registers itself on import (``.urdf``: :mod:`symzoo.datasets.robots_pinocchio`); backends build
+#: on the spec, so the spec finds them here instead of importing them
+SIM_BACKENDS: dict[str, dict[str, Any]] = {}
+#: model-file sources by prefix (``example-robot-data:<path>``): ``fn(path, robot_name) -> Path``
+MODEL_SOURCES: dict[str, Any] = {}
+
+
+def register_sim_backend(suffix: str, *, sim: Any, check: Any) -> None:
+    """Simulate the models whose file ends in ``suffix`` with ``sim(spec, payload_mass)`` and check a
+    spec against them with ``check(spec, n_states=, seed=, tol=)`` (see :data:`SIM_BACKENDS`)."""
+    SIM_BACKENDS[suffix] = {"sim": sim, "check": check}
+
+
+def register_model_source(prefix: str, resolve: Any) -> None:
+    """Resolve a spec's ``model: <prefix><path>`` with ``resolve(path, robot_name) -> Path``."""
+    MODEL_SOURCES[prefix] = resolve
+
+
+def _registered(table: dict[str, Any], key: str) -> Any:
+    """``table[key]``, after the registry imported every dataset module (where backends register)."""
+    if key not in table and key != ".xml":  # MJCF is MuJoCo's (RobotSim), built in here
+        from symzoo.registry import load_builtins
+
+        load_builtins()
+    return table.get(key)
 
 
 @dataclass
@@ -127,10 +160,9 @@ class RobotSpec:
                     f"robot {self.name!r} uses a dm_control model file; pip install 'symzoo[robotics]'"
                 )
             return Path(next(iter(spec.submodule_search_locations))) / m.split(":", 1)[1]
-        if m.startswith("example-robot-data:"):
-            from .robots_pinocchio import example_robot_data_path
-
-            return example_robot_data_path(m.split(":", 1)[1], self.name)
+        prefix = m.split(":", 1)[0] + ":" if ":" in m else ""
+        if prefix and len(prefix) > 2 and _registered(MODEL_SOURCES, prefix):  # not a Windows drive
+            return MODEL_SOURCES[prefix](m.split(":", 1)[1], self.name)
         p = Path(m).expanduser()
         if not p.is_absolute() and self.path is not None:
             p = self.path.parent / p
@@ -138,11 +170,11 @@ class RobotSpec:
 
     def sim(self, payload_mass: float = 0.0) -> RobotSim:
         """The MuJoCo simulator of this robot (with a payload of ``payload_mass`` kg, see ``payload``);
-        a ``.urdf`` model gets the pinocchio backend (:mod:`symzoo.datasets.robots_pinocchio`)."""
-        if self.model_path().suffix == ".urdf":
-            from .robots_pinocchio import PinocchioSim
-
-            return PinocchioSim(self, payload_mass=payload_mass)  # type: ignore[return-value]
+        a ``.urdf`` model gets the pinocchio backend (:mod:`symzoo.datasets.robots_pinocchio`,
+        found through :data:`SIM_BACKENDS`)."""
+        backend = _registered(SIM_BACKENDS, self.model_path().suffix)
+        if backend is not None:
+            return backend["sim"](self, payload_mass)
         return RobotSim(self, payload_mass=payload_mass)
 
     def generator_matrices(self, space: str) -> dict[str, np.ndarray]:
@@ -556,10 +588,9 @@ def check_spec(
     """
     if not isinstance(spec, RobotSpec):
         spec = load_spec(spec)
-    if sim is None and spec.model_path().suffix == ".urdf":  # pinocchio: geometry, then inertias
-        from .robots_pinocchio import check_urdf_spec
-
-        return check_urdf_spec(spec, n_states=n_states, seed=seed, tol=tol).spec_mismatch
+    backend = _registered(SIM_BACKENDS, spec.model_path().suffix) if sim is None else None
+    if backend is not None:  # pinocchio (URDF): geometry, then inertias
+        return backend["check"](spec, n_states=n_states, seed=seed, tol=tol)
     sim = sim or spec.sim()
     rng = np.random.default_rng(seed)
     q, v = sim.sample_states(n_states, rng)

@@ -41,7 +41,7 @@ from symzoo.groups import SymmetrySpecError
 from symzoo.registry import register_task
 from symzoo.task import ArrayDataset, Field
 
-from .robots import RobotSpec, load_spec, spec_from_dict
+from .robots import RobotSpec, load_spec, register_model_source, register_sim_backend, spec_from_dict
 from .robots_tasks import RobotTask
 
 __all__ = ["PinocchioSim", "SoloComTask", "check_urdf_spec", "example_robot_data_path"]
@@ -361,3 +361,13 @@ def check_urdf_spec(
         )
     log.info("robot spec %s agrees with pinocchio; the URDF's own asymmetry is %.2g", spec.name, asym)
     return sim
+
+
+# the spec (symzoo.datasets.robots) finds this backend and the example-robot-data files through
+# its registries; it never imports this module
+register_sim_backend(
+    ".urdf",
+    sim=lambda spec, payload_mass=0.0: PinocchioSim(spec, payload_mass=payload_mass),
+    check=lambda spec, **kw: check_urdf_spec(spec, **kw).spec_mismatch,
+)
+register_model_source("example-robot-data:", example_robot_data_path)

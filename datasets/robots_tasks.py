@@ -317,22 +317,23 @@ class RobotTask(Task):
         return task
 
     def model_defaults(self, model_name: str, train_set) -> dict[str, Any]:
-        from symzoo.models.emlp import robot_model_defaults
+        from symzoo.registry import model_defaults_for  # the robot models' own rule, by domain
 
-        return robot_model_defaults(self.model_symmetry(), model_name)
+        return model_defaults_for("robotics", self.model_symmetry(), model_name)
 
     def prepare_model(self, model, train_set, *, pretrained: bool = False) -> None:
         """Fit ``emlp``'s / the robot ``mlp``'s (group-symmetrized) input and output standardization
         and ``delan``'s Lagrangian scale to the training set
-        (:func:`symzoo.models.emlp.prepare_robot_model`).  A pretrained model keeps the statistics
+        (``model.fit_normalization(fields)`` where the model has one, on the training set's fields in
+        physical units).  A pretrained model keeps the statistics
         its weights were trained with (re-fitting them on a small fine-tuning set would change
         what every layer sees)."""
-        from symzoo.models.emlp import prepare_robot_model
-
         if pretrained and not _unfitted(model):
             return
-
-        prepare_robot_model(model, train_set)
+        fit = getattr(model, "fit_normalization", None)
+        fields = getattr(train_set, "fields", None)
+        if fit is not None and fields is not None:
+            fit(dict(fields))
 
     def info(self) -> dict[str, Any]:
         d = super().info()

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Any
 
-from .compare import num as _num
+from .results import num as _num
 from .stats import _fmt, format_mean_std
 
 __all__ = ["strengths_of", "at_strength", "summarize_breaking", "breaking_markdown", "plot_gain_vs_breaking"]
@@ -51,13 +52,13 @@ def summarize_breaking(doc: dict, summarize) -> dict:
         for m in models
         if m != base.get("reference")
     }
-    best = {}
+    best: dict[Any, dict[Any, str | None]] = {}
     for n in sizes:
         best[n] = {}
         for b in per:
             means = {m: error[m][n][b]["mean"] for m in models if error[m][n][b]["n"] > 0}
             means = {m: v for m, v in means.items() if math.isfinite(v)}
-            best[n][b] = min(means, key=means.get) if means else None
+            best[n][b] = min(means, key=lambda m: means[m]) if means else None
     meta = {k: v for k, v in (doc.get("breaking") or {}).items() if k != "strengths"}
     base["breaking"] = {
         **meta,
@@ -122,7 +123,7 @@ def plot_gain_vs_breaking(doc: dict, summ: dict, path: str | Path) -> Path | Non
     model at the largest N, and the symmetry gain of every non-reference model at every N."""
     from matplotlib.figure import Figure
 
-    from .report import _save
+    from .plots import save_png as _save
 
     br = summ.get("breaking")
     if not br or not br["strengths"]:

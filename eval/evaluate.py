@@ -103,14 +103,14 @@ def evaluate_run(
     ``task_args``: task arguments (``symzoo eval RUN --task xyz path=my.extxyz``), laid over the
     run's own ones on its own task, alone on another task.  An evaluation whose task arguments differ
     from the run's writes ``eval-<task>-<preset>-<hash of the arguments>.json``, never ``eval.json``."""
-    from symzoo.modelio import load_model
+    from symzoo.modelio import load_model, model_meta
     from symzoo.registry import get_task
 
     path = Path(path)
     if not path.exists():
         raise SymzooError(f"{path} does not exist")
     model = load_model(path)
-    meta = model.meta
+    meta = model_meta(model)
     own_task = meta.get("task")
     own_preset = meta.get("preset") or "tiny"
     task_name = task_name or own_task

@@ -4,7 +4,7 @@
 :func:`connect_executor`; :func:`symzoo.eval.compare.compare` hands it the specs of the cells it
 still has to train and gets every result (or error) back through one callback.  The parent process
 stays the only writer of ``results.json``; an executor only runs
-:func:`symzoo.eval.compare.run_cell`, which writes nothing but its own cell folder.
+:func:`symzoo.eval.cells.run_cell`, which writes nothing but its own cell folder.
 
 * ``local`` (the default): a ``ProcessPoolExecutor`` of ``jobs`` spawned processes on this machine
   (``jobs == 1``: in this process), each with ``threads`` torch threads.  Workers die with the parent.
@@ -47,6 +47,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from symzoo._logging import LAUNCH_ENV, quiet_worker
 from symzoo.errors import SymzooError
 
 __all__ = ["CellExecutor", "LocalExecutor", "DaskExecutor", "connect_executor", "run_cell_staged"]
@@ -58,7 +59,7 @@ Done = Callable[[int, "dict | None", "BaseException | None"], None]
 
 
 class CellExecutor:
-    """Runs cell specs (the ``job`` dicts of :func:`symzoo.eval.compare.run_cell`)."""
+    """Runs cell specs (the ``job`` dicts of :func:`symzoo.eval.cells.run_cell`)."""
 
     name = "executor"
     #: resolved by :meth:`plan`: cells in flight at once, torch threads per cell
@@ -85,7 +86,7 @@ class LocalExecutor(CellExecutor):
         self.threads = int(threads) if threads else max(1, cores // self.jobs)
 
     def run(self, specs: Sequence[dict], done: Done) -> None:
-        from .compare import _worker_init, run_cell
+        from .cells import _worker_init, run_cell
 
         if self.jobs == 1:
             for i, spec in enumerate(specs):
@@ -216,34 +217,8 @@ def connect_executor(spec: str | CellExecutor | None, *, timeout: float = 20.0) 
     raise SymzooError(f"--executor {text!r}: use 'local' or 'dask://HOST:PORT'")
 
 
-#: launcher variables a worker inherits from its batch job (``srun``: ``SLURM_PROCID`` differs per
-#: worker) that would make a cell's single-process training run believe it is one rank of a DDP job
-#: (the harness and Lightning read them); a cell is never distributed, so workers drop them
-LAUNCH_ENV = (
-    "RANK",
-    "LOCAL_RANK",
-    "WORLD_SIZE",
-    "NODE_RANK",
-    "SLURM_PROCID",
-    "SLURM_LOCALID",
-    "SLURM_NTASKS",
-)
-
-
 def _quiet_worker(threads: int | None) -> None:
-    import warnings
-
-    for var in LAUNCH_ENV:
-        os.environ.pop(var, None)
-
-    import torch
-
-    from symzoo.cli import quiet_third_party
-
-    if threads:
-        torch.set_num_threads(int(threads))
-    quiet_third_party()
-    warnings.filterwarnings("ignore")
+    quiet_worker(threads, LAUNCH_ENV)
 
 
 def run_cell_staged(job: dict) -> dict:
@@ -252,7 +227,7 @@ def run_cell_staged(job: dict) -> dict:
     finished cell appears whole or not at all).  Returns the cell's result, as ``run_cell``."""
     from symzoo.plugins import activate
 
-    from .compare import finished_cell, run_cell
+    from .cells import finished_cell, run_cell
 
     _quiet_worker(job.get("threads"))
     activate(job.get("plugins"))

@@ -136,11 +136,11 @@ def md_stability_run(run_dir: str | Path, *, structure_index: int = 0, **kwargs)
     """:func:`md_stability` of a trained run, started from a test structure of its task."""
     from ase import Atoms
 
-    from symzoo.modelio import load_model
+    from symzoo.modelio import load_model, model_meta
     from symzoo.registry import get_task
 
     model = load_model(run_dir)
-    meta = model.meta
+    meta = model_meta(model)
     task = get_task(meta["task"], preset=meta.get("preset"), **(meta.get("task_args") or {}))
     _, _, test = task.splits(meta.get("preset"), seed=0)
     d = test[structure_index]

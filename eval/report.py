@@ -13,7 +13,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from symzoo.paths import atomic_path, atomic_write_text
+from symzoo.paths import atomic_write_text
 
 from .stats import (
     _fmt,
@@ -56,7 +56,9 @@ ROLLOUT_KEYS = (
 ROLE_LABEL = {"equivariant": "equivariant", "augmented": "augmented", "baseline": "baseline"}
 
 
+from .plots import save_png as _save  # noqa: E402  (figures written atomically)
 from .results import num as _num  # noqa: E402  (one parser of clean_json numbers)
+from .results import readable  # noqa: E402
 
 
 def _log_size_axes(ax, sizes) -> None:
@@ -601,22 +603,6 @@ def render_markdown(doc: dict, summ: dict | None = None, *, images: dict[str, st
 
 # ----------------------------------------------------------------------------- plots
 STYLE = {"equivariant": "-", "augmented": ":", "baseline": "--"}
-
-
-def readable(path: Path) -> Path:
-    """Give a file written through ``atomic_path`` (mkstemp: mode 0600) the usual umask mode."""
-    import os
-
-    mask = os.umask(0)
-    os.umask(mask)
-    os.chmod(path, 0o666 & ~mask)
-    return path
-
-
-def _save(fig, path: Path) -> None:
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=120, bbox_inches="tight")
-    readable(path)
 
 
 def plot_learning_curves(doc: dict, summ: dict, path: str | Path) -> Path | None:

@@ -53,3 +53,13 @@ def load_results(out: str | Path) -> dict:
     if not isinstance(res, dict) or res.get("format") != RESULTS_FORMAT:
         raise SymzooError(f"{path} is not a symzoo comparison (format {RESULTS_FORMAT!r})")
     return res
+
+
+def readable(path: Path) -> Path:
+    """Give a file written through ``atomic_path`` (mkstemp: mode 0600) the usual umask mode."""
+    import os
+
+    mask = os.umask(0)
+    os.umask(mask)
+    os.chmod(path, 0o666 & ~mask)
+    return path

@@ -39,7 +39,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from symzoo.registry import register_model
+from symzoo.registry import register_model, register_model_defaults
 
 from .base import SymmetryContract
 
@@ -180,6 +180,7 @@ def robot_fields(task: Any = None):
     return group, reps(obj.input_fields, "input"), reps(obj.output_fields, "output")
 
 
+@register_model_defaults("robotics")
 def robot_model_defaults(task: Any, model_name: str) -> dict[str, Any]:
     """What a robot task's ``model_defaults`` returns: ``task=<description of the task instance>``
     (:func:`describe_robot_fields`) for the robot models, and ``target="robot"`` (with emlp's ELU)

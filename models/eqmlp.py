@@ -51,9 +51,9 @@ class SymmetrizedMLP(SymmetryContract, nn.Module):
                 raise ValueError(f"eqmlp: rho must be matrices [|G|, D, D], got shape {list(mats.shape)}")
             symmetry = frozenset(factors or ())
         else:
-            from symzoo.datasets.attractors import make_task
+            from symzoo.registry import get_task  # the attractor task by name (not its module)
 
-            task = make_task(system)
+            task = get_task(system)
             mats = task.rep_matrices().to(torch.float64)
             symmetry = frozenset(task.group.factors)
         self.system, self.window = system, int(window)

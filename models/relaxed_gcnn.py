@@ -35,11 +35,10 @@ __all__ = ["RelaxedGroupConv", "RelaxedGCNN"]
 
 def _d4_tables(kernel: int) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """Pixel permutations ``[G, k*k]`` of a k x k kernel, Cayley table, inverses, determinants."""
-    from symzoo.datasets.flows import _flow_group
+    from symzoo.groups import GridRep, dihedral
 
-    from symzoo.groups import GridRep
-
-    group = _flow_group()
+    # the flow tasks' D4 on the grid (only its tables are used here: the model claims no symmetry)
+    group = dihedral(4, ("rotation", "reflection"), name="D4")
     rep = GridRep(group, "scalar")
     ids = torch.arange(kernel * kernel, dtype=torch.float64).reshape(kernel, kernel)
     perms = torch.stack([rep._transform_grid(ids, i).reshape(-1).round().long() for i in range(group.order)])

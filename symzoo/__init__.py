@@ -11,8 +11,8 @@ Heavy third-party parts (Lightning, escnn, ASE) are imported only where they are
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
+from . import plugins as _plugins  # noqa: F401  (installs the registry's plugin hooks)
+from ._version import __version__
 from .errors import InputError, SymzooError, UnknownNameError
 from .registry import create_model, get_task, list_models, list_tasks, register_model, register_task
 

@@ -23,7 +23,9 @@ import pkgutil
 import sys
 from typing import NoReturn
 
-__all__ = ["main", "build_parser"]
+from ._logging import quiet_third_party
+
+__all__ = ["main", "build_parser", "quiet_third_party"]
 
 ORDER = ["list", "train", "eval", "compare", "report", "finetune", "check-model", "zoo"]
 IMPORT_HELP = (
@@ -76,23 +78,6 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
         sp.add_argument("--import", dest="sub_imports", action="append", metavar="MODULE", help=IMPORT_HELP)
         sp.set_defaults(_run=mod.run)
     return p
-
-
-def quiet_third_party() -> None:
-    """Keep Lightning's banners and known-harmless warnings out of the command output."""
-    import warnings
-
-    for name in ("lightning", "lightning.pytorch", "lightning.fabric", "pytorch_lightning"):
-        logging.getLogger(name).setLevel(logging.WARNING)
-    for pat in (
-        ".*LeafSpec.*",
-        ".*log_every_n_steps.*",
-        ".*does not have many workers.*",
-        ".*litlogger.*",
-        ".*Checkpoint directory.*exists and is not empty.*",
-        ".*TensorBoard.*",
-    ):
-        warnings.filterwarnings("ignore", message=pat)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -16,6 +16,7 @@ __all__ = [
     "RunLockedError",
     "TrainingDiverged",
     "Interrupted",
+    "PluginError",
     "suggest",
 ]
 
@@ -54,6 +55,11 @@ class Interrupted(SymzooError):
     """Ctrl-C during training; the message names the resume command.  Exit status 130."""
 
     exit_code = 130
+
+
+class PluginError(SymzooError):
+    """A plugin that cannot be used: it fails to import, names a missing builder, or registers a
+    name that a built-in model or task already has (see :mod:`symzoo.plugins`)."""
 
 
 def suggest(name: str, choices) -> str:

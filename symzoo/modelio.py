@@ -20,7 +20,7 @@ from . import jsonio
 from .errors import SymzooError
 from .paths import atomic_path
 
-__all__ = ["save_model", "load_model", "read_model_meta", "check_weights"]
+__all__ = ["save_model", "load_model", "model_meta", "read_model_meta", "check_weights"]
 
 
 def save_model(
@@ -29,7 +29,7 @@ def save_model(
     """Write ``<stem>.safetensors`` and ``<stem>.json`` atomically; returns both paths."""
     from safetensors.torch import save
 
-    import symzoo
+    from ._version import __version__
 
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
@@ -41,7 +41,7 @@ def save_model(
         "irreps_in": getattr(model, "irreps_in", {}),
         "irreps_out": getattr(model, "irreps_out", {}),
         "num_parameters": int(sum(p.numel() for p in model.parameters())),
-        "symzoo_version": symzoo.__version__,
+        "symzoo_version": __version__,
         **meta,
     }
     if info["builder"] is None:
@@ -98,6 +98,13 @@ def check_weights(state: dict, where: str | Path) -> None:
                 f"{where}: tensor {k!r} holds {n} NaN/inf value(s); the model diverged or the file is "
                 "damaged (nothing evaluated or exported)"
             )
+
+
+def model_meta(model: torch.nn.Module) -> dict[str, Any]:
+    """The ``model.json`` content a loaded model carries (``model.meta``, set by :func:`load_model`;
+    ``{}`` for a model built in this process)."""
+    meta = getattr(model, "meta", None)
+    return meta if isinstance(meta, dict) else {}
 
 
 def load_model(path: str | Path, *, weights: str | Path | None = None) -> torch.nn.Module:

@@ -40,7 +40,9 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from .errors import SymzooError
+from . import registry
+from .errors import PluginError, SymzooError
+from .registry import is_builtin_module
 
 __all__ = [
     "PluginError",
@@ -69,16 +71,6 @@ _paths: list[str] = []  # folders put on sys.path to import them (sent to worker
 _entry_points_loaded = False
 #: callables registered from entry points: (kind, name, "module:attr", source), sent to workers
 _entries: list[tuple[str, str, str, str]] = []
-
-
-class PluginError(SymzooError):
-    """A plugin that cannot be used: it fails to import, names a missing builder, or registers a
-    name that a built-in model or task already has."""
-
-
-def is_builtin_module(module: str | None) -> bool:
-    """Whether ``module`` belongs to the symzoo package itself (its models, datasets, ...)."""
-    return bool(module) and (module == "symzoo" or str(module).startswith("symzoo."))
 
 
 def split_modules(text: str | Iterable[str] | None) -> list[str]:
@@ -187,8 +179,6 @@ def _load_entry_points() -> None:
 
 
 def _register(kind: str, name: str, obj: Any, source: str) -> None:
-    from . import registry
-
     if kind == "model":
         registry.register_plugin_model(name, obj, source=source)
     else:
@@ -268,3 +258,9 @@ def activate(spec: dict | None) -> None:
         for kind, name, value, source in entries:  # entry points this process may not see
             if name not in (_MODELS if kind == "model" else _TASKS):
                 _register(kind, name, resolve_builder(value), source)
+
+
+# the registry calls the plugin loader through these hooks instead of importing this module (plugins
+# register into the registry: they sit above it, and the registry does not import them);
+# ``import symzoo`` imports this module, so the hooks are in place before any registry lookup
+registry.set_plugin_hooks(load=load_plugins, resolve=resolve_builder)

@@ -5,7 +5,9 @@ submodules on first use of a registry, so registering is the only thing a new fi
 Plugins (entry points ``symzoo.models`` / ``symzoo.tasks``, ``--import``, ``SYMZOO_PLUGINS``,
 ``module:builder`` names; see :mod:`symzoo.plugins`) are loaded right after the built-ins, and an
 entry's ``plugin`` field names where a non-built-in one came from.  A plugin cannot replace a
-built-in name: registering one is a :class:`~symzoo.plugins.PluginError`.
+built-in name: registering one is a :class:`~symzoo.errors.PluginError`.  The plugin loader
+(:mod:`symzoo.plugins`) sits above the registry: it registers into it, and the registry reaches it
+only through the hooks it installs (:func:`set_plugin_hooks`).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import SymzooError, UnknownNameError, suggest
+from .errors import PluginError, SymzooError, UnknownNameError, suggest
 
 __all__ = [
     "register_model",
@@ -29,6 +31,9 @@ __all__ = [
     "get_task",
     "model_entry",
     "task_entry",
+    "register_model_defaults",
+    "load_builtins",
+    "model_defaults_for",
     "is_plugin_model",
     "register_plugin_model",
     "register_plugin_task",
@@ -78,17 +83,41 @@ def _load_all() -> None:
         for info in pkgutil.iter_modules(pkg.__path__):
             if not info.name.startswith("_"):
                 importlib.import_module(f"{pkg_name}.{info.name}")
-    from .plugins import load_plugins
+    _plugin_hook("load")()
 
-    load_plugins()
+
+def load_builtins() -> None:
+    """Import every built-in model and dataset module (and the plugins) once: what a lookup does
+    first.  Modules that register extensions (a robot simulator backend, a model family's task
+    defaults) are found this way, by the registry, instead of being imported by their users."""
+    _load_all()
 
 
 def _source(fn) -> str | None:
     """``None`` for a builder/factory defined inside symzoo, else its module (a plugin)."""
-    from .plugins import is_builtin_module
-
     module = getattr(fn, "__module__", None)
     return None if is_builtin_module(module) else str(module)
+
+
+def is_builtin_module(module: str | None) -> bool:
+    """Whether ``module`` belongs to the symzoo package itself (its models, datasets, ...)."""
+    return bool(module) and (module == "symzoo" or str(module).startswith("symzoo."))
+
+
+#: ``load``: import every plugin (:func:`symzoo.plugins.load_plugins`); ``resolve``: the builder a
+#: ``module:builder`` name names (:func:`symzoo.plugins.resolve_builder`)
+_PLUGIN_HOOKS: dict[str, Callable[..., Any]] = {}
+
+
+def set_plugin_hooks(*, load: Callable[[], None], resolve: Callable[[str], Any]) -> None:
+    """Called by :mod:`symzoo.plugins` when it is imported (``import symzoo`` imports it)."""
+    _PLUGIN_HOOKS.update(load=load, resolve=resolve)
+
+
+def _plugin_hook(name: str) -> Callable[..., Any]:
+    if name not in _PLUGIN_HOOKS:  # symzoo/__init__.py imports the loader; this is a safety net
+        importlib.import_module("symzoo.plugins")
+    return _PLUGIN_HOOKS[name]
 
 
 def _same_definition(a, b) -> bool:
@@ -99,8 +128,6 @@ def _same_definition(a, b) -> bool:
 
 
 def _clash(kind: str, name: str, old_plugin: str | None, new_plugin: str | None) -> Exception:
-    from .plugins import PluginError
-
     if old_plugin is None or new_plugin is None:
         plugin = new_plugin or old_plugin
         return PluginError(
@@ -229,12 +256,35 @@ def model_entry(name: str) -> ModelEntry:
     _load_all()
     base = name.split("+")[0]
     if base not in _MODELS and ":" in base:
-        from .plugins import resolve_builder
-
-        register_plugin_model(base, resolve_builder(base), source=base.split(":")[0])
+        register_plugin_model(base, _plugin_hook("resolve")(base), source=base.split(":")[0])
     if base not in _MODELS:
         raise UnknownNameError(f"unknown model {name!r}{suggest(base, _MODELS)}; see `symzoo list models`")
     return _MODELS[base]
+
+
+#: domain word -> ``fn(task, model_name) -> dict``: the builder arguments the models of a family take
+#: from a task of that domain (``robotics``: ``task=<description of the task instance>``)
+_MODEL_DEFAULTS: dict[str, Callable[[Any, str], dict[str, Any]]] = {}
+
+
+def register_model_defaults(domain: str):
+    """Decorator: ``fn(task, model_name) -> dict`` gives the builder arguments that models (of the
+    module that registers it) take from a task of ``domain``.  Tasks ask for them by domain
+    (:func:`model_defaults_for`), so a task never imports a model module (DESIGN.md section 7)."""
+
+    def deco(fn):
+        _MODEL_DEFAULTS[domain] = fn
+        return fn
+
+    return deco
+
+
+def model_defaults_for(domain: str, task: Any, model_name: str) -> dict[str, Any]:
+    """The builder arguments registered for ``domain`` (:func:`register_model_defaults`) for
+    ``model_name`` on ``task``; ``{}`` when none are registered."""
+    _load_all()
+    fn = _MODEL_DEFAULTS.get(domain)
+    return dict(fn(task, model_name)) if fn is not None else {}
 
 
 def task_entry(name: str) -> TaskEntry | None:

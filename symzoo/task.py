@@ -88,6 +88,13 @@ class StackedDataset(torch.utils.data.Dataset):
     def subset(self, idx) -> StackedDataset:
         raise NotImplementedError
 
+    def __len__(self) -> int:
+        raise NotImplementedError
+
+    def __getitems__(self, idx: list[int]) -> Any:
+        """The samples ``idx`` as one collated batch."""
+        raise NotImplementedError
+
 
 class GraphTensorDataset(StackedDataset):
     """Graphs of a fixed node count stored as stacked tensors (fast batching, no per-item objects).

@@ -42,6 +42,7 @@ __all__ = [
     "OptimConfig",
     "TrainerConfig",
     "load_config",
+    "as_dict",
     "recipe_path",
     "config_keys",
     "validate_config",
@@ -153,6 +154,26 @@ class RunConfig:
     presets: dict = field(default_factory=dict)  # per-preset overrides inside recipes
 
 
+def as_dict(node: Any) -> dict[str, Any]:
+    """A config mapping (``model.args``, ``data.task_args``...) as a plain ``dict`` (``{}`` for
+    ``None``): :func:`OmegaConf.to_container`, typed for a mapping node (OmegaConf's own return
+    type is the union of every container)."""
+    if node is None:
+        return {}
+    out = OmegaConf.to_container(node) if OmegaConf.is_config(node) else node
+    if not isinstance(out, dict):
+        raise SymzooError(f"expected a mapping of config keys, got {type(out).__name__}")
+    return {str(k): v for k, v in out.items()}
+
+
+def _merged(*nodes: Any) -> DictConfig:
+    """``OmegaConf.merge`` of a ``DictConfig`` with mappings: a ``DictConfig`` (typed as such)."""
+    out = OmegaConf.merge(*nodes)
+    if not isinstance(out, DictConfig):  # pragma: no cover -- merging into a DictConfig gives one
+        raise TypeError(f"merging configs gave a {type(out).__name__}")
+    return out
+
+
 def config_keys(cfg=None, prefix: str = "") -> list[str]:
     cfg = OmegaConf.structured(RunConfig) if cfg is None else cfg
     keys = []
@@ -171,7 +192,7 @@ def recipe_path(task: str, model: str) -> Path | None:
     docstring; :func:`load_config` merges the member's overrides)."""
     base = model.split("+")[0]
     root = resources.files("symzoo.configs")
-    p = root.joinpath(task, f"{base}.yaml")
+    p = root.joinpath(task).joinpath(f"{base}.yaml")
     if p.is_file():
         return Path(str(p))
     found = []
@@ -222,7 +243,7 @@ def _apply_members(rec: DictConfig, task: str, path: Path) -> DictConfig:
             raise SymzooError(f"recipe {str(path)!r}: members.{key} must be a mapping of config keys")
         _refuse_env(block, f"recipe {path} (members.{key})")
         try:
-            rec = OmegaConf.merge(rec, block)
+            rec = _merged(rec, block)
         except OmegaConfBaseException as e:
             raise SymzooError(f"recipe {str(path)!r}: members.{key}: {str(e).splitlines()[0]}") from None
     return rec
@@ -276,7 +297,7 @@ _refuse_env = refuse_interpolations
 def _merge(base: DictConfig, other, what: str) -> DictConfig:
     _refuse_env(other, what)
     try:
-        return OmegaConf.merge(base, other)
+        return _merged(base, other)
     except OmegaConfBaseException as e:
         key = getattr(e, "full_key", None) or getattr(e, "key", None) or ""
         if "Key" in type(e).__name__ or "not in struct" in str(e):
@@ -297,7 +318,7 @@ def load_config(
     """Resolve a run configuration (see module docstring).  ``model`` may end in ``+aug``."""
     cfg = OmegaConf.structured(RunConfig)
     path = Path(recipe) if recipe else recipe_path(task, model)
-    preset_blocks = {}
+    preset_blocks: dict[str, Any] = {}
     if path is not None:
         if not path.is_file():
             raise SymzooError(f"recipe {str(path)!r} does not exist")
@@ -310,7 +331,7 @@ def load_config(
         refuse_interpolations(rec, f"recipe {path}")
         rec = _apply_members(rec, task, path)
         blocks = rec.get("presets", None)
-        preset_blocks = OmegaConf.to_container(blocks) if isinstance(blocks, DictConfig) else {}
+        preset_blocks = as_dict(blocks) if isinstance(blocks, DictConfig) else {}
         cfg = _merge(cfg, rec, f"recipe {path}")
     base, *variants = model.split("+")
     if variants not in ([], ["aug"]):

@@ -33,6 +33,8 @@ from omegaconf import DictConfig
 
 from symzoo.errors import SymzooError
 
+from .config import as_dict
+
 __all__ = ["finetune", "finetune_config", "scratch_config", "SHORT_KEYS", "parse_freeze"]
 
 log = logging.getLogger(__name__)
@@ -123,7 +125,7 @@ def _base_config(
         # (its joints and group), not for the task the entry was trained on
         from symzoo.train.run import build_datasets
 
-        target = get_task(cfg.task, preset=cfg.data.preset, **OmegaConf.to_container(cfg.data.task_args))
+        target = get_task(cfg.task, preset=cfg.data.preset, **as_dict(cfg.data.task_args))
         own = target.model_defaults(cfg.model.name, build_datasets(target, cfg)[0]).get("task")
         if own is not None:
             cfg.model.args.task = own
@@ -133,14 +135,13 @@ def _base_config(
 
 def _check_fits(cfg: DictConfig) -> None:
     """The declared model/task check (:mod:`symzoo.compat`) before anything is written."""
-    from omegaconf import OmegaConf
     from symzoo.train.run import _build_model, build_datasets, probe_model
 
     from symzoo.compat import check_compatible
     from symzoo.registry import get_task
 
-    task = get_task(cfg.task, preset=cfg.data.preset, **OmegaConf.to_container(cfg.data.task_args))
-    args = OmegaConf.to_container(cfg.model.args)
+    task = get_task(cfg.task, preset=cfg.data.preset, **as_dict(cfg.data.task_args))
+    args = as_dict(cfg.model.args)
     # the task's builder arguments, as train() adds them (every task declares model_defaults)
     train_set = build_datasets(task, cfg)[0]
     args = {**task.model_defaults(cfg.model.name, train_set), **args}
@@ -166,15 +167,14 @@ def scratch_config(
 def _adapted_init(pretrained: str, folder: Path, cfg: DictConfig) -> tuple[str, dict]:
     """Copy matching tensors into the target architecture; returns (init folder, report)."""
     import torch
-    from omegaconf import OmegaConf
 
-    from symzoo.modelio import load_model, save_model
+    from symzoo.modelio import load_model, model_meta, save_model
     from symzoo.paths import config_hash, home
     from symzoo.registry import create_model
 
     src = load_model(folder)
     src_state = src.state_dict()
-    args = OmegaConf.to_container(cfg.model.args)
+    args = as_dict(cfg.model.args)
     torch.manual_seed(int(cfg.seed))
     target = create_model(cfg.model.name, **args)
     tgt_state = target.state_dict()
@@ -193,7 +193,7 @@ def _adapted_init(pretrained: str, folder: Path, cfg: DictConfig) -> tuple[str, 
     key = config_hash({"args": args, "seed": int(cfg.seed), "src": str(folder)})
     dest = home() / "finetune-init" / f"{pretrained.replace('.', '_')}-{key}"  # no dot: a folder, not a file
     keep = ("task", "units", "symmetry_group")
-    save_model(target, dest, {**{k: v for k, v in src.meta.items() if k in keep}, "adapted_from": pretrained})
+    save_model(target, dest, {**{k: v for k, v in model_meta(src).items() if k in keep}, "adapted_from": pretrained})
     log.info("%s: copied %d tensors, re-initialised %s", pretrained, len(copied), fresh)
     return str(dest), report
 
@@ -249,11 +249,10 @@ def _freezing(prefixes: list[str], report: dict):
 
 
 def _check_freeze(cfg: DictConfig, prefixes: list[str]) -> None:
-    from omegaconf import OmegaConf
 
     from symzoo.registry import create_model
 
-    model = create_model(cfg.model.name, **OmegaConf.to_container(cfg.model.args))
+    model = create_model(cfg.model.name, **as_dict(cfg.model.args))
     names = [n for n, _ in model.named_parameters()]
     for pre in prefixes:
         if not any(n == pre or n.startswith(pre + ".") for n in names):
@@ -292,6 +291,7 @@ def finetune(
     if from_scratch:
         if prefixes:
             raise SymzooError("freeze= needs pretrained weights; it makes no sense with --from-scratch")
+        report: dict[str, Any]
         cfg, report = (
             scratch_config(pretrained, task, train_size=train_size, preset=preset, overrides=overrides),
             {},

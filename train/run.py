@@ -35,12 +35,16 @@ import os
 import shutil
 import time
 from pathlib import Path
+from typing import Any, TypeGuard
 
 import torch
 from omegaconf import DictConfig, OmegaConf
 
+from symzoo.compat import probe_model
 from symzoo.errors import SymzooError
 from symzoo.paths import atomic_write_text
+
+from .config import as_dict
 
 __all__ = ["train", "prepare_run_dir", "build_datasets", "check_trainer", "probe_model", "LOCK_NAME"]
 
@@ -218,7 +222,7 @@ def _check_resume_state(state: dict, ckpt: Path, cfg: DictConfig) -> None:
     or step that is not a count or disagrees with the training loop's own progress (edited), no
     optimizer state (Adam's moments would restart), or more epochs done than ``trainer.max_epochs``."""
 
-    def count(x) -> bool:
+    def count(x: object) -> TypeGuard[int]:
         return isinstance(x, int) and not isinstance(x, bool) and x >= 0
 
     epoch, step = state.get("epoch"), state.get("global_step")
@@ -361,40 +365,6 @@ def _trainer_problem(cfg: DictConfig, e: Exception) -> str:
     )
 
 
-def probe_model(model, task, dataset, name: str) -> None:
-    """One forward pass and loss of ``model`` on the first samples of ``dataset``, before anything
-    is written: data or arguments that only fail inside the model (a field of another width, a
-    cell the neighbour search cannot use, a pretrained model on another robot) are refused in
-    one line instead of leaving a half-written folder or a raw exception.  Random state,
-    gradients and training mode are left as they were."""
-    from symzoo.task import StackedDataset, cast_batch
-
-    n = min(2, len(dataset))
-    sub = dataset.subset(range(n)) if isinstance(dataset, StackedDataset) else _subset(dataset, range(n))
-    dtype = next((p.dtype for p in model.parameters() if p.is_floating_point()), torch.float32)
-    was_training = model.training
-    try:
-        with torch.random.fork_rng(devices=[]):
-            batch = cast_batch(next(iter(task.loader(sub, n))), dtype)
-            model.eval()
-            with torch.set_grad_enabled(bool(task.needs_grad)):
-                out = task.apply_model(model, batch)
-                loss = task.loss(out, batch)
-            if not torch.is_tensor(loss) or loss.numel() != 1:
-                raise TypeError("the loss is not a scalar")
-    except SymzooError:
-        raise
-    except Exception as e:  # noqa: BLE001 -- whatever the model raised: the sentence is ours
-        log.debug("probe of %s on %s failed", name, task.name, exc_info=e)
-        raise SymzooError(
-            f"model {name!r} does not fit the data of task {task.name!r}: it fails on its first samples "
-            "(tensor shapes or values it cannot take); check the task's data and model.args"
-        ) from None
-    finally:
-        model.train(was_training)
-        model.zero_grad(set_to_none=True)
-
-
 def _read_rows(csv_path: Path) -> tuple[list[str], list[dict]]:
     import csv
 
@@ -461,7 +431,7 @@ def train(
     from .module import global_rank_from_env
 
     if quiet or not logging.getLogger().isEnabledFor(logging.INFO):
-        from symzoo.cli import quiet_third_party
+        from symzoo._logging import quiet_third_party
 
         quiet_third_party()  # Lightning resets its loggers to INFO when imported
     validate_config(cfg)
@@ -488,13 +458,13 @@ def train(
         torch.set_num_threads(int(cfg.trainer.threads))
 
     # ---------------------------------------------- validate everything before writing anything
-    task = get_task(cfg.task, preset=cfg.data.preset, **OmegaConf.to_container(cfg.data.task_args))
+    task = get_task(cfg.task, preset=cfg.data.preset, **as_dict(cfg.data.task_args))
     train_set, val_set, test_set = build_datasets(task, cfg)
     for ds, name in ((train_set, "train"), (val_set, "validation"), (test_set, "test")):
         _validate(task, ds, name)
 
     L.seed_everything(cfg.seed, workers=True, verbose=False)
-    model_args = OmegaConf.to_container(cfg.model.args)
+    model_args = as_dict(cfg.model.args)
     # task-specific builder arguments (e.g. the atom count of a flattened-coordinate MLP)
     model_args = {**task.model_defaults(cfg.model.name, train_set), **model_args}
     model = _build_model(cfg.model.name, model_args)
@@ -593,7 +563,7 @@ def _fit_and_export(
     module = SymzooModule(
         model,
         task,
-        optim=OmegaConf.to_container(cfg.optim),
+        optim=as_dict(cfg.optim),
         augment=cfg.augment,
         seed=cfg.seed,
         ema_decay=cfg.trainer.ema_decay,
@@ -643,7 +613,7 @@ def _fit_and_export(
     csv_logger = CSVLogger(save_dir=str(run), name="logs", version="")
     if resumed is not None:
         _keep_metrics_on_resume(csv_logger, run, int(resumed.get("epoch", -1)))
-    loggers = [csv_logger]
+    loggers: list[Any] = [csv_logger]
     if cfg.trainer.tensorboard:
         tb = TensorBoardLogger(save_dir=str(run), name="tb", version="", default_hp_metric=False)
         # the resolved config as TensorBoard hyper-parameters (the HPARAMS tab), flattened keys
