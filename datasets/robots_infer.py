@@ -51,6 +51,13 @@ log = logging.getLogger(__name__)
 ROTATION_ORDERS = (2, 3, 4, 5, 6, 8)
 #: angles (degrees) of the mirror planes' normals tried around the vertical axis
 MIRROR_NORMALS = tuple(range(0, 180, 15))
+#: URDF files: the relative tolerance on the links' inertial parameters (mass, centre of mass,
+#: inertia) and on the simulator check.  Published URDFs round their inertias (Solo-12's mirrored
+#: links differ by 1.4e-5 m in centre of mass and in the sign of a small I_xy: 4.4e-4 relative in
+#: the simulator); a wrong joint, sign or axis is O(1e-2..1).  The same bound as the pinocchio
+#: backend's (``robots_pinocchio.URDF_ASYMMETRY_TOL``).  Kinematics (joint anchors, axes, body
+#: positions) are always matched exactly (1e-6 of the robot's size).
+URDF_INERTIAL_TOL = 5e-3
 
 
 @dataclass
@@ -126,7 +133,7 @@ def _candidates() -> list[Candidate]:
 class _Tree:
     """The model's kinematic tree at the reference pose, in the root body's frame."""
 
-    def __init__(self, path: Path, base: list[str] | None, com_body: str | None):
+    def __init__(self, path: Path, base: list[str] | None, com_body: str | None, inertial_rtol: float = 1e-6):
         import mujoco
 
         self.mj = mujoco
@@ -232,9 +239,12 @@ class _Tree:
             + [float(np.abs(v).max()) for v in self.com.values()]
             + [1e-3]
         )
-        self.len_tol = 1e-6 * ext
-        self.mass_tol = 1e-6 * max(float(self.mass[self.bodies].max()), 1e-9)
-        self.inertia_tol = 1e-6 * max(float(np.abs(np.array(list(self.inertia.values()))).max()), 1e-12)
+        self.len_tol = 1e-6 * ext  # kinematics: always exact
+        self.com_tol = inertial_rtol * ext
+        self.mass_tol = inertial_rtol * max(float(self.mass[self.bodies].max()), 1e-9)
+        self.inertia_tol = inertial_rtol * max(
+            float(np.abs(np.array(list(self.inertia.values()))).max()), 1e-12
+        )
 
     def name(self, b: int) -> str:
         return self.model.body(b).name or f"body {b}"
@@ -304,7 +314,7 @@ class _Tree:
             return f"{self.name(x)!r} has {len(self.body_joints[x])} joints, not {len(self.body_joints[b])}"
         if not np.allclose(T @ self.pos[b], self.pos[x], atol=self.len_tol):
             return f"{self.name(x)!r} is not at the mirrored position"
-        if not np.allclose(T @ self.com[b], self.com[x], atol=self.len_tol):
+        if not np.allclose(T @ self.com[b], self.com[x], atol=self.com_tol):
             return f"the centre of mass of {self.name(x)!r} is not at the mirrored position"
         if not np.allclose(T @ self.inertia[b] @ T.T, self.inertia[x], atol=self.inertia_tol):
             return f"the inertia of {self.name(x)!r} does not match"
@@ -474,7 +484,7 @@ def infer_spec(
     spec_dir: str | Path | None = None,
     n_states: int = 6,
     seed: int = 0,
-    tol: float = 1e-8,
+    tol: float | None = None,
 ) -> InferredSymmetry:
     """Find the morphological symmetry group of the robot in ``model_file`` (MJCF or URDF that
     MuJoCo loads) and its spec (see the module docstring).
@@ -482,7 +492,9 @@ def infer_spec(
     ``base``: the joints held fixed (default: a free joint or planar base of the root body);
     ``com_body``: whose subtree's momentum is checked (default: the root body); ``spec_dir``: where
     the spec will be written (its ``model`` entry is then relative to it when the model file is
-    below it, absolute otherwise).  Raises :class:`~symzoo.errors.SymzooError` when no symmetry is
+    below it, absolute otherwise).  ``tol``: the simulator check's relative tolerance and, for a
+    URDF, that of the links' inertial parameters (default 1e-8 for MJCF, exact to rounding;
+    :data:`URDF_INERTIAL_TOL` for URDF, whose published inertias are rounded).  Raises :class:`~symzoo.errors.SymzooError` when no symmetry is
     found or the group has no escnn presentation.
     """
     from .robots import RobotSim, check_spec, spec_from_dict
@@ -492,7 +504,12 @@ def infer_spec(
         raise InputError(f"model file {path} does not exist")
     if path.suffix.lower() not in (".xml", ".mjcf", ".urdf"):
         raise InputError(f"model file {path}: expected an MJCF (.xml) or URDF (.urdf) file")
-    tree = _Tree(path, base, com_body)
+    urdf = path.suffix.lower() == ".urdf"
+    if tol is None:
+        tol = URDF_INERTIAL_TOL if urdf else 1e-8
+    if not (math.isfinite(tol) and tol > 0):
+        raise InputError(f"the simulator tolerance must be a positive number, got {tol}")
+    tree = _Tree(path, base, com_body, inertial_rtol=tol if urdf else 1e-6)
     name = name or path.stem
     model_ref = _model_ref(path)
     if spec_dir is not None and ":" not in model_ref:

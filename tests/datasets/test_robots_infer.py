@@ -46,15 +46,38 @@ def test_infer_recovers_the_shipped_robots_groups(robot, group):
     assert yaml.safe_load(spec_yaml(found.spec)) == found.spec
 
 
-def test_infer_the_solo_12_urdf():
+def _needs_robotics_extra() -> None:
+    """Skip unless pinocchio and example-robot-data are installed (example-robot-data ships data only,
+    no importable module: it is found by its distribution, as the spec's model source finds it)."""
+    from importlib import metadata
+
     pytest.importorskip("pinocchio", reason="needs the robotics extra (pin, example-robot-data)")
-    pytest.importorskip("example_robot_data", reason="needs the robotics extra (pin, example-robot-data)")
+    try:
+        metadata.distribution("example-robot-data")
+    except metadata.PackageNotFoundError:
+        pytest.skip("needs the robotics extra (pin, example-robot-data)")
+
+
+def test_infer_the_solo_12_urdf():
+    _needs_robotics_extra()
     shipped = load_spec("solo")
     found = infer_spec(shipped.model_path())
     assert found.group == "K4"
     assert _elements(spec_from_dict(found.spec, shipped.model_path()), shipped.joints) == _elements(
         shipped, shipped.joints
     )
+
+
+def test_robots_infer_cli_on_the_solo_12_urdf_writes_a_k4_spec_that_checks(tmp_path, capsys):
+    """`symzoo robots infer` on Solo-12's URDF as a user would: the file path, not the shipped spec."""
+    _needs_robotics_extra()
+    urdf = load_spec("solo").model_path()
+    out = tmp_path / "solo.yaml"
+    assert main(["robots", "infer", str(urdf), "--out", str(out)]) == 0, capsys.readouterr().err
+    assert "group K4" in capsys.readouterr().out
+    spec = load_spec(out)
+    assert spec.group.name == "K4" and len(spec.joints) == 12
+    assert max(check_spec(spec).values()) < 1e-8  # the written spec passes the simulator check
 
 
 def test_infer_finds_the_hexapods_mirror_and_writes_a_spec_that_trains(tmp_path, capsys):
