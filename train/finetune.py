@@ -193,7 +193,9 @@ def _adapted_init(pretrained: str, folder: Path, cfg: DictConfig) -> tuple[str, 
     key = config_hash({"args": args, "seed": int(cfg.seed), "src": str(folder)})
     dest = home() / "finetune-init" / f"{pretrained.replace('.', '_')}-{key}"  # no dot: a folder, not a file
     keep = ("task", "units", "symmetry_group")
-    save_model(target, dest, {**{k: v for k, v in model_meta(src).items() if k in keep}, "adapted_from": pretrained})
+    save_model(
+        target, dest, {**{k: v for k, v in model_meta(src).items() if k in keep}, "adapted_from": pretrained}
+    )
     log.info("%s: copied %d tensors, re-initialised %s", pretrained, len(copied), fresh)
     return str(dest), report
 
