@@ -68,7 +68,7 @@ def test_infer_the_solo_12_urdf():
     )
 
 
-def test_robots_infer_cli_on_the_solo_12_urdf_writes_a_k4_spec_that_checks(tmp_path, capsys):
+def test_robots_infer_cli_on_the_solo_12_urdf_writes_a_k4_spec_that_trains(tmp_path, capsys, monkeypatch):
     """`symzoo robots infer` on Solo-12's URDF as a user would: the file path, not the shipped spec."""
     _needs_robotics_extra()
     urdf = load_spec("solo").model_path()
@@ -78,6 +78,17 @@ def test_robots_infer_cli_on_the_solo_12_urdf_writes_a_k4_spec_that_checks(tmp_p
     spec = load_spec(out)
     assert spec.group.name == "K4" and len(spec.joints) == 12
     assert max(check_spec(spec).values()) < 1e-8  # the written spec passes the simulator check
+    assert type(spec.sim()).__name__ == "PinocchioSim"  # a URDF spec trains on pinocchio
+    # and it trains: the inferred spec through the CLI, emlp equivariant on K4
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SYMZOO_HOME", str(tmp_path / "home"))
+    rc = main(["train", "robot-com", "emlp", f"data.task_args.spec={out}", "--preset", "tiny",
+               "trainer.max_epochs=1", "--out", "run"])  # fmt: skip
+    assert rc == 0, capsys.readouterr().err
+    import json
+
+    ev = json.loads((tmp_path / "run" / "eval.json").read_text())
+    assert ev["equivariance"]["group"] == "K4" and max(ev["equivariance"]["errors"].values()) < 1e-10
 
 
 def test_infer_finds_the_hexapods_mirror_and_writes_a_spec_that_trains(tmp_path, capsys):
