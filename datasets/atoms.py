@@ -522,6 +522,7 @@ class AtomsTask(Task):
     """
 
     domain = "atoms"
+    domain_label = "Force fields"
     needs_grad = True
     perm_labels = "z"
     primary_metric = "force_mae_meV_per_A"
@@ -606,7 +607,9 @@ class AtomsTask(Task):
                 f"{self.name}: the mlp baseline needs structures with one fixed atom count, "
                 f"found {sorted(sizes)[:5]}"
             )
-        return {"target": "energy", "n_particles": sizes.pop()}
+        from symzoo.contract import describe_task_fields
+
+        return {"n_particles": sizes.pop(), "task": describe_task_fields(self)}
 
     def prepare_model(self, model, train_set, *, pretrained: bool = False) -> None:
         """Fit the model's per-species reference energies and energy scale on ``train_set``

@@ -45,7 +45,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -137,7 +137,7 @@ class AttractorSystem:
     dysts_dt: float
     ic: tuple[float, ...]
     group_kind: str
-    generators: dict[str, tuple[tuple[int, ...], tuple[float, ...]]] = field(default_factory=dict)
+    generators: Mapping[str, tuple[tuple[int, ...], tuple[float, ...]]] = field(default_factory=dict)
     mean: tuple[float, ...] | None = None  # dysts catalogue statistics (None: computed)
     std: tuple[float, ...] | None = None
     sample_dt: float | None = None  # None: period / 50
@@ -353,7 +353,8 @@ class AttractorTask(Dynamics, Task):
     the reference integrates the true vector field.
     """
 
-    domain = "attractors"
+    domain = "forecasting"
+    domain_label = "Forecasting"
     primary_metric = "next_mse"
     rollout_method = "flow map, iterated"
     time_unit = "Lyapunov times"
@@ -393,7 +394,6 @@ class AttractorTask(Dynamics, Task):
         )
         self.forcing_amplitude = 0.0
         if n_sites is not None:
-            self.domain = "attractors-ring"
             from symzoo.groups import cyclic
 
             self.breaking = BreakingKnob(
@@ -416,7 +416,8 @@ class AttractorTask(Dynamics, Task):
         if self.forcing_amplitude:
             self.group = self.breaking.residual_group if self.breaking else self.group
             self.rep = self._shift_rep(self.group)
-        self.input_fields = {"x": Field(self.rep, "graph", "standardized state")}
+        shape = (self.window, int(self.system.dim))  # a window of states [W, D] per sample
+        self.input_fields = {"x": Field(self.rep, "graph", "standardized state", shape)}
         self.target_fields = {"x_next": Field(self.rep, "graph", "standardized state")}
         self.output_fields = {"x_next": Field(self.rep, "graph", "standardized state")}
         self.units = {
@@ -525,13 +526,13 @@ class AttractorTask(Dynamics, Task):
             self._cache["lyapunov"] = (lam,)
         return self._cache["lyapunov"][0]
 
-    @property  # type: ignore[override]
-    def dt(self) -> float:
+    @property
+    def dt(self) -> float:  # type: ignore[override]
         """One sampling step Δ in Lyapunov times (``Δ · λ_max``)."""
         return self.system.delta * self.lyapunov
 
-    @property  # type: ignore[override]
-    def rollout_steps(self) -> int:
+    @property
+    def rollout_steps(self) -> int:  # type: ignore[override]
         """Default rollout horizon: ``horizon_lyapunov`` Lyapunov times, in steps."""
         return max(1, int(round(self.horizon_lyapunov / self.dt)))
 
@@ -626,10 +627,13 @@ class AttractorTask(Dynamics, Task):
 
     def model_defaults(self, model_name: str, train_set) -> dict[str, Any]:
         """Builder arguments implied by the task: the system (for models that rebuild its group),
-        the window and state size, and the ``flow`` target of the shared ``mlp``/``node`` builders."""
+        the window and state size, this task's fields for the shared ``mlp`` builder, and the
+        ``flow`` target of the shared ``node`` builder."""
         d = self.system.dim
-        if model_name == "mlp":
-            return {"target": "flow", "n_particles": self.window, "dim": d}
+        if model_name == "mlp":  # the builder reads the window [W, D] from the declared fields
+            from symzoo.contract import describe_task_fields
+
+            return {"task": describe_task_fields(self)}
         if model_name == "node":
             return {"target": "flow", "state_dim": d}
         if model_name in ("eqmlp", "esn"):

@@ -53,6 +53,7 @@ from torch import Tensor
 
 from symzoo.dynamics import Dynamics, Invariant
 from symzoo.errors import InputError, SymzooError
+from symzoo.groups import FiniteGroup
 from symzoo.paths import cached_npz, dataset_cache_dir
 from symzoo.registry import register_task
 from symzoo.task import ArrayDataset, BreakingKnob, Field, Task
@@ -231,7 +232,8 @@ def stable_dt(u_max: float, n: int, cfl: float = 0.5) -> float:
 def grid(n: int, dtype=torch.float64, device=None) -> tuple[Tensor, Tensor]:
     """Coordinates ``(y, x)`` of the ``n x n`` periodic grid, each ``[n, n]``."""
     c = torch.arange(n, dtype=dtype, device=device) * (2 * math.pi / n)
-    return torch.meshgrid(c, c, indexing="ij")
+    y, x = torch.meshgrid(c, c, indexing="ij")
+    return y, x
 
 
 def kolmogorov_forcing(n: int, k: int = 4, axis: str = "x", dtype=torch.float64, device=None) -> Tensor:
@@ -335,6 +337,8 @@ class FlowTask(Dynamics, Task):
     """
 
     domain = "flows"
+    domain_label = "2-D flows"
+    group: FiniteGroup  # D4 or a subgroup acting on the grid
     primary_metric = "w_rmse"
     time_unit = "time units (2π-periodic box, forcing amplitude 1)"
     rollout_method = "iterated model map (one frame per step)"

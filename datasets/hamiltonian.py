@@ -109,6 +109,7 @@ class HamiltonianTask(Dynamics, Task):
     for gravity, total momentum and angular momentum."""
 
     domain = "hamiltonian"
+    domain_label = "Hamiltonian systems"
     needs_grad = True
     has_dynamics = True
     primary_metric = "deriv_mse"
@@ -143,7 +144,6 @@ class HamiltonianTask(Dynamics, Task):
         self.description = description or (system.__doc__ or "").split("\n")[0]
         vec = Field("vector")
         if self.particles:
-            self.domain = "hamiltonian-particles"  # the domain of ehnn (the registry tests pair them)
             self.group = EuclideanGroup(system.k, reflections=True, translations=True, permutations=True)
             self.input_fields = {"q": Field("position"), "p": vec, "v": vec, "mass": Field("scalar")}
             self.perm_labels = "mass"

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -181,6 +182,7 @@ class NBodyTask(Dynamics, Task):
     """
 
     domain = "nbody"
+    domain_label = "N-body"
     units = {
         "pos_mse": "(length unit)^2, dimensionless simulation units",
         "pos_mae": "length unit, dimensionless simulation units",
@@ -238,7 +240,7 @@ class NBodyTask(Dynamics, Task):
             f"{'charges' if interaction == 'charged' else 'masses'} at frame {frame_in} -> "
             f"positions at frame {frame_out}"
         ) + (f"; uniform field E = {self.breaking_strength:g} along z" if self.breaking_strength else "")
-        self._kwargs = dict(
+        self._kwargs: dict[str, Any] = dict(
             n_particles=n_particles,
             softening=softening,
             frame_in=frame_in,

@@ -66,7 +66,7 @@ from torch import Tensor
 
 from symzoo.dynamics import Dynamics, Invariant
 from symzoo.errors import InputError, SymzooError
-from symzoo.groups import FiniteElement, MatrixRep, signed_permutation_group
+from symzoo.groups import FiniteElement, FiniteGroup, MatrixRep, signed_permutation_group
 from symzoo.paths import cached_npz, dataset_cache_dir, sha256_file
 from symzoo.registry import register_task
 from symzoo.task import ArrayDataset, BreakingKnob, Field, Task, cast_batch
@@ -112,6 +112,8 @@ class RobotTask(Task):
     """One robot, one target kind (``"id"``, ``"fd"`` or ``"com"``); see the module docstring."""
 
     domain = "robotics"
+    domain_label = "Robot dynamics"
+    group: FiniteGroup  # a robot's group is finite (signed permutations of its joints)
 
     def __init__(
         self,
@@ -155,7 +157,7 @@ class RobotTask(Task):
         self.output_fields = dict(self.target_fields)
         self.description = description or f"{self.spec.description}: {kind}"
         self.target_stats: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-        self._kwargs = dict(train_size=train_size, description=description, fd_steps=fd_steps)
+        self._kwargs: dict[str, Any] = dict(train_size=train_size, description=description, fd_steps=fd_steps)
         self._checked: dict[str, float] | None = None
 
     def model_symmetry(self) -> ModelView:
@@ -309,7 +311,7 @@ class RobotTask(Task):
     def with_breaking(self, strength: float) -> RobotTask:
         """This task with a payload of ``strength`` kg (see the module docstring)."""
         if self.breaking is None:
-            return super().with_breaking(strength)  # type: ignore[return-value]
+            return super().with_breaking(strength)
         task = type(self)(
             self.name, self.robot, self.kind, payload=self.breaking.check(strength), **self._kwargs
         )
@@ -546,4 +548,4 @@ def _unfitted(model) -> bool:
         for m, v in (("in_mean", "in_std"), ("out_mean", "out_std"), (None, "scale"))
     ]
     pairs = [(m, v) for m, v in pairs if v is not None]
-    return any((m is None or bool((m == 0).all())) and bool((v == 1).all()) for m, v in pairs)
+    return any((m is None or bool(torch.all(m == 0))) and bool(torch.all(v == 1)) for m, v in pairs)

@@ -99,6 +99,7 @@ class UserFlowTask(FlowTask):
 
     domain = "flows"
     time_unit = "frame_dt (the file's time unit; default 1 = one frame)"
+    _unroll: int  # always given (FlowTask's is optional)
 
     def __init__(
         self,
@@ -174,7 +175,7 @@ class UserFlowTask(FlowTask):
                     f"{p}: forcing {forcing!r} must be {'[2, n, n]' if fw == 3 else '[n, n]'} or per trajectory "
                     f"on the state's {n}x{n} grid, got {list(f_arr.shape)}"
                 )
-            _grid_check(f_arr, forcing, p)
+            _grid_check(f_arr, str(forcing), p)
             f_full = curl(np.asarray(f_arr), length) if f_kind == "vector" else np.asarray(f_arr)
             if f_kind == "vector":
                 f_kind = "pseudoscalar"
@@ -275,10 +276,15 @@ class UserFlowTask(FlowTask):
         """The input scales (as :class:`FlowTask`); a model that reads its inputs as pseudo-scalars
         and claims the group's symmetry (``steerable-cnn``) is refused on a ``scalar`` state."""
         if self.state_kind == "scalar" or self.forcing_kind == "scalar":
+            from symzoo.contract import model_contract
+
             cls = _model_class(model_name)  # the builder's declared return class: nothing is built
             claims = set(getattr(cls, "symmetry", ()) or ()) & {"rotation", "reflection"}
-            reads = getattr(cls, "irreps_in", {}) or {}
-            if claims and "grid-pseudoscalar" in {reads.get("w"), reads.get("f")}:
+            reads = model_contract(cls).inputs if cls is not None else {}
+            kinds = [
+                getattr(reads[k].rep, "names", None) or {reads[k].rep.name} for k in ("w", "f") if k in reads
+            ]
+            if claims and any(set(k) == {"grid-pseudoscalar"} for k in kinds):
                 raise InputError(
                     f"model {model_name!r} treats its fields as pseudo-scalars, but this flow's fields are "
                     f"declared {self.state_kind}/{self.forcing_kind}: its reflection equivariance would be wrong "
@@ -352,9 +358,9 @@ def flow(**kw) -> Task:
         msg = "the flow task needs data.task_args.path=FILE.npz and kind=scalar|pseudoscalar|vector (see docs/byo_flow.md)"
         if kw:
             raise InputError(msg)
-        presets = {p: {} for p in ("tiny", "small", "paper")}
-        return UnconfiguredTask("flow", "flows-user", presets, msg, msg)
+        presets: dict[str, dict[str, Any]] = {p: {} for p in ("tiny", "small", "paper")}
+        return UnconfiguredTask("flow", "flows", presets, msg, msg)
     return UserFlowTask(**kw)
 
 
-flow.task_class = UserFlowTask  # type: ignore[attr-defined]  # for `symzoo train flow MODEL --help`
+flow.task_class = UserFlowTask  # for `symzoo train flow MODEL --help`

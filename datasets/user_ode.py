@@ -233,7 +233,7 @@ def _fingerprint(f: Callable[[np.ndarray], np.ndarray], dim: int, center: np.nda
 class UserODETask(AttractorTask):
     """Next-state forecasting on the user's vector field or a dysts system (module docstring)."""
 
-    domain = "attractors"
+    domain = "forecasting"
 
     def __init__(
         self,
@@ -475,7 +475,7 @@ def ode(**kw) -> Task:
         )
         if kw:
             raise InputError(msg)
-        return UnconfiguredTask("ode", "attractors-user", AttractorTask.presets, msg, msg)
+        return UnconfiguredTask("ode", "forecasting", AttractorTask.presets, msg, msg)
     return UserODETask(**kw)
 
 

@@ -10,8 +10,7 @@ symmetry-breaking sweep::
     preset: tiny                 # data preset of every grid (a task may set its own)
     seeds: 2
     tasks:
-      - domain: nbody
-        task: nbody-charged
+      - task: nbody-charged       # its domain (nbody) and label come from the task
         equivariant: egnn
         plain: mlp
         augmented: mlp+aug
@@ -59,6 +58,7 @@ from typing import Any
 
 from symzoo.errors import SymzooError
 from symzoo.paths import atomic_path, atomic_write_text
+from symzoo.task import canonical_domain
 
 from .results import clean_json, load_results
 from .results import num as _num
@@ -67,7 +67,6 @@ from .verdict import leaderboard_verdict, plain_factor, plugin_label
 
 __all__ = [
     "LEADERBOARD_FORMAT",
-    "DOMAINS",
     "Entry",
     "load_recipe",
     "recipe_path",
@@ -82,15 +81,6 @@ log = logging.getLogger(__name__)
 
 LEADERBOARD_FORMAT = "symzoo-leaderboard/1"
 
-#: the domains in report order, with their labels
-DOMAINS = {
-    "nbody": "N-body",
-    "hamiltonian": "Hamiltonian systems",
-    "forcefield": "Force fields",
-    "robots": "Robot dynamics",
-    "forecasting": "Forecasting",
-    "flows": "2-D flows",
-}
 
 _ENTRY_KEYS = {
     "domain",
@@ -117,7 +107,7 @@ _RECIPE_KEYS = {"name", "description", "preset", "seeds", "overrides", "tasks"}
 class Entry:
     """One reference task of a recipe."""
 
-    domain: str
+    domain: str  # the task's own domain word (``Task.domain``)
     task: str
     equivariant: str
     plain: str
@@ -133,6 +123,7 @@ class Entry:
     rollout_trajectories: int = 16
     breaking: dict | None = None  # {"strengths": [...], "train_sizes": [...], "models": [...]}
     physics_metric: str | None = None
+    domain_label: str = ""  # the task's ``domain_label`` (how reports title the domain)
 
     @property
     def models(self) -> list[str]:
@@ -176,6 +167,16 @@ def _ints(x, what: str) -> list[int]:
     return out
 
 
+def _recipe_task(name: str, preset: str | None, known: set[str], where: str) -> Any:
+    """The task a recipe row names (its domain and label come from it); a one-line error if unknown."""
+    from symzoo.registry import get_task
+
+    try:
+        return get_task(name, preset=preset if name not in known else None)
+    except SymzooError:
+        raise SymzooError(f"{where}: unknown task {name!r} (see `symzoo list tasks`)") from None
+
+
 def load_recipe(name_or_path: str | Path) -> dict:
     """Read and validate a recipe; returns ``{"name", "path", "preset", "entries": [Entry, ...]}``
     (a one-line :class:`SymzooError` for anything wrong, before anything runs)."""
@@ -204,19 +205,19 @@ def load_recipe(name_or_path: str | Path) -> dict:
         bad = set(t) - _ENTRY_KEYS
         if bad:
             raise SymzooError(f"{where}: unknown key(s) {', '.join(sorted(bad))}")
-        for k in ("domain", "task", "equivariant", "plain", "train_sizes"):
+        for k in ("task", "equivariant", "plain", "train_sizes"):
             if k not in t:
                 raise SymzooError(f"{where}: missing {k!r}")
-        if t["domain"] not in DOMAINS:
-            raise SymzooError(f"{where}: domain {t['domain']!r} is not one of {', '.join(DOMAINS)}")
         name = str(t["task"])
-        if name not in tasks and not any(name.startswith(x.split("*")[0]) for x in tasks if "*" in x):
-            try:
-                from symzoo.registry import get_task
-
-                get_task(name, preset=t.get("preset", raw.get("preset")))
-            except SymzooError:
-                raise SymzooError(f"{where}: unknown task {name!r} (see `symzoo list tasks`)") from None
+        task_obj = _recipe_task(name, t.get("preset", raw.get("preset")), tasks, where)
+        # the domain and its label are the task's; a recipe's `domain:` (optional, older spellings
+        # such as forcefield/robots accepted) must name the same one
+        domain = canonical_domain(getattr(task_obj, "domain", "")) or "other"
+        if "domain" in t and canonical_domain(str(t["domain"])) != domain:
+            raise SymzooError(
+                f"{where}: domain {t['domain']!r} is not the domain of task {name!r} ({domain}); "
+                "leave `domain:` out, the task gives it"
+            )
         for role in ("equivariant", "plain", "augmented"):
             m = t.get(role)
             if m is None:
@@ -249,7 +250,8 @@ def load_recipe(name_or_path: str | Path) -> dict:
         refuse_interpolations(overrides, f"{where}: overrides")
         entries.append(
             Entry(
-                domain=str(t["domain"]),
+                domain=domain,
+                domain_label=str(getattr(task_obj, "domain_label", "") or domain),
                 task=name,
                 equivariant=str(t["equivariant"]),
                 plain=str(t["plain"]),
@@ -491,8 +493,8 @@ def summarize_task(doc: dict, entry: dict, breaking_doc: dict | None = None) -> 
     baselines = {"plain": plain, **({"augmented": aug} if aug else {})}
     n_max, n_min = max(sizes), min(sizes)
     row: dict[str, Any] = {
-        "domain": entry["domain"],
-        "domain_label": DOMAINS.get(entry["domain"], entry["domain"]),
+        "domain": canonical_domain(entry["domain"]),
+        "domain_label": entry.get("domain_label") or canonical_domain(entry["domain"]),
         "task": doc["task"],
         "preset": doc["preset"],
         "metric": pm,
@@ -577,8 +579,8 @@ def build_leaderboard(out: str | Path, entries: Sequence[dict], *, recipe: dict 
         if ent.get("breaking") and (out / f"{ent['task']}-breaking" / "results.json").is_file():
             bdoc = load_results(out / f"{ent['task']}-breaking")
         rows.append(summarize_task(load_results(grid), ent, bdoc))
-    order = list(DOMAINS)
-    rows.sort(key=lambda r: (order.index(r["domain"]) if r["domain"] in order else len(order), r["task"]))
+    order = list(dict.fromkeys(r["domain"] for r in rows))  # the domains in the recipe's order
+    rows.sort(key=lambda r: (order.index(r["domain"]), r["task"]))
     return {
         "format": LEADERBOARD_FORMAT,
         "recipe": recipe or {},
@@ -752,14 +754,13 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
     return lines + ["| " + " | ".join(c.replace("|", "\\|") for c in r) + " |" for r in rows]
 
 
-_COLORS = {
-    "nbody": "tab:blue",
-    "hamiltonian": "tab:orange",
-    "forcefield": "tab:green",
-    "robots": "tab:red",
-    "forecasting": "tab:purple",
-    "flows": "tab:brown",
-}
+def _domain_colors(rows: Sequence[dict]) -> dict[str, str]:
+    """One colour per domain, in the order the domains first appear (matplotlib's tab10 cycle)."""
+    domains = list(dict.fromkeys(r["domain"] for r in rows))
+    return {d: f"tab:{c}" for d, c in zip(domains, _TAB10 * (1 + len(domains) // len(_TAB10)))}
+
+
+_TAB10 = ["blue", "orange", "green", "red", "purple", "brown", "pink", "gray", "olive", "cyan"]
 
 
 def plot_summary(doc: dict, path: str | Path) -> Path | None:
@@ -774,8 +775,9 @@ def plot_summary(doc: dict, path: str | Path) -> Path | None:
     FigureCanvasAgg(fig)
     ax, bx = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.1, 1]})
     labels, vals, errs, cols, hatches = [], [], [], [], []
+    colors = _domain_colors(rows)
     for r in rows:
-        c = _COLORS.get(r["domain"], "gray")
+        c = colors[r["domain"]]
         nmax = max(r["train_sizes"])
         for b, ls in (("plain", "-"), ("augmented", "--")):
             g = r["gain"].get(b)

@@ -26,6 +26,8 @@ import torch
 from torch import Tensor, nn
 
 from symzoo.errors import InputError
+from symzoo.symmetry import POSITION, SCALAR, VECTOR
+from symzoo.task import Field
 
 from .base import SymmetryContract
 
@@ -207,6 +209,7 @@ class GaussianBasis(nn.Module):
 
     def __init__(self, cutoff: float, num_basis: int = 50):
         super().__init__()
+        self.centers: Tensor  # buffer
         self.register_buffer("centers", torch.linspace(0.0, cutoff, num_basis))
         self.coeff = -0.5 / (cutoff / (num_basis - 1)) ** 2
 
@@ -254,9 +257,9 @@ class AtomisticModel(SymmetryContract, nn.Module):
     """
 
     symmetry = frozenset({"rotation", "reflection", "translation", "permutation"})
-    irreps_in = {"pos": "1o", "z": "0e", "cell": "1o"}
+    input_fields = {"pos": Field(POSITION), "z": Field(SCALAR), "cell": Field(VECTOR, "graph")}
     optional_inputs = frozenset({"cell"})  # periodic structures only
-    irreps_out = {"energy": "0e", "forces": "1o"}
+    output_fields = {"energy": Field(SCALAR, "graph"), "forces": Field(VECTOR)}
 
     def __init__(self, cutoff: float, min_distance: float = 0.5):
         super().__init__()
@@ -266,8 +269,11 @@ class AtomisticModel(SymmetryContract, nn.Module):
             raise ValueError(f"min_distance must be in [0, cutoff), got {min_distance}")
         self.cutoff = float(cutoff)
         self.min_distance = float(min_distance)
+        self.atomic_reference: Tensor  # buffer
         self.register_buffer("atomic_reference", torch.zeros(MAX_Z + 1))
+        self.known_species: Tensor  # buffer
         self.register_buffer("known_species", torch.zeros(MAX_Z + 1, dtype=torch.bool))
+        self.energy_scale: Tensor  # buffer
         self.register_buffer("energy_scale", torch.ones(()))
 
     # -------------------------------------------------------------- subclass hook
@@ -349,7 +355,7 @@ class AtomisticModel(SymmetryContract, nn.Module):
             if not pos.requires_grad:
                 pos = pos.detach().requires_grad_(True)
             strain = None
-            if compute_stress and periodic:
+            if compute_stress and periodic and cell is not None:
                 strain = torch.zeros(num_graphs, 3, 3, dtype=pos.dtype, device=pos.device, requires_grad=True)
                 sym = 0.5 * (strain + strain.transpose(-1, -2))
                 pos = pos + torch.einsum("ni,nij->nj", pos, sym[b])
@@ -378,7 +384,7 @@ class AtomisticModel(SymmetryContract, nn.Module):
             grads = torch.autograd.grad(energy.sum(), inputs, create_graph=self.training, allow_unused=True)
         forces = -grads[0] if grads[0] is not None else torch.zeros_like(pos)
         out = {"energy": energy, "forces": forces}
-        if strain is not None:
+        if strain is not None and cell is not None:
             vol = torch.linalg.det(cell.detach()).abs()
             g = grads[1] if grads[1] is not None else torch.zeros_like(strain)
             out["stress"] = g / vol[:, None, None]

@@ -2,30 +2,73 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from torch import Tensor, nn
 
-__all__ = ["SymmetryContract", "mlp", "ACTIVATIONS", "segment_mean", "segment_sum"]
+from symzoo.contract import contract_problem, describe_task_fields, irreps_string, model_contract
+from symzoo.task import Field
+
+__all__ = ["SymmetryContract", "TaskDescribedKwargs", "mlp", "ACTIVATIONS", "segment_mean", "segment_sum"]
 
 ACTIVATIONS = {"silu": nn.SiLU, "relu": nn.ReLU, "tanh": nn.Tanh, "gelu": nn.GELU, "softplus": nn.Softplus}
 
 
 class SymmetryContract:
-    """Mixin declaring what a model claims, like e3nn's ``irreps_in/irreps_out``.
+    """Mixin declaring what a model claims, like escnn's ``in_type/out_type`` and e3nn's
+    ``irreps_in/irreps_out``, in the vocabulary tasks use (:mod:`symzoo.contract`).
 
     ``symmetry``: the group factors the model is **built** to respect exactly (a subset of
-    ``symzoo.symmetry.FACTORS``); generic tests assert equivariance for exactly these and report
-    (without asserting) the others.  ``irreps_in`` / ``irreps_out``: e3nn irreps strings of the
-    inputs the model reads and the outputs it returns (``"1o"`` for a position or vector).
-    ``optional_inputs``: fields of ``irreps_in`` the model uses when present but does not need
-    (e.g. a periodic cell); :mod:`symzoo.compat` checks the others against a task's fields.
+    ``symzoo.symmetry.FACTORS``, or the generators of a finite group); generic tests assert
+    equivariance for exactly these and report (without asserting) the others.
+    ``input_fields`` / ``output_fields``: batch field -> :class:`symzoo.task.Field` of the inputs
+    the model reads and the outputs it returns, with the representation each transforms by under
+    the task's group (``Field(POSITION)`` for a position, whether or not the model is equivariant;
+    a :class:`symzoo.contract.RepKind` for a family of them).  ``optional_inputs``: inputs the model
+    uses when present but does not need (e.g. a periodic cell).  :mod:`symzoo.compat` checks the
+    declaration against a task's fields; :meth:`fit_problem` says, before anything is built, whether
+    the builder's model can run on a task (``symzoo.list_models(task=...)``).
+
+    ``irreps_in`` / ``irreps_out`` (read-only here): e3nn-style strings of the declared fields, as
+    ``model.json`` records them.  **Deprecated**: declaring a model by setting ``irreps_in`` /
+    ``irreps_out`` strings (instead of ``input_fields`` / ``output_fields``) still works and is
+    normalised to ``Rep`` objects by :func:`symzoo.contract.model_contract`.
     """
 
     symmetry: frozenset[str] = frozenset()
-    irreps_in: dict[str, str] = {}
+    input_fields: dict[str, Field] = {}
     optional_inputs: frozenset[str] = frozenset()
-    irreps_out: dict[str, str] = {}
+    output_fields: dict[str, Field] = {}
+
+    @property
+    def irreps_in(self) -> dict[str, str]:
+        legacy = self.__dict__.get("_legacy_irreps_in")
+        if legacy is not None:
+            return legacy
+        return {k: irreps_string(f.rep) for k, f in model_contract(self).inputs.items()}
+
+    @irreps_in.setter
+    def irreps_in(self, value: dict[str, str]) -> None:  # deprecated: declare input_fields
+        self.__dict__["_legacy_irreps_in"] = dict(value)
+
+    @property
+    def irreps_out(self) -> dict[str, str]:
+        legacy = self.__dict__.get("_legacy_irreps_out")
+        if legacy is not None:
+            return legacy
+        return {k: irreps_string(f.rep) for k, f in model_contract(self).outputs.items()}
+
+    @irreps_out.setter
+    def irreps_out(self, value: dict[str, str]) -> None:  # deprecated: declare output_fields
+        self.__dict__["_legacy_irreps_out"] = dict(value)
+
+    @classmethod
+    def fit_problem(cls, task: Any) -> str | None:
+        """Why a model of this class cannot run on ``task`` (one sentence), ``None`` if it can.
+        Default: the class's declared fields against the task's (:func:`symzoo.contract.contract_problem`).
+        Models built from the task's own fields override it."""
+        return contract_problem(model_contract(cls), task)
 
     def fit_closed_form(self, task, train_set) -> None:
         """Fit parameters in closed form before training (e.g. an echo state network's ridge
@@ -37,6 +80,24 @@ class SymmetryContract:
         """A penalty the harness adds to the training loss (e.g. the residual pathway prior of
         ``egnn-rpp``); ``None`` (the default) adds nothing.  Returns a scalar tensor."""
         return None
+
+
+class TaskDescribedKwargs:
+    """Mixin: a task *object* among the builder arguments (``create_model("mlp", task=task)``) is
+    recorded as the JSON description of its fields (:func:`symzoo.contract.describe_task_fields`),
+    so ``model.json`` stays JSON and rebuilds the model."""
+
+    @property
+    def builder_kwargs(self) -> dict[str, Any]:
+        return self._described_kwargs
+
+    @builder_kwargs.setter
+    def builder_kwargs(self, kwargs: Mapping[str, Any]) -> None:
+        kw = dict(kwargs)
+        task = kw.get("task")
+        if task is not None and not isinstance(task, (str, Mapping)):
+            kw["task"] = describe_task_fields(task)
+        self._described_kwargs = kw
 
 
 def mlp(

@@ -12,16 +12,20 @@ All three predict a displacement added to the input positions.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
+from symzoo.contract import TaskView
 from symzoo.errors import InputError
 from symzoo.registry import register_model
+from symzoo.symmetry import POSITION, SCALAR, VECTOR
+from symzoo.task import Field
 
 from ._atoms import AtomisticModel
-from .base import SymmetryContract, mlp, segment_sum
+from .base import SymmetryContract, TaskDescribedKwargs, mlp, segment_sum
 
 __all__ = ["GNN", "FlatMLP", "EnergyMLP", "LinearDynamics"]
 
@@ -30,8 +34,8 @@ class GNN(SymmetryContract, nn.Module):
     """Message passing on raw coordinates: node input ``[pos, vel, |vel|]``, edge input attr product."""
 
     symmetry = frozenset({"permutation"})
-    irreps_in = {"pos": "3x0e", "vel": "3x0e", "attr": "0e"}
-    irreps_out = {"pos": "1o"}
+    input_fields = {"pos": Field(POSITION), "vel": Field(VECTOR), "attr": Field(SCALAR)}
+    output_fields = {"pos": Field(POSITION)}
 
     def __init__(self, hidden: int = 64, layers: int = 4, act: str = "silu", attr_dim: int = 1, dim: int = 3):
         super().__init__()
@@ -53,12 +57,12 @@ class GNN(SymmetryContract, nn.Module):
         return {"pos": x + self.decoder(h)}
 
 
-class FlatMLP(SymmetryContract, nn.Module):
+class FlatMLP(TaskDescribedKwargs, SymmetryContract, nn.Module):
     """MLP on the flattened ``[pos, vel, attr]`` of a fixed-size system."""
 
     symmetry: frozenset[str] = frozenset()
-    irreps_in = {"pos": "nx3x0e", "vel": "nx3x0e", "attr": "0e"}
-    irreps_out = {"pos": "1o"}
+    input_fields = {"pos": Field(POSITION), "vel": Field(VECTOR), "attr": Field(SCALAR)}
+    output_fields = {"pos": Field(POSITION)}
 
     def __init__(
         self,
@@ -92,8 +96,8 @@ class LinearDynamics(SymmetryContract, nn.Module):
     """Constant-velocity extrapolation ``x + tau * v`` with a learned time ``tau``."""
 
     symmetry = frozenset({"rotation", "reflection", "translation", "permutation"})
-    irreps_in = {"pos": "1o", "vel": "1o"}
-    irreps_out = {"pos": "1o"}
+    input_fields = {"pos": Field(POSITION), "vel": Field(VECTOR)}
+    output_fields = {"pos": Field(POSITION)}
 
     def __init__(self, tau: float = 1.0):
         super().__init__()
@@ -104,7 +108,7 @@ class LinearDynamics(SymmetryContract, nn.Module):
         return {"pos": batch.pos + self.tau.to(batch.pos.dtype) * batch.vel}
 
 
-class EnergyMLP(AtomisticModel):
+class EnergyMLP(TaskDescribedKwargs, AtomisticModel):
     """Energy of a fixed molecule from its flattened coordinates (the plain baseline of force-field
     comparisons): ``E = scale * MLP(pos.flatten()) + sum_i E0[z_i]``, ``forces = -dE/dpos``.
 
@@ -113,8 +117,9 @@ class EnergyMLP(AtomisticModel):
     """
 
     symmetry: frozenset[str] = frozenset()
-    irreps_in = {"pos": "nx3x0e", "z": "0e"}
-    irreps_out = {"energy": "0e", "forces": "1o"}
+    input_fields = {"pos": Field(POSITION), "z": Field(SCALAR)}
+    optional_inputs: frozenset[str] = frozenset()
+    output_fields = {"energy": Field(SCALAR, "graph"), "forces": Field(VECTOR)}
 
     def __init__(self, n_atoms: int, hidden: int = 256, layers: int = 3, act: str = "silu"):
         super().__init__(cutoff=5.0, min_distance=0.0)
@@ -151,6 +156,39 @@ def gnn(hidden: int = 64, layers: int = 4, act: str = "silu", attr_dim: int = 1,
     return GNN(hidden, layers, act, attr_dim, dim)
 
 
+def _plain_mlps() -> dict[str, Any]:
+    """The plain MLPs the ``mlp`` builder chooses from, by the fields of the task (first that fits);
+    a new kind of task with its own field layout adds its class here."""
+    from .emlp import RobotMLP
+    from .flowmaps import FlowMLP
+
+    return {"positions": FlatMLP, "energy": EnergyMLP, "flow": FlowMLP, "robot": RobotMLP}
+
+
+def _task_object(task: Any) -> Any:
+    """A task instance as is; a registered name -> the task; a JSON description -> its fields
+    (a robot task's description, with group generators, stays a description for ``RobotMLP``)."""
+    if isinstance(task, str):
+        from symzoo.registry import get_task
+
+        return get_task(task)
+    if isinstance(task, Mapping) and "generators" not in task:
+        return TaskView(task)
+    return task
+
+
+def _mlp_problem(task: Any) -> str | None:
+    """Why no plain MLP layout fits ``task`` (``None`` when one does)."""
+    obj = _task_object(task)
+    problems = []
+    for cls in _plain_mlps().values():
+        problem = cls.fit_problem(obj)
+        if problem is None:
+            return None
+        problems.append(f"{cls.__name__}: {problem}")
+    return "no plain MLP layout fits its fields (" + "; ".join(problems) + ")"
+
+
 @register_model("mlp", domain="nbody")
 def flat_mlp(
     n_particles: int = 5,
@@ -159,32 +197,51 @@ def flat_mlp(
     act: str = "silu",
     attr_dim: int = 1,
     dim: int = 3,
-    target: str = "positions",
+    target: str | None = None,
     task: Any = None,
 ) -> nn.Module:
-    """MLP on flattened coordinates of a fixed-size particle system; no built-in symmetry.
+    """MLP from the task's flattened input fields to its output fields; no built-in symmetry.
 
-    ``target="positions"`` (N-body: predicts positions) or ``"energy"`` (atoms: predicts the energy of
-    a fixed molecule from its flattened coordinates, forces by autograd; atomistic tasks set this),
-    or ``"robot"`` (robot task ``task``: its concatenated input fields -> its output fields,
-    :class:`symzoo.models.emlp.RobotMLP`; robot tasks set this, with ``task`` the description of
-    the task instance, :func:`symzoo.models.emlp.describe_robot_fields`), or ``"flow"`` (attractor
-    forecasting: a window of ``n_particles`` states of size ``dim`` -> the next state,
-    :class:`symzoo.models.flowmaps.FlowMLP`; attractor tasks set this).
+    The layout follows the fields of ``task`` (a task instance, its registered name, or the JSON
+    description a task's ``model_defaults`` passes): the first of the plain MLPs whose declared
+    contract fits them (:meth:`SymmetryContract.fit_problem`): particle positions and velocities ->
+    positions (:class:`FlatMLP`, ``n_particles`` nodes of dimension ``dim``), positions and species
+    -> an energy and its forces by autograd (:class:`EnergyMLP`, ``n_particles`` atoms), a window of
+    states -> the next state (:class:`~symzoo.models.flowmaps.FlowMLP`, sizes from the window's
+    declared shape), a robot's joint fields -> its outputs (:class:`~symzoo.models.emlp.RobotMLP`).
+    Without a task: the N-body :class:`FlatMLP`.  ``target`` (``"positions"``, ``"energy"``,
+    ``"robot"``, ``"flow"``) names a layout explicitly; **deprecated** (model files written before
+    the layout followed the fields record it, and still load).
     """
-    if target == "positions":
-        return FlatMLP(n_particles, hidden, layers, act, attr_dim, dim)
-    if target == "energy":
-        return EnergyMLP(n_particles, hidden, layers, act)
-    if target == "robot":
+    layouts = _plain_mlps()
+    obj = None if task is None else _task_object(task)
+    if target is not None:
+        if target not in layouts:
+            raise ValueError(f"mlp target must be one of {', '.join(layouts)}, got {target!r}")
+        cls = layouts[target]
+    elif obj is None:
+        cls = layouts["positions"]
+    else:
+        cls = next((c for c in layouts.values() if c.fit_problem(obj) is None), None)
+        if cls is None:
+            raise ValueError(
+                f"mlp cannot be built on task {getattr(obj, 'name', obj)!r}: {_mlp_problem(obj)}"
+            )
+    if cls is layouts["robot"]:
         from .emlp import robot_mlp
 
         return robot_mlp(task=task, hidden=hidden, layers=layers, act=act)
-    if target == "flow":  # attractor forecasting: n_particles = window length, dim = state size
-        from .flowmaps import FlowMLP
+    if cls is layouts["flow"]:
+        x = getattr(obj, "input_fields", {}).get("x") if obj is not None else None
+        if x is not None and x.shape is not None and len(x.shape) == 2:
+            n_particles, dim = int(x.shape[0]), int(x.shape[1])  # a window of states [W, D]
+        return cls(window=n_particles, dim=dim, hidden=hidden, layers=layers, act=act)
+    if cls is layouts["energy"]:
+        return cls(n_particles, hidden, layers, act)
+    return cls(n_particles, hidden, layers, act, attr_dim, dim)
 
-        return FlowMLP(window=n_particles, dim=dim, hidden=hidden, layers=layers, act=act)
-    raise ValueError(f"mlp target must be 'positions', 'energy', 'robot' or 'flow', got {target!r}")
+
+flat_mlp.fit_problem = _mlp_problem
 
 
 @register_model("linear", domain="nbody")

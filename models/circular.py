@@ -11,19 +11,25 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
+from symzoo.contract import RepKind
+from symzoo.groups import ShiftRep
 from symzoo.registry import register_model
+from symzoo.task import Field
 
 from .base import ACTIVATIONS, SymmetryContract
 
 __all__ = ["CircNet"]
+
+#: the sites of a ring under cyclic shifts (lorenz96-N)
+_RING = RepKind("shift", types=(ShiftRep,))
 
 
 class CircNet(SymmetryContract, nn.Module):
     """Circular CNN on the sites of a ring; Z_N-equivariant."""
 
     symmetry = frozenset({"shift"})
-    irreps_in = {"x": "window of ring states [W, N]"}
-    irreps_out = {"x_next": "ring state [N]"}
+    input_fields = {"x": Field(_RING, "graph", "window of ring states [W, N]")}
+    output_fields = {"x_next": Field(_RING, "graph", "ring state [N]")}
 
     def __init__(
         self, window: int = 4, hidden: int = 32, layers: int = 3, kernel: int = 5, act: str = "silu"
@@ -59,7 +65,7 @@ class CircNet(SymmetryContract, nn.Module):
         return {"x_next": x[:, -1] + self.net(x).squeeze(1)}
 
 
-@register_model("circnet", domain="attractors-ring")
+@register_model("circnet", domain="forecasting")
 def circnet(
     window: int = 4, hidden: int = 32, layers: int = 3, kernel: int = 5, act: str = "silu"
 ) -> CircNet:

@@ -14,13 +14,17 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from symzoo.contract import RepKind
+from symzoo.groups import GridRep
 from symzoo.registry import register_model
+from symzoo.task import Field
 
 from .base import SymmetryContract
 
 __all__ = ["FlowCNN", "FlowUNet", "PeriodicConv"]
 
-_GRID = {"w": "grid-pseudoscalar", "f": "grid-pseudoscalar"}
+#: a one-channel field on a square grid (a plain CNN does not care how it transforms)
+_GRID = RepKind("grid field", types=(GridRep,), names=("grid-scalar", "grid-pseudoscalar"))
 
 
 class PeriodicConv(nn.Conv2d):
@@ -34,8 +38,8 @@ class PeriodicConv(nn.Conv2d):
 
 class _FlowModel(SymmetryContract, nn.Module):
     symmetry: frozenset[str] = frozenset()
-    irreps_in = _GRID
-    irreps_out = {"w": "grid-pseudoscalar"}
+    input_fields = {"w": Field(_GRID, "graph"), "f": Field(_GRID, "graph")}
+    output_fields = {"w": Field(_GRID, "graph")}
 
     def __init__(self, w_scale: float, f_scale: float):
         super().__init__()

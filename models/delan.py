@@ -39,16 +39,18 @@ Builder arguments name the task: the harness passes the task instance's descript
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from symzoo.contract import ANY, as_field
 from symzoo.registry import register_model
+from symzoo.task import Field
 
 from .base import SymmetryContract
-from .emlp import TaskKwargs
+from .emlp import TaskKwargs, robot_fit_problem
 
 __all__ = [
     "MassNet",
@@ -99,8 +101,11 @@ class MassNet(nn.Module):
         self.n, self.eps = int(n_dof), float(eps)
         self.net = _net(3 * self.n, hidden, layers, self.n * (self.n + 1) // 2, act)
         rows, cols = torch.tril_indices(self.n, self.n)
+        self.rows: Tensor  # buffer
         self.register_buffer("rows", rows, persistent=False)
+        self.cols: Tensor  # buffer
         self.register_buffer("cols", cols, persistent=False)
+        self.diag: Tensor  # buffer
         self.register_buffer("diag", (rows == cols), persistent=False)
 
     def forward(self, q: Tensor) -> Tensor:
@@ -148,6 +153,7 @@ class SymmetrizedDamping(nn.Module):
     def __init__(self, base: Damping, rho_v: Tensor):
         super().__init__()
         self.base = base
+        self.rho_v: Tensor  # buffer
         self.register_buffer("rho_v", torch.as_tensor(rho_v, dtype=torch.float32).clone())
 
     def forward(self) -> Tensor:
@@ -162,7 +168,9 @@ class SymmetrizedMass(nn.Module):
     def __init__(self, base: nn.Module, rho_q: Tensor, rho_v: Tensor):
         super().__init__()
         self.base = base
+        self.rho_q: Tensor  # buffer
         self.register_buffer("rho_q", torch.as_tensor(rho_q, dtype=torch.float32).clone())
+        self.rho_v: Tensor  # buffer
         self.register_buffer("rho_v", torch.as_tensor(rho_v, dtype=torch.float32).clone())
 
     def forward(self, q: Tensor) -> Tensor:
@@ -180,6 +188,7 @@ class SymmetrizedPotential(nn.Module):
     def __init__(self, base: nn.Module, rho_q: Tensor):
         super().__init__()
         self.base = base
+        self.rho_q: Tensor  # buffer
         self.register_buffer("rho_q", torch.as_tensor(rho_q, dtype=torch.float32).clone())
 
     def forward(self, q: Tensor) -> Tensor:
@@ -194,8 +203,21 @@ class DeLaN(TaskKwargs, SymmetryContract, nn.Module):
 
     ``mass``: ``q [B, n] -> H [B, n, n]``; ``potential``: ``q [B, n] -> V [B]`` (any modules, e.g.
     :class:`MassNet`/:class:`PotentialNet`, their symmetrized versions, or an analytic system).
-    ``keys`` names the batch fields ``q``, ``qd``, ``qdd`` and the output ``tau``.
+    ``keys`` names the batch fields ``q``, ``qd``, ``qdd`` and the output ``tau``; ``irreps`` maps
+    them to the task's :class:`~symzoo.task.Field` (or ``Rep``) objects, the declared contract.
     """
+
+    @classmethod
+    def fit_problem(cls, task: Any) -> str | None:
+        """A robot task with joint positions, velocities, accelerations and torques of one size."""
+        problem = robot_fit_problem(task)
+        if problem is not None or isinstance(task, (str, Mapping)) or task is None:
+            return problem
+        try:
+            _robot_io(task, dict.fromkeys(ALIASES))
+        except ValueError as e:
+            return str(e)
+        return None
 
     def __init__(
         self,
@@ -203,7 +225,7 @@ class DeLaN(TaskKwargs, SymmetryContract, nn.Module):
         potential: nn.Module,
         keys: Mapping[str, str] | None = None,
         symmetry: frozenset[str] = frozenset(),
-        irreps: Mapping[str, str] | None = None,
+        irreps: Mapping[str, Any] | None = None,
         damping: nn.Module | None = None,
     ):
         super().__init__()
@@ -212,10 +234,13 @@ class DeLaN(TaskKwargs, SymmetryContract, nn.Module):
         self.damping = damping
         self.keys = {"q": "q", "qd": "qd", "qdd": "qdd", "tau": "tau", **dict(keys or {})}
         self.symmetry = frozenset(symmetry)
-        irreps = dict(irreps or {})
-        self.irreps_in = {self.keys[k]: irreps.get(self.keys[k], "n") for k in ("q", "qd", "qdd")}
-        self.irreps_out = {self.keys["tau"]: irreps.get(self.keys["tau"], "n")}
+        # ``irreps``: field -> the task's Field (or Rep) of each of them; strings are deprecated
+        fields = {k: as_field(v, "graph") for k, v in dict(irreps or {}).items()}
+        any_vec = Field(ANY, "graph")
+        self.input_fields = {self.keys[k]: fields.get(self.keys[k], any_vec) for k in ("q", "qd", "qdd")}
+        self.output_fields = {self.keys["tau"]: fields.get(self.keys["tau"], any_vec)}
         #: a positive scale of the Lagrangian (H and V), fitted to the torque scale of the data
+        self.scale: Tensor  # buffer
         self.register_buffer("scale", torch.ones(()))
 
     @torch.no_grad()
@@ -236,7 +261,8 @@ class DeLaN(TaskKwargs, SymmetryContract, nn.Module):
             t, v = tau.double().reshape(-1, tau.shape[-1]), qd.double().reshape(-1, qd.shape[-1])
             slope = ((t * v).sum(0) / v.pow(2).sum(0).clamp(min=1e-12)).clamp(min=1e-4) / float(self.scale)
             base = self.damping.base if isinstance(self.damping, SymmetrizedDamping) else self.damping
-            base.raw.copy_((slope + torch.log(-torch.expm1(-slope))).to(base.raw.dtype))  # softplus⁻¹
+            raw = cast(Tensor, base.raw)
+            raw.copy_((slope + torch.log(-torch.expm1(-slope))).to(raw.dtype))  # softplus⁻¹
 
     def dynamics_terms(
         self, q: Tensor, qd: Tensor, qdd: Tensor, create_graph: bool = False
@@ -323,7 +349,7 @@ def _robot_io(task: Any, names: Mapping[str, str | None]):
     n = inputs[keys["q"]].dim
     if any(r.dim != n for r in (inputs[keys["qd"]], inputs[keys["qdd"]], outputs[keys["tau"]])):
         raise ValueError(f"delan needs q, qd, qdd and tau of the same size ({n} joints)")
-    irreps = {k: f"{r.dim}x{r.name}" for k, r in {**inputs, **outputs}.items() if k in keys.values()}
+    irreps = {k: Field(r, "graph") for k, r in {**inputs, **outputs}.items() if k in keys.values()}
     reps = {role: (outputs if role == "tau" else inputs)[k] for role, k in keys.items()}
     return group, reps, keys, n, irreps
 

@@ -18,10 +18,14 @@ checks that both paths agree to 1e-12 in float64, gradients included.
 
 from __future__ import annotations
 
+from typing import cast
+
 import torch
 from torch import Tensor, nn
 
 from symzoo.registry import register_model
+from symzoo.symmetry import POSITION, SCALAR, VECTOR
+from symzoo.task import Field
 
 from .base import ACTIVATIONS, SymmetryContract, mlp, segment_mean, segment_sum
 
@@ -121,8 +125,8 @@ class EGNN(SymmetryContract, nn.Module):
     """EGNN for particle dynamics: ``pos, vel, attr -> {"pos"}`` (positions after the horizon)."""
 
     symmetry = frozenset({"rotation", "reflection", "translation", "permutation"})
-    irreps_in = {"pos": "1o", "vel": "1o", "attr": "0e"}
-    irreps_out = {"pos": "1o"}
+    input_fields = {"pos": Field(POSITION), "vel": Field(VECTOR), "attr": Field(SCALAR)}
+    output_fields = {"pos": Field(POSITION)}
 
     def __init__(
         self,
@@ -202,7 +206,7 @@ class EGNN(SymmetryContract, nn.Module):
         edge_attr = torch.cat([ab[:, :, None, :] * ab[:, nbr], (d0**2).sum(-1, keepdim=True)], -1)
         h = self.embed(vb.norm(dim=-1, keepdim=True))
         for layer in self.layers:
-            h, xb = layer.forward_dense(h, xb, vb, edge_attr, nbr)
+            h, xb = cast(EGNNLayer, layer).forward_dense(h, xb, vb, edge_attr, nbr)
         return xb.reshape(n_total, d)
 
 

@@ -11,10 +11,9 @@ group and in any dtype.  :meth:`EMLP.export` turns it into plain ``torch.nn`` la
 ``export()``) for deployment: same outputs, still equivariant, no escnn needed at run time.
 
 ``mlp`` on robot tasks is :class:`RobotMLP`: the same inputs and outputs, no symmetry (``mlp+aug``
-learns it from augmentation).  The registered name ``mlp`` belongs to ``symzoo.models.baselines``;
-robot tasks turn it into a :class:`RobotMLP` through ``Task.model_defaults`` (``target="robot"``,
-``task=<description of the task instance>``), the pattern the atomistic tasks use for their energy MLP
-(:func:`robot_model_defaults`).
+learns it from augmentation).  The registered name ``mlp`` belongs to ``symzoo.models.baselines``,
+which builds a :class:`RobotMLP` from a robot task's fields (``Task.model_defaults`` passes
+``task=<description of the task instance>``, :func:`robot_model_defaults`).
 
 Builder arguments are JSON-serializable: the harness passes ``task=<description>``, the task
 instance's group and field representations as data (:func:`describe_robot_fields`: generator
@@ -40,6 +39,7 @@ import torch
 from torch import Tensor, nn
 
 from symzoo.registry import register_model, register_model_defaults
+from symzoo.task import Field
 
 from .base import SymmetryContract
 
@@ -53,6 +53,7 @@ __all__ = [
     "describe_robot_fields",
     "robot_fields",
     "robot_model_defaults",
+    "robot_fit_problem",
 ]
 
 DOMAIN = "robotics"
@@ -183,15 +184,15 @@ def robot_fields(task: Any = None):
 @register_model_defaults("robotics")
 def robot_model_defaults(task: Any, model_name: str) -> dict[str, Any]:
     """What a robot task's ``model_defaults`` returns: ``task=<description of the task instance>``
-    (:func:`describe_robot_fields`) for the robot models, and ``target="robot"`` (with emlp's ELU)
-    for the registered ``mlp`` (otherwise the N-body MLP).  ``task`` is the task instance (a name
+    (:func:`describe_robot_fields`) for the robot models and the registered ``mlp`` (which then
+    builds a :class:`RobotMLP`, with emlp's ELU).  ``task`` is the task instance (a name
     is still accepted and passed through, as published entries record it)."""
     base = model_name.split("+")[0]
     if base not in ("mlp", "emlp", "delan", "delan-eq"):
         return {}
     ref = task if isinstance(task, str) else describe_robot_fields(task)
     if base == "mlp":
-        return {"target": "robot", "task": ref, "act": "elu"}
+        return {"task": ref, "act": "elu"}
     return {"task": ref}
 
 
@@ -205,8 +206,25 @@ def prepare_robot_model(model: nn.Module, train_set: Any) -> None:
         fit(dict(fields))
 
 
-def _irreps(reps: Mapping[str, Any]) -> dict[str, str]:
-    return {k: f"{r.dim}x{r.name}" for k, r in reps.items()}
+def _fields(reps: Mapping[str, Any]) -> dict[str, Field]:
+    """The declared fields of a model built on a robot task: the task's own representations."""
+    return {k: Field(r, "graph") for k, r in reps.items()}
+
+
+def robot_fit_problem(task: Any) -> str | None:
+    """Why a model built from a robot task's fields (``emlp``, the robot ``mlp``, ``delan``) cannot
+    be built on ``task``, or ``None``: a finite group with a :class:`~symzoo.groups.MatrixRep` on
+    every field, one vector per sample (not a window of states)."""
+    if isinstance(task, (str, Mapping)) or task is None:
+        return None
+    try:
+        robot_fields(task)
+    except ValueError as e:
+        return str(e)
+    for k, f in {**task.input_fields, **task.output_fields}.items():
+        if f.shape is not None and tuple(f.shape) != (f.rep.dim,):
+            return f"field {k!r} holds {list(f.shape)} per sample; robot models read one vector per sample"
+    return None
 
 
 def _check_width(hidden: int, layers: int) -> None:
@@ -235,7 +253,12 @@ class TaskKwargs:
 
 
 class _Standardized(TaskKwargs, SymmetryContract, nn.Module):
-    """Concatenates the input fields, standardizes them, and splits the de-standardized output."""
+    """Concatenates the input fields, standardizes them, and splits the de-standardized output.
+    Its ``input_fields``/``output_fields`` are the task's (set when built from a task)."""
+
+    @classmethod
+    def fit_problem(cls, task: Any) -> str | None:
+        return robot_fit_problem(task)
 
     def _init_io(self, in_dims: Mapping[str, int], out_dims: Mapping[str, int]) -> None:
         self.in_keys, self.out_keys = list(in_dims), list(out_dims)
@@ -244,9 +267,13 @@ class _Standardized(TaskKwargs, SymmetryContract, nn.Module):
             [int(out_dims[k]) for k in self.out_keys],
         )
         din, dout = sum(self.in_dims), sum(self.out_dims)
+        self.in_mean: Tensor  # buffer
         self.register_buffer("in_mean", torch.zeros(din))
+        self.in_std: Tensor  # buffer
         self.register_buffer("in_std", torch.ones(din))
+        self.out_mean: Tensor  # buffer
         self.register_buffer("out_mean", torch.zeros(dout))
+        self.out_std: Tensor  # buffer
         self.register_buffer("out_std", torch.ones(dout))
 
     def _inputs(self, batch) -> Tensor:
@@ -332,7 +359,7 @@ class EMLP(_Standardized):
         self._init_io({k: r.dim for k, r in inputs.items()}, {k: r.dim for k, r in outputs.items()})
         self.group = group
         self.symmetry = frozenset(group.factors)
-        self.irreps_in, self.irreps_out = _irreps(inputs), _irreps(outputs)
+        self.input_fields, self.output_fields = _fields(inputs), _fields(outputs)
         self._in_mats, self._out_mats = _block_diag(group, inputs), _block_diag(group, outputs)
         gspace = no_base_space(group.escnn)
         self.in_type = enn.FieldType(gspace, [r.escnn_rep() for r in inputs.values()])
@@ -404,10 +431,10 @@ class ExportedEMLP(_Standardized):
         self.load_state_dict(
             {k: v for k, v in src.state_dict().items() if not k.startswith("net.")}, strict=False
         )
-        self.symmetry, self.irreps_in, self.irreps_out = (
+        self.symmetry, self.input_fields, self.output_fields = (
             src.symmetry,
-            dict(src.irreps_in),
-            dict(src.irreps_out),
+            dict(src.input_fields),
+            dict(src.output_fields),
         )
         self.net = seq
 
@@ -435,7 +462,7 @@ class RobotMLP(_Standardized):
         if act not in acts:
             raise ValueError(f"mlp activation must be one of {sorted(acts)}")
         self._init_io({k: r.dim for k, r in inputs.items()}, {k: r.dim for k, r in outputs.items()})
-        self.irreps_in, self.irreps_out = _irreps(inputs), _irreps(outputs)
+        self.input_fields, self.output_fields = _fields(inputs), _fields(outputs)
         sizes = [sum(self.in_dims)] + [int(hidden)] * int(layers) + [sum(self.out_dims)]
         layers_: list[nn.Module] = []
         for i in range(len(sizes) - 1):
@@ -457,6 +484,6 @@ def emlp(task: Any = None, hidden: int = 128, layers: int = 2, act: str = "elu")
 
 
 def robot_mlp(task: Any = None, hidden: int = 128, layers: int = 2, act: str = "elu") -> RobotMLP:
-    """The plain MLP of robot tasks (``mlp`` with ``target="robot"``)."""
+    """The plain MLP of robot tasks (what ``mlp`` builds on a robot task's fields)."""
     _, inputs, outputs = robot_fields(task)
     return RobotMLP(inputs, outputs, hidden, layers, act)

@@ -21,18 +21,24 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from symzoo.contract import RepKind
+from symzoo.groups import MatrixRep, ShiftRep
 from symzoo.registry import register_model
+from symzoo.task import Field
 
 from .base import SymmetryContract, mlp
 
 __all__ = ["SymmetrizedMLP"]
 
+#: the state of an attractor task: any linear representation of its finite group
+_LINEAR = RepKind("linear rep of a finite group", types=(MatrixRep, ShiftRep))
+
 
 class SymmetrizedMLP(SymmetryContract, nn.Module):
     """Group-averaged MLP flow map; equivariant to every factor of the system's group."""
 
-    irreps_in = {"x": "window of states [W, D]"}
-    irreps_out = {"x_next": "state [D]"}
+    input_fields = {"x": Field(_LINEAR, "graph", "window of states [W, D]")}
+    output_fields = {"x_next": Field(_LINEAR, "graph", "state [D]")}
 
     def __init__(
         self,
@@ -59,6 +65,7 @@ class SymmetrizedMLP(SymmetryContract, nn.Module):
         self.system, self.window = system, int(window)
         self.dim = int(mats.shape[-1])
         self.symmetry = symmetry
+        self.rho: Tensor  # buffer
         self.register_buffer("rho", mats.to(torch.get_default_dtype()))
         self.net = mlp([self.window * self.dim] + [hidden] * layers + [self.dim], act)
 
@@ -79,7 +86,7 @@ class SymmetrizedMLP(SymmetryContract, nn.Module):
         return {"x_next": x[:, -1] + y}
 
 
-@register_model("eqmlp", domain="attractors")
+@register_model("eqmlp", domain="forecasting")
 def eqmlp(
     system: str = "lorenz",
     window: int = 4,

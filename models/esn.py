@@ -33,7 +33,9 @@ import logging
 import torch
 from torch import Tensor, nn
 
+from symzoo.contract import ANY
 from symzoo.registry import register_model
+from symzoo.task import Field
 
 from .base import SymmetryContract
 
@@ -46,8 +48,8 @@ class ESN(SymmetryContract, nn.Module):
     """Echo state network flow map on windows ``x [B, W, D]`` (module docstring)."""
 
     symmetry: frozenset[str] = frozenset()
-    irreps_in = {"x": "window of states [W, D]"}
-    irreps_out = {"x_next": "state [D]"}
+    input_fields = {"x": Field(ANY, "graph", "window of states [W, D]")}
+    output_fields = {"x_next": Field(ANY, "graph", "state [D]")}
 
     def __init__(
         self,
@@ -86,8 +88,11 @@ class ESN(SymmetryContract, nn.Module):
         w_in = (torch.rand(self.n, self.dim, generator=gen, dtype=torch.float64) * 2 - 1) * input_scale
         b = (torch.rand(self.n, generator=gen, dtype=torch.float64) * 2 - 1) * bias_scale
         dt = torch.get_default_dtype()
+        self.A: Tensor  # buffer
         self.register_buffer("A", a.to(dt))
+        self.W_in: Tensor  # buffer
         self.register_buffer("W_in", w_in.to(dt))
+        self.b: Tensor  # buffer
         self.register_buffer("b", (b if readout == "bias" else torch.zeros_like(b)).to(dt))
         n_feat = 1 + self.dim + self.n
         # a small random readout until fit_closed_form (so an unfit ESN is not trivially the identity)
@@ -135,7 +140,7 @@ class ESN(SymmetryContract, nn.Module):
         log.info("esn: ridge readout fit on %d windows (%d features)", count, ftf.shape[0])
 
 
-@register_model("esn", domain="attractors")
+@register_model("esn", domain="forecasting")
 def esn(
     state_dim: int = 3,
     window: int = 4,

@@ -3,8 +3,9 @@
 Both map a window of standardized states ``x [B, W, D]`` to the next state ``x_next [B, D]`` and
 claim no symmetry (their ``+aug`` variants learn it from augmentation):
 
-* :class:`FlowMLP` -- ``x_next = x_last + MLP(flatten(x))``; built by the shared ``mlp`` builder
-  with ``target="flow"`` (attractor tasks set it through ``Task.model_defaults``);
+* :class:`FlowMLP` -- ``x_next = x_last + MLP(flatten(x))``; what the shared ``mlp`` builder
+  builds on a task whose input is a window of states (its fields, which attractor tasks pass
+  through ``Task.model_defaults``);
 * :class:`FlowNODE` -- a neural ODE on the last state: ``x_next = RK4(f_θ, x_last)`` over one
   sampling step (``substeps`` RK4 steps of size ``1 / substeps``, time in sampling steps); built by
   the shared ``node`` builder with ``target="flow"``.
@@ -14,7 +15,10 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from .base import SymmetryContract, mlp
+from symzoo.contract import ANY
+from symzoo.task import Field
+
+from .base import SymmetryContract, TaskDescribedKwargs, mlp
 
 __all__ = ["FlowMLP", "FlowNODE"]
 
@@ -27,12 +31,12 @@ def _check_window(x: Tensor, window: int | None, dim: int, name: str) -> None:
         raise InputError(f"{name} was built for windows {want}; got x of shape {list(x.shape)}")
 
 
-class FlowMLP(SymmetryContract, nn.Module):
+class FlowMLP(TaskDescribedKwargs, SymmetryContract, nn.Module):
     """MLP flow map on a flattened window of states (no built-in symmetry)."""
 
     symmetry: frozenset[str] = frozenset()
-    irreps_in = {"x": "window of states [W, D]"}
-    irreps_out = {"x_next": "state [D]"}
+    input_fields = {"x": Field(ANY, "graph", "window of states [W, D]")}
+    output_fields = {"x_next": Field(ANY, "graph", "state [D]")}
 
     def __init__(self, window: int = 4, dim: int = 3, hidden: int = 128, layers: int = 3, act: str = "silu"):
         super().__init__()
@@ -52,8 +56,8 @@ class FlowNODE(SymmetryContract, nn.Module):
     """Neural ODE on the last state, integrated by RK4 over one sampling step."""
 
     symmetry: frozenset[str] = frozenset()
-    irreps_in = {"x": "window of states [W, D]"}
-    irreps_out = {"x_next": "state [D]"}
+    input_fields = {"x": Field(ANY, "graph", "window of states [W, D]")}
+    output_fields = {"x_next": Field(ANY, "graph", "state [D]")}
 
     def __init__(
         self, dim: int = 3, hidden: int = 128, layers: int = 2, act: str = "tanh", substeps: int = 2

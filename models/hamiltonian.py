@@ -33,8 +33,11 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
+from symzoo.contract import ANY
 from symzoo.errors import InputError
 from symzoo.registry import register_model
+from symzoo.symmetry import POSITION, SCALAR, VECTOR
+from symzoo.task import Field
 
 from .base import ACTIVATIONS, SymmetryContract, mlp, segment_sum
 
@@ -188,8 +191,8 @@ class HNN(_FlatDynamics):
     learned ``H``, defined up to a constant).  Conserves its own ``H`` exactly along exact flows.
     """
 
-    irreps_in = {"q": "kx0e", "p": "kx0e"}
-    irreps_out = {"dq": "kx0e", "dp": "kx0e"}
+    input_fields = {"q": Field(ANY), "p": Field(ANY)}
+    output_fields = {"dq": Field(ANY), "dp": Field(ANY)}
 
     def __init__(self, hidden: int = 200, layers: int = 2, act: str = "tanh", state_dim: int | None = None):
         super().__init__()
@@ -211,8 +214,8 @@ class HNN(_FlatDynamics):
 class NeuralODE(_FlatDynamics):
     """First-order neural ODE baseline: ``(dq, dp) = MLP(q, p)`` (no conservation built in)."""
 
-    irreps_in = {"q": "kx0e", "p": "kx0e"}
-    irreps_out = {"dq": "kx0e", "dp": "kx0e"}
+    input_fields = {"q": Field(ANY), "p": Field(ANY)}
+    output_fields = {"dq": Field(ANY), "dp": Field(ANY)}
 
     def __init__(self, hidden: int = 200, layers: int = 2, act: str = "tanh", state_dim: int | None = None):
         super().__init__()
@@ -232,8 +235,8 @@ class NeuralODE2(_FlatDynamics):
     """Second-order neural ODE baseline (Gruver et al. 2022): ``dq = v``, ``dv = MLP(q, v)``."""
 
     order = 2
-    irreps_in = {"q": "kx0e", "v": "kx0e"}
-    irreps_out = {"dq": "kx0e", "dv": "kx0e"}
+    input_fields = {"q": Field(ANY), "v": Field(ANY)}
+    output_fields = {"dq": Field(ANY), "dv": Field(ANY)}
 
     def __init__(self, hidden: int = 200, layers: int = 2, act: str = "tanh", state_dim: int | None = None):
         super().__init__()
@@ -257,8 +260,8 @@ class LNN(_FlatDynamics):
     """
 
     order = 2
-    irreps_in = {"q": "kx0e", "v": "kx0e"}
-    irreps_out = {"dq": "kx0e", "dv": "kx0e"}
+    input_fields = {"q": Field(ANY), "v": Field(ANY)}
+    output_fields = {"dq": Field(ANY), "dv": Field(ANY)}
 
     def __init__(
         self,
@@ -314,8 +317,8 @@ class EHNN(_Dynamics):
     """
 
     symmetry = frozenset({"rotation", "reflection", "translation", "permutation"})
-    irreps_in = {"q": "1o", "p": "1o", "mass": "0e"}
-    irreps_out = {"dq": "1o", "dp": "1o"}
+    input_fields = {"q": Field(POSITION), "p": Field(VECTOR), "mass": Field(SCALAR)}
+    output_fields = {"dq": Field(VECTOR), "dp": Field(VECTOR)}
     order = 1
 
     def __init__(self, hidden: int = 64, layers: int = 3, act: str = "silu"):
@@ -410,13 +413,27 @@ def node(
     return NeuralODE(hidden, layers, act, state_dim)
 
 
+def _node_problem(task) -> str | None:
+    """``node`` builds a :class:`NeuralODE` (derivatives) or, on a window of states, a
+    :class:`~symzoo.models.flowmaps.FlowNODE` (``target="flow"``): why neither fits ``task``."""
+    from .flowmaps import FlowNODE
+
+    first = NeuralODE.fit_problem(task)
+    if first is None or FlowNODE.fit_problem(task) is None:
+        return None
+    return first
+
+
+node.fit_problem = _node_problem
+
+
 @register_model("node2", domain="hamiltonian")
 def node2(hidden: int = 200, layers: int = 2, act: str = "tanh", state_dim: int | None = None) -> NeuralODE2:
     """Second-order neural ODE baseline (Gruver et al. 2022): an MLP for the acceleration."""
     return NeuralODE2(hidden, layers, act, state_dim)
 
 
-@register_model("ehnn", domain="hamiltonian-particles")
+@register_model("ehnn", domain="hamiltonian")
 def ehnn(hidden: int = 64, layers: int = 3, act: str = "silu") -> EHNN:
     """E(n)-equivariant Hamiltonian network: invariant H from an EGNN, E(d) x S_N-equivariant dynamics."""
     return EHNN(hidden, layers, act)

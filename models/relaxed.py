@@ -20,6 +20,8 @@ import torch
 from torch import Tensor, nn
 
 from symzoo.registry import register_model
+from symzoo.symmetry import POSITION, SCALAR, VECTOR
+from symzoo.task import Field
 
 from .base import SymmetryContract, mlp, segment_mean
 from .egnn import EGNN
@@ -36,8 +38,8 @@ class RelaxedEGNN(SymmetryContract, nn.Module):
     """
 
     symmetry = frozenset({"translation", "permutation"})
-    irreps_in = {"pos": "1o", "vel": "1o", "attr": "0e"}
-    irreps_out = {"pos": "1o"}
+    input_fields = {"pos": Field(POSITION), "vel": Field(VECTOR), "attr": Field(SCALAR)}
+    output_fields = {"pos": Field(POSITION)}
 
     def __init__(
         self,
@@ -82,11 +84,13 @@ class RelaxedEGNN(SymmetryContract, nn.Module):
 
     def regularization(self) -> Tensor:
         """``prior * sum(theta ** 2)`` over the residual pathway's parameters (a scalar)."""
-        return self.prior * sum(p.pow(2).sum() for p in self.residual.parameters())
+        return self.prior * sum((p.pow(2).sum() for p in self.residual.parameters()), torch.zeros(()))
 
     def residual_norm(self) -> float:
         """``sqrt(sum(theta ** 2))`` of the residual pathway (how far the model moved off EGNN)."""
-        return float(torch.sqrt(sum(p.detach().pow(2).sum() for p in self.residual.parameters())))
+        return float(
+            torch.sqrt(sum((p.detach().pow(2).sum() for p in self.residual.parameters()), torch.zeros(())))
+        )
 
 
 @register_model("egnn-rpp", domain="nbody")

@@ -21,16 +21,23 @@ thing for this model and for the data.
 from __future__ import annotations
 
 import math
+from typing import cast
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from symzoo.contract import RepKind
+from symzoo.groups import GridRep
 from symzoo.registry import register_model
+from symzoo.task import Field
 
 from .base import SymmetryContract
 
 __all__ = ["RelaxedGroupConv", "RelaxedGCNN"]
+
+#: a pseudo-scalar field on a square grid (vorticity, the curl of a forcing) under C_n/D_n
+_PSEUDO = RepKind("grid-pseudoscalar", types=(GridRep,), names=("grid-pseudoscalar",))
 
 
 def _d4_tables(kernel: int) -> tuple[Tensor, Tensor, Tensor, Tensor]:
@@ -65,8 +72,11 @@ class RelaxedGroupConv(nn.Module):
         )
         self.bias = nn.Parameter(torch.zeros(c_out))
         # idx[g, h] = g^-1 h : the input element seen by output element g through kernel slot
+        self.idx: Tensor  # buffer
         self.register_buffer("idx", cayley[inv][:, :], persistent=False)
+        self.perms: Tensor  # buffer
         self.register_buffer("perms", perms, persistent=False)
+        self.det: Tensor  # buffer
         self.register_buffer("det", det, persistent=False)
 
     def weight(self) -> Tensor:
@@ -101,8 +111,8 @@ class RelaxedGCNN(SymmetryContract, nn.Module):
     """Relaxed D4 group-convolution network for next-frame vorticity (see the module docstring)."""
 
     symmetry: frozenset[str] = frozenset()  # approximately equivariant only
-    irreps_in = {"w": "grid-pseudoscalar", "f": "grid-pseudoscalar"}
-    irreps_out = {"w": "grid-pseudoscalar"}
+    input_fields = {"w": Field(_PSEUDO, "graph"), "f": Field(_PSEUDO, "graph")}
+    output_fields = {"w": Field(_PSEUDO, "graph")}
 
     def __init__(self, hidden: int = 4, layers: int = 4, kernel: int = 3, bases: int = 2,
                  relax_penalty: float = 1e-3, init_noise: float = 0.01,
@@ -131,14 +141,16 @@ class RelaxedGCNN(SymmetryContract, nn.Module):
             h = conv(h)
             if i < len(self.convs) - 1:
                 h = F.relu(h)
-        det = self.convs[-1].det.to(h.dtype)
+        det = cast(RelaxedGroupConv, self.convs[-1]).det.to(h.dtype)
         y = (h * det[None, :, None, None]).mean(1)  # one regular field -> pseudo-scalar
         return {"w": w + self.w_scale * y}
 
     def regularization(self) -> Tensor | None:
         if self.relax_penalty <= 0:
             return None
-        return self.relax_penalty * sum(c.relaxation() for c in self.convs)
+        return self.relax_penalty * sum(
+            (cast(RelaxedGroupConv, c).relaxation() for c in self.convs), torch.zeros(())
+        )
 
 
 @register_model(

@@ -18,15 +18,22 @@ escnn is imported when a model is built, never at import of this module.
 from __future__ import annotations
 
 import copy
+from typing import Any, cast
 
 import torch
 from torch import Tensor, nn
 
+from symzoo.contract import RepKind
+from symzoo.groups import GridRep
 from symzoo.registry import register_model
+from symzoo.task import Field
 
 from .base import SymmetryContract
 
 __all__ = ["SteerableCNN", "steerable_cnn"]
+
+#: a pseudo-scalar field on a square grid (vorticity, the curl of a forcing) under C_n/D_n
+_PSEUDO = RepKind("grid-pseudoscalar", types=(GridRep,), names=("grid-pseudoscalar",))
 
 
 class SteerableCNN(SymmetryContract, nn.Module):
@@ -34,8 +41,8 @@ class SteerableCNN(SymmetryContract, nn.Module):
     ``hidden`` regular fields between them, a residual skip of the input vorticity."""
 
     symmetry = frozenset({"rotation", "reflection"})
-    irreps_in = {"w": "grid-pseudoscalar", "f": "grid-pseudoscalar"}
-    irreps_out = {"w": "grid-pseudoscalar"}
+    input_fields = {"w": Field(_PSEUDO, "graph"), "f": Field(_PSEUDO, "graph")}
+    output_fields = {"w": Field(_PSEUDO, "graph")}
 
     def __init__(
         self, hidden: int = 8, layers: int = 4, kernel: int = 3, w_scale: float = 1.0, f_scale: float = 1.0
@@ -99,7 +106,8 @@ def _resample_basis_float64(conv, kernel: int) -> None:
     points = torch.tensor(get_grid_coords(2, kernel, 1), dtype=torch.float64)
     for sb in conv.modules():
         if isinstance(sb, SingleBlockBasisExpansion):
-            basis = _as_float64(copy.deepcopy(sb.basis)).sample(points).permute(1, 2, 3, 0)
+            basis64: Any = _as_float64(copy.deepcopy(cast(Any, sb).basis))  # escnn's untyped basis
+            basis = basis64.sample(points).permute(1, 2, 3, 0)
             sizes = torch.tensor([attr["shape"][0] for attr in sb.basis], dtype=basis.dtype)
             basis = normalize_basis(basis, sizes)[sb._mask]
             if basis.shape != sb.sampled_basis.shape:  # pragma: no cover - escnn internals changed

@@ -30,6 +30,7 @@ __all__ = [
     "create_model",
     "get_task",
     "model_entry",
+    "model_fit_problem",
     "task_entry",
     "register_model_defaults",
     "load_builtins",
@@ -165,8 +166,11 @@ def register_plugin_model(name: str, builder: Callable[..., Any], *, source: str
     """Register ``builder`` under ``name`` for a plugin (an entry point or ``module:builder``).
     A ``domain`` attribute of the builder (e.g. ``build.domain = "nbody"``) is its domain."""
     doc = (inspect.getdoc(builder) or "").split("\n")[0]
+    from .task import canonical_domain
+
     domain = getattr(builder, "domain", "")
-    _add_model(ModelEntry(name, builder, doc, domain if isinstance(domain, str) else "", (), plugin=source))
+    domain = canonical_domain(domain) if isinstance(domain, str) else ""
+    _add_model(ModelEntry(name, builder, doc, domain, (), plugin=source))
 
 
 def register_plugin_task(name: str, factory: Callable[..., Any], *, source: str) -> None:
@@ -179,12 +183,17 @@ def register_model(name: str, *, description: str = "", domain: str = "", tags: 
     """Decorator registering a model builder under ``name``.
 
     The builder takes keyword arguments only and returns an ``nn.Module`` that declares its
-    symmetry contract (``symmetry``, ``irreps_in``, ``irreps_out``; see ``symzoo.models.base``).
+    symmetry contract (``symmetry``, ``input_fields``, ``output_fields``: :class:`symzoo.task.Field`
+    objects, as tasks declare theirs; see ``symzoo.models.base`` and :mod:`symzoo.contract`).  Its
+    return annotation names that class, so ``list_models(task=...)`` can judge it without building.
+    ``domain``: one word (:func:`symzoo.task.canonical_domain`), used for listings.
     """
 
     def deco(fn):
+        from .task import canonical_domain
+
         doc = description or (inspect.getdoc(fn) or "").split("\n")[0]
-        _add_model(ModelEntry(name, fn, doc, domain, tuple(tags), plugin=_source(fn)))
+        _add_model(ModelEntry(name, fn, doc, canonical_domain(domain), tuple(tags), plugin=_source(fn)))
         fn.model_name = name
         return fn
 
@@ -233,11 +242,64 @@ def register_task(
     return deco
 
 
-def list_models(filter: str = "", *, domain: str | None = None) -> list[str]:
-    """Names of the registered model builders (sorted), optionally containing ``filter``; with
-    ``domain`` (a task's ``domain``, e.g. ``"nbody"``) only the models that take that task's batches."""
+def _declared_class(builder: Callable[..., Any]) -> Any:
+    """The class a builder's return annotation names (``None`` when it names none we can resolve)."""
+    import typing
+
+    try:
+        cls = typing.get_type_hints(builder).get("return")
+    except Exception:  # noqa: BLE001 - an unresolvable annotation declares nothing
+        return None
+    return cls if isinstance(cls, type) else None
+
+
+def model_fit_problem(name: str, task: Any) -> str | None:
+    """Why model ``name`` cannot be built on ``task`` (a task instance or name), or ``None`` when
+    it can, decided from declarations only (nothing is built): the builder's own ``fit_problem``
+    attribute, else that of the class its return annotation names
+    (:meth:`symzoo.models.base.SymmetryContract.fit_problem`: the declared ``input_fields`` /
+    ``output_fields`` against the task's fields and group), else the declared fields of that class
+    (``irreps_in``/``irreps_out`` strings included, by name), else the builder's ``domain``."""
+    from .contract import contract_problem, model_contract
+    from .task import canonical_domain
+
+    entry = model_entry(name)
+    obj = get_task(task) if isinstance(task, str) else task
+    check = getattr(entry.builder, "fit_problem", None)
+    cls = _declared_class(entry.builder)
+    if not callable(check) and cls is not None and hasattr(obj, "group"):
+        check = getattr(cls, "fit_problem", None)
+        if not callable(check):
+            contract = model_contract(cls)
+            if contract.inputs or contract.outputs:
+                return contract_problem(contract, obj)
+    if callable(check) and hasattr(obj, "group"):  # an unconfigured task (no data yet) has no fields
+        return check(obj)
+    mine, theirs = canonical_domain(entry.domain), canonical_domain(getattr(obj, "domain", ""))
+    if mine and mine == theirs:
+        return None
+    return f"it declares no input/output fields, and its domain is {mine or 'not stated'}, not {theirs}"
+
+
+def list_models(filter: str = "", *, domain: str | None = None, task: Any = None) -> list[str]:
+    """Names of the registered model builders (sorted), optionally containing ``filter``.
+
+    ``task`` (a task instance or name): only the models that can be built on it, judged from what
+    they declare (:func:`model_fit_problem`: fields, representations and group against the task's);
+    ``domain`` (e.g. ``"nbody"``; older spellings such as ``"forcefield"`` accepted): only the
+    models registered for that domain.
+    """
     _load_all()
-    return sorted(n for n in _MODELS if filter in n and (domain is None or _MODELS[n].domain == domain))
+    from .task import canonical_domain
+
+    names = [n for n in _MODELS if filter in n]
+    if domain is not None:
+        want = canonical_domain(domain)
+        names = [n for n in names if canonical_domain(_MODELS[n].domain) == want]
+    if task is not None:
+        obj = get_task(task) if isinstance(task, str) else task
+        names = [n for n in names if model_fit_problem(n, obj) is None]
+    return sorted(names)
 
 
 def list_tasks(filter: str = "") -> list[str]:

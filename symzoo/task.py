@@ -15,7 +15,7 @@ import logging
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import Tensor
@@ -23,9 +23,45 @@ from torch import Tensor
 from .errors import InputError, UnknownNameError, suggest
 from .symmetry import Group, GroupElementBase, Rep, as_rep
 
-__all__ = ["Field", "Task", "GraphTensorDataset", "ArrayDataset", "StackedDataset", "BreakingKnob"]
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
+__all__ = [
+    "Field",
+    "Task",
+    "GraphTensorDataset",
+    "ArrayDataset",
+    "StackedDataset",
+    "BreakingKnob",
+    "DOMAIN_ALIASES",
+    "canonical_domain",
+]
 
 log = logging.getLogger(__name__)
+
+#: older or alternative spellings of a domain word -> the one word tasks and models use
+#: (``nbody``, ``hamiltonian``, ``atoms``, ``robotics``, ``forecasting``, ``flows``; the
+#: install extras use the same words).  User-facing inputs (``list_models(domain=...)``, a
+#: leaderboard recipe's ``domain:``) accept these aliases.
+DOMAIN_ALIASES = {
+    "forcefield": "atoms",
+    "forcefields": "atoms",
+    "force-fields": "atoms",
+    "robots": "robotics",
+    "robot": "robotics",
+    "attractors": "forecasting",
+    "attractors-ring": "forecasting",
+    "attractors-user": "forecasting",
+    "hamiltonian-particles": "hamiltonian",
+    "flows-user": "flows",
+    "flow": "flows",
+}
+
+
+def canonical_domain(word: str) -> str:
+    """The one spelling of a domain word (:data:`DOMAIN_ALIASES` resolved; others unchanged)."""
+    w = str(word or "").strip().lower()
+    return DOMAIN_ALIASES.get(w, w)
 
 
 @dataclass(frozen=True)
@@ -36,12 +72,16 @@ class Field:
     ``IrrepsRep``, or a finite-group ``MatrixRep``/``GridRep``/``ShiftRep`` from
     :mod:`symzoo.groups`); the names ``"scalar"``, ``"position"``, ``"vector"`` and
     ``"pseudovector"`` are shorthand for the Euclidean ones.  ``level`` is ``"node"`` (rows are
-    nodes, permuted with them) or ``"graph"`` (rows are samples).
+    nodes, permuted with them) or ``"graph"`` (rows are samples).  ``shape``: the shape of one
+    row when it is not just the representation's vector (e.g. ``(window, dim)`` for a window of
+    states); ``None`` (default) says nothing.  Models declare their inputs and outputs with the
+    same objects (:mod:`symzoo.contract`).
     """
 
     rep: Rep = "scalar"  # type: ignore[assignment]  # a shorthand name is resolved in __post_init__
     level: str = "node"  # "node" or "graph"
     unit: str = ""
+    shape: tuple[int, ...] | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "rep", as_rep(self.rep))
@@ -209,7 +249,10 @@ class Task:
 
     Attributes
     ----------
-    name, description, domain
+    name, description
+    domain : the task's domain, one word (``nbody``, ``hamiltonian``, ``atoms``, ``robotics``,
+        ``forecasting``, ``flows``, or a new one; see :func:`canonical_domain`)
+    domain_label : how reports title the domain (``"Force fields"``); default: the domain word
     group : the symmetry group of the data (``symzoo.symmetry.Group``)
     units : metric name -> unit
     presets : preset name -> dict of sizes/settings (``tiny`` for tests, ``small``, ``paper``)
@@ -224,6 +267,7 @@ class Task:
     name: str = ""
     description: str = ""
     domain: str = ""
+    domain_label: str = ""
     group: Group
     units: dict[str, str] = {}
     presets: dict[str, dict] = {}
@@ -365,7 +409,7 @@ class Task:
                 res[name] = self._act_field(f, g, out[name], batch)
         return res
 
-    def with_breaking(self, strength: float) -> Task:
+    def with_breaking(self, strength: float) -> Self:
         """This task with its data generated at breaking ``strength`` (see :attr:`breaking`).
 
         The returned task's ``group`` is ``breaking.residual_group`` for strength > 0.  The default
@@ -434,6 +478,7 @@ class Task:
             "name": self.name,
             "description": self.description,
             "domain": self.domain,
+            "domain_label": self.domain_label or self.domain,
             "group": repr(self.group),
             "units": dict(self.units),
             "presets": {k: dict(v) for k, v in self.presets.items()},

@@ -5,15 +5,24 @@ HELP = "list models, tasks or pretrained entries"
 
 def add_arguments(p):
     p.add_argument("what", nargs="?", default="all", choices=["all", "models", "tasks", "pretrained"])
+    p.add_argument(
+        "--task",
+        metavar="TASK",
+        help="only the models that can be built on TASK (judged from their declared fields and group)",
+    )
 
 
 def run(args) -> int:
     import symzoo
     from symzoo.registry import _MODELS, _TASK_FAMILIES, _TASKS, list_models, list_tasks
 
+    task = getattr(args, "task", None)
+    if task is not None:
+        args.what = "models" if args.what == "all" else args.what
     if args.what in ("all", "models"):
-        print("models:")
-        for n in list_models():
+        models = list_models(task=task)  # an unknown task is one line before anything is printed
+        print(f"models for task {task}:" if task is not None else "models:")
+        for n in models:
             e = _MODELS[n]
             mark = f" [plugin {e.plugin.split(':')[0]}]" if e.plugin else ""
             print(f"  {n:<16} {e.description}{mark}")

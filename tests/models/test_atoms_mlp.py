@@ -14,9 +14,12 @@ def ethanol():
 def test_task_turns_mlp_into_an_energy_model(ethanol):
     train, _, _ = ethanol.splits()
     args = ethanol.model_defaults("mlp", train)
-    assert args == {"target": "energy", "n_particles": 9}
+    # the task passes its atom count and its fields; mlp picks the energy layout from the fields
+    assert args["n_particles"] == 9 and "target" not in args
+    assert set(args["task"]["outputs"]) == {"energy", "forces"}
     assert ethanol.model_defaults("schnet", train) == {}
     model = symzoo.create_model("mlp", **args, hidden=16)
+    assert type(model).__name__ == "EnergyMLP"
     batch = ethanol.example_batch(3)
     assert_forces_match_finite_differences(model, batch)
     out = model.double()(batch)

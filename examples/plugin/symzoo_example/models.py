@@ -1,8 +1,9 @@
 """``example-radial``: radial message passing for N-body systems, E(3) x S_n equivariant.
 
 A user's own architecture as symzoo sees it: a builder (keyword arguments only) returning an
-``nn.Module`` that declares its symmetry contract (``symmetry``, ``irreps_in``, ``irreps_out``) and
-maps a batch to a dict of outputs.  Every node carries invariant features ``h`` (its speed and
+``nn.Module`` that declares its symmetry contract (``symmetry``, ``input_fields``, ``output_fields``:
+the same ``Field``/``Rep`` objects tasks declare theirs with) and maps a batch to a dict of outputs.
+(Contracts written as e3nn-style ``irreps_in``/``irreps_out`` strings still work, deprecated.)  Every node carries invariant features ``h`` (its speed and
 charge); every edge ``i <- j`` a message from ``h_i, h_j, |x_i - x_j|^2`` and the charges; positions
 move along the relative vectors ``x_i - x_j`` weighted by the messages, plus a learned multiple of
 the velocity.  Only distances, speeds and charges enter the networks, and positions only through
@@ -14,6 +15,9 @@ from __future__ import annotations
 
 import torch
 from torch import Tensor, nn
+
+from symzoo.symmetry import POSITION, SCALAR, VECTOR
+from symzoo.task import Field
 
 __all__ = ["RadialNet", "radial_net"]
 
@@ -28,8 +32,8 @@ class RadialNet(nn.Module):
 
     # the symmetry contract symzoo checks (symzoo check-model) and reports
     symmetry = frozenset({"rotation", "reflection", "translation", "permutation"})
-    irreps_in = {"pos": "1o", "vel": "1o", "attr": "0e"}
-    irreps_out = {"pos": "1o"}
+    input_fields = {"pos": Field(POSITION), "vel": Field(VECTOR), "attr": Field(SCALAR)}
+    output_fields = {"pos": Field(POSITION)}
 
     def __init__(self, hidden: int = 32, layers: int = 2):
         super().__init__()
@@ -62,6 +66,6 @@ def radial_net(hidden: int = 32, layers: int = 2) -> RadialNet:
     return RadialNet(hidden=hidden, layers=layers)
 
 
-# the kind of task it takes: `symzoo list models` per domain and symzoo's own registry-wide tests
-# (which then check it on the first N-body task) see it as an N-body model
+# its domain, for listings (`symzoo list models`, `list_models(domain="nbody")`); the tasks it can
+# run on follow from its declared fields (`symzoo list --task nbody-charged` lists it)
 radial_net.domain = "nbody"  # type: ignore[attr-defined]
