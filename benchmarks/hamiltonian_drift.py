@@ -41,7 +41,7 @@ def main(argv=None) -> int:
 
     from symzoo.modelio import load_model
     from symzoo.paths import atomic_write_text
-    from symzoo.registry import get_task, model_entry
+    from symzoo.registry import get_task, model_fit_problem
 
     out = Path(args.out)
     plot_dir = Path(args.plot_dir) if args.plot_dir else out
@@ -57,14 +57,9 @@ def main(argv=None) -> int:
         task = get_task(task_name, preset=args.preset)
         per_model, series = {}, {}
         for model_name in args.models.split(","):
-            if (
-                model_entry(model_name).domain != task.domain
-                and model_entry(model_name).domain != "hamiltonian"
-            ):
-                print(
-                    f"{task_name:>12} {model_name:>6}: skipped (a {model_entry(model_name).domain} model)",
-                    file=sys.stderr,
-                )
+            problem = model_fit_problem(model_name, task)  # from the declared fields, nothing built
+            if problem is not None:
+                print(f"{task_name:>12} {model_name:>6}: skipped ({problem})", file=sys.stderr)
                 continue
             run = out / f"{task_name}-{model_name}-s{args.seed}"
             if not (run / "model.safetensors").is_file():
