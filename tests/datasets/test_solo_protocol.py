@@ -3,7 +3,8 @@
 MorphoSymm's ``num_layers=2`` builds three hidden layers (``range(num_layers + 1)``) with ReLU, 512
 units at the published width; Adam lr 2.4e-3, batch 256, up to 600 epochs, validation every epoch
 and early stopping with patience 120 (``max(10, int(0.2 * 600))``).  The recipe's resolution and
-the model shapes are checked everywhere; the run that stops early needs the robotics extra.
+the model shapes are checked everywhere (the EMLP's with escnn); the run that stops early needs
+the extra ``symzoo[robotics-pinocchio]``.
 """
 
 from __future__ import annotations
@@ -81,7 +82,7 @@ def test_paper_mlp_has_three_hidden_relu_layers_of_512():
 
 @pytest.mark.parametrize("task_name,order", [("solo-com", 4), ("solo-com-c2", 2)])
 def test_paper_emlp_has_three_hidden_relu_layers_of_512(task_name, order):
-    import escnn.nn as enn
+    enn = pytest.importorskip("escnn.nn")
 
     task = symzoo.get_task(task_name)
     args = dict(load_config(task_name, "emlp", preset="paper").model.args)
@@ -97,6 +98,9 @@ def test_paper_emlp_has_three_hidden_relu_layers_of_512(task_name, order):
     # the exported plain network has the same shape: Linear/ReLU x 3, then the output Linear
     linears, relus_plain = _mlp_layers(model.export())
     assert [m.out_features for m in linears] == [512, 512, 512, 6] and len(relus_plain) == 3
+    if order == 4:  # MorphoSymm reports 9,249 parameters for its K4-EMLP at 128 units
+        small = symzoo.create_model("emlp", task=task, hidden=128, layers=3, act="relu")
+        assert sum(p.numel() for p in small.net.parameters()) == 9249
 
 
 @needs_extra
