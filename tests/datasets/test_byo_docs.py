@@ -45,13 +45,16 @@ def _run_page(page: str, tmp_path, monkeypatch, capsys) -> list[str]:
 
 
 def test_byo_molecule_page(tmp_path, monkeypatch, capsys):
-    assert [c[0] for c in _commands("byo_molecule.md")] == ["train", "eval", "train", "eval"]
+    assert [c[0] for c in _commands("byo_molecule.md")] == ["train", "eval", "train", "eval", "eval"]
     outputs = _run_page("byo_molecule.md", tmp_path, monkeypatch, capsys)
     xyz = json.loads((tmp_path / "runs" / "ethanol-xyz" / "eval.json").read_text())
     npz = json.loads((tmp_path / "runs" / "ethanol-npz" / "eval.json").read_text())
     # the same frames in the same units: the same data, whichever file
     assert xyz["n_test"] == npz["n_test"] == 4
     assert "force_mae_meV_per_A" in outputs[1] and "nequip on rmd17-ethanol" in outputs[3]
+    mine = json.loads((tmp_path / "runs" / "schnet-on-my-file.json").read_text())  # a zoo entry, your file
+    assert mine["task"] == "xyz" and mine["task_args"] == {"path": "ethanol_eV.xyz"}
+    assert mine["metrics"]["force_mae_meV_per_A"] < 200  # read in eV: the ethanol model's own error
     # the npz without its units: the quoted refusal, and no run folder
     rc = main(["train", "xyz", "schnet", "data.task_args.path=ethanol_eV.npz", "--preset", "tiny",
                "--out", "runs/refused"])  # fmt: skip
