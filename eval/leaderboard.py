@@ -348,7 +348,7 @@ def run_leaderboard(
     try:
         for e in entries:
             grid, bdir = _grid_dirs(out, e)
-            common = dict(
+            common: dict[str, Any] = dict(
                 preset=e.preset,
                 jobs=jobs,
                 threads=threads,
@@ -482,6 +482,17 @@ def crossover(strengths: Sequence[float], gains: Sequence[float]) -> dict:
     return {"strength": pts[-1][0], "bound": ">"}
 
 
+def _task_label(entry: dict) -> str:
+    """The domain label of an entry saved without one (a leaderboard.json from before labels were
+    the tasks'): its task's ``domain_label``, else the domain word."""
+    from symzoo.registry import get_task
+
+    try:
+        return str(get_task(str(entry["task"])).domain_label or canonical_domain(entry["domain"]))
+    except Exception:  # noqa: BLE001 - a task no longer registered: the word will do
+        return canonical_domain(entry["domain"])
+
+
 def summarize_task(doc: dict, entry: dict, breaking_doc: dict | None = None) -> dict:
     """The leaderboard row of one task, from its grid's ``results.json`` (and its sweep's)."""
     from .report import summarize_results
@@ -494,7 +505,7 @@ def summarize_task(doc: dict, entry: dict, breaking_doc: dict | None = None) -> 
     n_max, n_min = max(sizes), min(sizes)
     row: dict[str, Any] = {
         "domain": canonical_domain(entry["domain"]),
-        "domain_label": entry.get("domain_label") or canonical_domain(entry["domain"]),
+        "domain_label": entry.get("domain_label") or _task_label(entry),
         "task": doc["task"],
         "preset": doc["preset"],
         "metric": pm,

@@ -234,7 +234,10 @@ def contract_problem(contract: Contract, task: Any) -> str | None:
     """Why a model with ``contract`` cannot run on ``task`` (a sentence), or ``None`` when it can:
     every required input is a field the task provides, at the same level and with a representation
     the model accepts, and the model returns an output the task trains on (with the declared
-    representation).  Legacy contracts are checked by field name only."""
+    representation).  The group enters through the representations: each belongs to a kind of
+    group (a ``POSITION`` to Euclidean groups, a ``GridRep``/``ShiftRep``/``MatrixRep`` to its
+    finite group), and models built from a task's group check it in their ``fit_problem``.
+    Legacy contracts are checked by field name only."""
     provided: Mapping[str, Any] = getattr(task, "input_fields", {}) or {}
     wanted: Mapping[str, Any] = getattr(task, "output_fields", {}) or {}
     missing = sorted(contract.required - set(provided))

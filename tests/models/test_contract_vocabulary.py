@@ -324,3 +324,12 @@ def test_cli_lists_the_models_of_a_task(capsys):
     assert main(["list", "models", "--task", "no-such-task"]) == 2
     captured = capsys.readouterr()
     assert "models for" not in captured.out and "unknown task" in captured.err
+
+
+def test_an_older_leaderboard_json_gets_its_labels_from_the_tasks():
+    """Entries saved before labels came from the tasks (old domain words, no label) re-render with
+    the task's label (``symzoo leaderboard --report``)."""
+    from symzoo.eval.leaderboard import _task_label
+
+    assert _task_label({"task": "rmd17-ethanol", "domain": "forcefield"}) == "Force fields"
+    assert _task_label({"task": "no-such-task", "domain": "robots"}) == "robotics"
