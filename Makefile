@@ -25,7 +25,7 @@ test-all: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy symzoo
+	$(VENV)/bin/mypy symzoo models datasets train eval zoo configs
 
 bench: $(STAMP)
 	$(PY) benchmarks/nbody_paper.py --out runs/bench

@@ -193,9 +193,9 @@ def _check_structure(d, where: str) -> None:
             f"{where}: positions and forces must be [n_atoms, 3], got {list(d.pos.shape)} and "
             f"{list(d.forces.shape)}"
         )
-    for k in ("pos", "energy", "forces"):
-        if not torch.isfinite(getattr(d, k)).all():
-            raise InputError(f"{where}: {k} contains NaN or inf values")
+    for key in ("pos", "energy", "forces"):
+        if not torch.isfinite(getattr(d, key)).all():
+            raise InputError(f"{where}: {key} contains NaN or inf values")
     if d.z.shape != (n,):
         raise InputError(f"{where}: {n} positions but {list(d.z.shape)} atomic numbers")
     cell, pbc = getattr(d, "cell", None), getattr(d, "pbc", None)
@@ -387,9 +387,9 @@ def read_structures(
         raise InputError(f"{path}: contains no structures")
     out = []
     for i, at in enumerate(frames):
-        e = _labelled(at, energy_key, "info")
+        e_raw = _labelled(at, energy_key, "info")
         f = _labelled(at, forces_key, "arrays")
-        if e is None:
+        if e_raw is None:
             raise InputError(
                 f"{path}: structure {i} has no energy {energy_key!r} "
                 f"(its per-structure keys: {_keys(at, 'info')}; set data.task_args.energy_key)"
@@ -401,24 +401,24 @@ def read_structures(
             )
         periodic = bool(np.any(at.pbc))
         try:
-            e, f = float(e), np.asarray(f, dtype=np.float64)
+            energy, f = float(e_raw), np.asarray(f, dtype=np.float64)
         except (TypeError, ValueError):
             raise InputError(
                 f"{path}: structure {i}: energy {energy_key!r} and forces {forces_key!r} must be numbers, "
-                f"got energy {str(e)[:20]!r}"
+                f"got energy {str(e_raw)[:20]!r}"
             ) from None
         d = make_structure(
             at.positions * ul,
             at.numbers,
-            e * ue,
+            energy * ue,
             f * uf,
             at.cell.array * ul if periodic else None,
             at.pbc if periodic else None,
         )
         _check_structure(d, f"{path} structure {i}")
         out.append(d)
-    periodic = [hasattr(d, "cell") for d in out]
-    if any(periodic) and not all(periodic):
+    cells = [hasattr(d, "cell") for d in out]
+    if any(cells) and not all(cells):
         raise InputError(f"{path}: mixes periodic and non-periodic structures; split it into two files")
     return out
 
@@ -1005,7 +1005,7 @@ class EMTCopperTask(AtomsTask):
         n_pool = int(p["train"]) + int(p["val"])
         temps = list(p["temps_train"])
         per_t = -(-n_pool // len(temps))
-        params = {
+        params: dict[str, Any] = {
             "pool": [
                 dict(n_frames=per_t, temperature=float(t), seed=100 + k, size=list(p["size"]))
                 for k, t in enumerate(temps)

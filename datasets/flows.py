@@ -45,7 +45,7 @@ from __future__ import annotations
 
 import logging
 import math
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -339,6 +339,7 @@ class FlowTask(Dynamics, Task):
     domain = "flows"
     domain_label = "2-D flows"
     group: FiniteGroup  # D4 or a subgroup acting on the grid
+    group: FiniteGroup  # D4 or a subgroup acting on the grid
     primary_metric = "w_rmse"
     time_unit = "time units (2π-periodic box, forcing amplitude 1)"
     rollout_method = "iterated model map (one frame per step)"
@@ -382,7 +383,7 @@ class FlowTask(Dynamics, Task):
         if self.breaking_strength > 0:
             if kind == "decaying":
                 raise InputError(f"{name}: the anisotropic-drag knob needs drag (use kolmogorov2d)")
-            self.group = self.breaking.residual_group
+            self.group = cast(FiniteGroup, self.breaking.residual_group)  # D2 (a FiniteGroup)
             self.input_fields = {
                 k: Field(GridRep(self.group, "pseudoscalar"), "graph", v.unit)
                 for k, v in self.input_fields.items()
@@ -606,8 +607,9 @@ class FlowTask(Dynamics, Task):
         preset = getattr(batch, "preset", self.default_preset)
         cfg = self.presets[preset]
         if cfg["n_sim"] != cfg["n"]:
+            stored = 0 if traj is None else traj.shape[1] - 1
             raise SymzooError(
-                f"{self.name}/{preset}: rollouts longer than the stored {traj.shape[1] - 1} frames need the DNS"
+                f"{self.name}/{preset}: rollouts longer than the stored {stored} frames need the DNS"
             )
         return {"w": self.simulate(batch.w.to(torch.float64), steps, preset)}
 

@@ -63,6 +63,7 @@ from __future__ import annotations
 
 import copy
 import logging
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -70,11 +71,11 @@ from torch import Tensor
 
 from symzoo.dynamics import Dynamics, Invariant
 from symzoo.errors import InputError, SymzooError, UnknownNameError
-from symzoo.groups import FiniteElement
+from symzoo.groups import FiniteElement, FiniteGroup
 from symzoo.integrators import odeint
 from symzoo.paths import cached_npz, dataset_cache_dir
 from symzoo.registry import register_task
-from symzoo.symmetry import EuclideanGroup, canonical_frames
+from symzoo.symmetry import POSITION, SCALAR, VECTOR, EuclideanGroup, canonical_frames
 from symzoo.task import Field, GraphTensorDataset, Task
 from symzoo.taskargs import Arg, ArgSchema
 
@@ -142,10 +143,10 @@ class HamiltonianTask(Dynamics, Task):
         self.unit = unit
         self.time_unit = "s" if unit == _SI else "time units (dimensionless)"
         self.description = description or (system.__doc__ or "").split("\n")[0]
-        vec = Field("vector")
+        vec = Field(VECTOR)
         if self.particles:
             self.group = EuclideanGroup(system.k, reflections=True, translations=True, permutations=True)
-            self.input_fields = {"q": Field("position"), "p": vec, "v": vec, "mass": Field("scalar")}
+            self.input_fields = {"q": Field(POSITION), "p": vec, "v": vec, "mass": Field(SCALAR)}
             self.perm_labels = "mass"
         else:
             self.group = MirrorGroup()
@@ -155,7 +156,7 @@ class HamiltonianTask(Dynamics, Task):
         self.output_fields = {"dq": vec, "dp": vec, "dv": vec}
         if self.horizon:  # multi-step targets: the next `horizon` frames (Finzi et al.'s chunks)
             qkind = self.input_fields["q"]
-            self.input_fields = {**self.input_fields, "dt": Field("scalar", "graph")}
+            self.input_fields = {**self.input_fields, "dt": Field(SCALAR, "graph")}
             future = {"q_next": qkind, "p_next": vec, "v_next": vec}
             self.target_fields = {**self.target_fields, **future}
             self.output_fields = {**self.output_fields, **future}
@@ -241,7 +242,7 @@ class HamiltonianTask(Dynamics, Task):
         }
         edge_index = None
         if self.particles:
-            node["mass"] = sysm.masses(q)[None, :, None].expand(q.shape[0], n, 1).to(torch.float32).clone()
+            node["mass"] = cast(Gravity, sysm).masses(q)[None, :, None].expand(q.shape[0], n, 1).to(torch.float32).clone()
             src, dst = torch.meshgrid(torch.arange(n), torch.arange(n), indexing="ij")
             mask = src != dst
             edge_index = torch.stack([src[mask], dst[mask]])
@@ -482,7 +483,7 @@ class HamiltonianTask(Dynamics, Task):
 
     # ------------------------------------------------------------ rollouts
     def rollout(
-        self, model, batch, steps: int, *, method: str = "rk4", dt: float | None = None
+        self, model, batch, steps: int, *, method: str = "rk4", dt: float | None = None, **options: Any
     ) -> dict[str, Tensor]:
         """Integrate ``model`` from the states of ``batch`` for ``steps`` steps of ``dt``.
 
@@ -490,6 +491,8 @@ class HamiltonianTask(Dynamics, Task):
         ``dq, dv``) evolve ``(q, v)`` and their momenta are ``M(q) v``.  Returns node-shaped
         canonical trajectories ``{"q", "p"}: [steps + 1, n_nodes, k]`` (entry 0 = the batch).
         """
+        if options:  # the protocol's **options: this task's rollout takes method= and dt= only
+            raise InputError(f"{self.name}: rollout options are method= and dt=, not {sorted(options)}")
         dt = self.dt if dt is None else dt
         order = model_order(model, batch)
         static = copy.copy(batch)
@@ -526,11 +529,12 @@ class HamiltonianTask(Dynamics, Task):
         is >= 0."""
         batch = dataset.__getitems__(list(range(len(dataset))))
         b = int(batch.num_graphs)
+        g: Any
         if self.particles:
             g = canonical_frames(batch.q, batch.batch, b)
         else:
             flip = (batch.q.reshape(b, -1)[:, 0] < 0).long()  # element 1 of C2 is the mirror
-            g = FiniteElement(flip, self.group)
+            g = FiniteElement(flip, cast(FiniteGroup, self.group))  # MirrorGroup(): C2
         moved = self.act(g, batch)
         n = dataset.n_nodes
         fields = [k for k in {**self.input_fields, **self.target_fields}]

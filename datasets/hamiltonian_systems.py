@@ -86,13 +86,12 @@ class MechanicalSystem:
     def acceleration(self, q: Tensor, p: Tensor) -> Tensor:
         """``d^2q/dt^2 = d/dt [M(q)^{-1} p]`` (forward-mode derivative along the flow)."""
         dq, dp = self.vector_field(q, p)
-        _, a = torch.func.jvp(self.velocity, (q.detach(), p.detach()), (dq, dp))
-        return a
+        # (primal out, tangent out); torch's annotation also allows an aux output, so index it
+        return torch.func.jvp(self.velocity, (q.detach(), p.detach()), (dq, dp))[1]
 
     def pdot_from_acceleration(self, q: Tensor, v: Tensor, a: Tensor) -> Tensor:
         """``dp/dt = d/dt [M(q) v]`` given the acceleration ``a`` (converts second-order outputs)."""
-        _, pdot = torch.func.jvp(self.momentum, (q, v), (v, a))
-        return pdot
+        return torch.func.jvp(self.momentum, (q, v), (v, a))[1]
 
     def conserved(self, q: Tensor, p: Tensor) -> dict[str, Tensor]:
         """Conserved quantities of each state: ``energy [B]`` (+ ``momentum``, ``angular_momentum``)."""

@@ -290,6 +290,8 @@ class NBodyTask(Dynamics, Task):
 
     def _load_user_file(self) -> dict[str, np.ndarray]:
         """Read a user ``.npz`` with ``pos, vel, y [S, n, 3]`` and ``attr [S, n(, 1)]``; split 60/20/20."""
+        if self.path is None:  # pragma: no cover - only called for a task made from a file
+            raise SymzooError(f"{self.name}: no data file (path=)")
         p = Path(self.path)
         if not p.is_file():
             raise SymzooError(f"{self.name}: data file {str(p)!r} does not exist")

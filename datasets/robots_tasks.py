@@ -114,6 +114,7 @@ class RobotTask(Task):
     domain = "robotics"
     domain_label = "Robot dynamics"
     group: FiniteGroup  # a robot's group is finite (signed permutations of its joints)
+    group: FiniteGroup  # a robot's group is finite (signed permutations of its joints)
 
     def __init__(
         self,
@@ -270,7 +271,7 @@ class RobotTask(Task):
 
     def loss(self, out: dict[str, Tensor], batch) -> Tensor:
         """MSE of the standardized targets (errors divided by each channel's orbit scale)."""
-        return sum(  # type: ignore[return-value]
+        return sum(
             (((out[k] - getattr(batch, k)) / self._scale(k, out[k])) ** 2).mean() for k in self.target_fields
         )
 
@@ -543,9 +544,9 @@ def _unfitted(model) -> bool:
     pretrained weights (e.g. input layers reinitialised for another robot's joints) gets them
     fitted (statistics of another robot's data mean nothing here)."""
     bufs = dict(model.named_buffers())
-    pairs = [
+    pairs: list[tuple[Any, Any]] = [
         (bufs.get(m), bufs.get(v))
         for m, v in (("in_mean", "in_std"), ("out_mean", "out_std"), (None, "scale"))
     ]
     pairs = [(m, v) for m, v in pairs if v is not None]
-    return any((m is None or bool(torch.all(m == 0))) and bool(torch.all(v == 1)) for m, v in pairs)
+    return any((m is None or bool((m == 0).all())) and bool((v == 1).all()) for m, v in pairs)

@@ -479,4 +479,4 @@ def ode(**kw) -> Task:
     return UserODETask(**kw)
 
 
-ode.task_class = UserODETask  # type: ignore[attr-defined]  # for `symzoo train ode MODEL --help`
+ode.task_class = UserODETask  # for `symzoo train ode MODEL --help`

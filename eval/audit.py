@@ -213,7 +213,8 @@ def _null(y: dict[str, Tensor], b: int, gen: torch.Generator) -> float:
 
 def _short(word: str) -> str:
     """``"shift·shift·shift"`` -> ``"shift^3"`` (runs of one generator in an element's word)."""
-    parts, out = word.split("·"), []
+    parts: list[str] = word.split("·")
+    out: list[list[Any]] = []
     for p in parts:
         if out and out[-1][0] == p:
             out[-1][1] += 1
@@ -278,12 +279,14 @@ Measured = list[FactorAudit]
 
 
 def _oracle_measure(
-    task: Task, group_task: Task, batch, oracle: Callable[[Any], dict[str, Tensor]], seed: int
+    task: Task, group_task: Task, batch, oracle: Callable[[Any], dict[str, Tensor] | None], seed: int
 ) -> Measured:
     gen = torch.Generator().manual_seed(seed)
     clean = _inputs_only(group_task, batch)
     b = int(clean.num_graphs)
     y = oracle(clean)
+    if y is None:
+        raise InputError(f"{task.name}: audit_oracle returned None on the stored inputs")
     unknown = sorted(set(y) - set(group_task.target_fields))
     if unknown:
         raise InputError(
@@ -306,6 +309,8 @@ def _oracle_measure(
                 setattr(full, k, v)
             moved = group_task.act(g, full)
             yg = oracle(_inputs_only(group_task, moved))
+            if yg is None:
+                raise InputError(f"{task.name}: audit_oracle returned None at inputs moved by {name}")
             gy = {k: getattr(moved, k) for k in y}
             r = _rel({k: _per_sample(yg[k], b) - _per_sample(gy[k], b) for k in y}, dev)
             if r > worst:
@@ -554,7 +559,7 @@ def _measure(task: Task, group_task: Task, preset: str, n: int | None, seed: int
             raise InputError(f"{task.name}: audit_oracle returned None on the stored inputs")
         return "task oracle (Task.audit_oracle) at moved test inputs", _oracle_measure(
             task, group_task, batch, oracle, seed
-        )  # type: ignore[arg-type]
+        )
     if isinstance(task, RobotTask):
         k = n or 64
         return (

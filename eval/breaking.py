@@ -123,7 +123,7 @@ def plot_gain_vs_breaking(doc: dict, summ: dict, path: str | Path) -> Path | Non
     model at the largest N, and the symmetry gain of every non-reference model at every N."""
     from matplotlib.figure import Figure
 
-    from .plots import save_png as _save
+    from .results import save_png as _save
 
     br = summ.get("breaking")
     if not br or not br["strengths"]:

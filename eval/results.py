@@ -1,4 +1,5 @@
-"""The ``results.json`` document of a comparison: its format tag, strict-JSON numbers, reading.
+"""The ``results.json`` document of a comparison: its format tag, strict-JSON numbers, reading; and
+the file helpers every study writes with (:func:`readable`, :func:`save_png` for figures).
 
 Both the runner (:mod:`symzoo.eval.compare`, which writes it) and the renderer
 (:mod:`symzoo.eval.report`, which only reads it) import from here, so neither imports the other.
@@ -11,8 +12,9 @@ import math
 from pathlib import Path
 
 from symzoo.errors import SymzooError
+from symzoo.paths import atomic_path
 
-__all__ = ["RESULTS_FORMAT", "clean_json", "num", "load_results"]
+__all__ = ["RESULTS_FORMAT", "clean_json", "num", "load_results", "readable", "save_png"]
 
 RESULTS_FORMAT = "symzoo-compare/1"
 
@@ -63,3 +65,11 @@ def readable(path: Path) -> Path:
     os.umask(mask)
     os.chmod(path, 0o666 & ~mask)
     return path
+
+
+def save_png(fig, path: Path) -> None:
+    """``fig`` (a matplotlib ``Figure``) as a PNG at ``path``: written to a temporary file renamed on
+    success (never half-written), then given the usual umask mode."""
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=120, bbox_inches="tight")
+    readable(path)

@@ -285,6 +285,7 @@ class NequIP(AtomisticModel):
         nn.init.zeros_(self.readout.bias)  # start from the fitted reference energies
         self.irreps_hidden = _irreps_str(channels, keys)
         self.fixed_neighbors = avg_num_neighbors is not None
+        self.avg_num_neighbors: Tensor  # buffer
         self.register_buffer("avg_num_neighbors", torch.tensor(float(avg_num_neighbors or 10.0)))
 
     @torch.no_grad()

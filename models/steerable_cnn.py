@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import copy
 from typing import Any, cast
+from typing import Any, cast
 
 import torch
 from torch import Tensor, nn

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+from typing import Any
 
 import lightning as L
 import torch
@@ -68,7 +69,7 @@ class SymzooDataModule(L.LightningDataModule):
         world = self.trainer.world_size if self.trainer is not None else 1
         # torch's DistributedSampler (Lightning calls its set_epoch before every epoch, so the order of
         # epoch k depends only on (seed, k) and resumed runs are exact); pads ranks to equal length
-        sampler = torch.utils.data.DistributedSampler(
+        sampler: torch.utils.data.DistributedSampler = torch.utils.data.DistributedSampler(
             ds, num_replicas=world, rank=rank, shuffle=shuffle, seed=self.seed, drop_last=False
         )
         return self.task.loader(ds, bs, sampler=sampler, num_workers=self.num_workers)
@@ -249,13 +250,14 @@ class SymzooModule(L.LightningModule):
             return None
         # the fused Adam kernel (same update rule, one kernel for all parameters: ~10 % of an
         # N-body EGNN step on CPU) where torch has it for every parameter's device and dtype
-        fused = (
+        fused: dict[str, Any] = (
             {"fused": True}
             if all(
                 p.device.type in ("cpu", "cuda") and p.dtype in (torch.float32, torch.float64) for p in params
             )
             else {}
         )
+        opt: torch.optim.Optimizer
         if c["optimizer"] == "adam":
             opt = torch.optim.Adam(params, lr=c["lr"], weight_decay=c["weight_decay"], **fused)
         elif c["optimizer"] == "adamw":
@@ -286,8 +288,8 @@ class SymzooModule(L.LightningModule):
                 return c["step_gamma"] ** ((epoch - warm) // c["step_size"])
             return 1.0
 
-        s = torch.optim.lr_scheduler.LambdaLR(opt, factor)
-        return {"optimizer": opt, "lr_scheduler": {"scheduler": s, "interval": "epoch"}}
+        lam = torch.optim.lr_scheduler.LambdaLR(opt, factor)
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": lam, "interval": "epoch"}}
 
 
 def _compile_backend(value: bool | str) -> str | None:
