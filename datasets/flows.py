@@ -339,7 +339,6 @@ class FlowTask(Dynamics, Task):
     domain = "flows"
     domain_label = "2-D flows"
     group: FiniteGroup  # D4 or a subgroup acting on the grid
-    group: FiniteGroup  # D4 or a subgroup acting on the grid
     primary_metric = "w_rmse"
     time_unit = "time units (2π-periodic box, forcing amplitude 1)"
     rollout_method = "iterated model map (one frame per step)"

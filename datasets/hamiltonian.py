@@ -242,7 +242,8 @@ class HamiltonianTask(Dynamics, Task):
         }
         edge_index = None
         if self.particles:
-            node["mass"] = cast(Gravity, sysm).masses(q)[None, :, None].expand(q.shape[0], n, 1).to(torch.float32).clone()
+            masses = cast(Gravity, sysm).masses(q)  # particles: a gravity system
+            node["mass"] = masses[None, :, None].expand(q.shape[0], n, 1).to(torch.float32).clone()
             src, dst = torch.meshgrid(torch.arange(n), torch.arange(n), indexing="ij")
             mask = src != dst
             edge_index = torch.stack([src[mask], dst[mask]])

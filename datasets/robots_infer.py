@@ -253,7 +253,9 @@ class _Tree:
     def map_candidate(self, c: Candidate) -> None:
         """Fill ``c.perm``/``c.signs`` when the tree maps onto itself under ``c.T`` (else ``c.reason``)."""
         T = c.T
-        if not np.allclose(T @ self.gravity, self.gravity, atol=float(1e-9 * (1 + np.linalg.norm(self.gravity)))):
+        if not np.allclose(
+            T @ self.gravity, self.gravity, atol=float(1e-9 * (1 + np.linalg.norm(self.gravity)))
+        ):
             c.reason = "it does not keep gravity"
             return
         det = float(np.linalg.det(T))

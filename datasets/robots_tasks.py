@@ -114,7 +114,6 @@ class RobotTask(Task):
     domain = "robotics"
     domain_label = "Robot dynamics"
     group: FiniteGroup  # a robot's group is finite (signed permutations of its joints)
-    group: FiniteGroup  # a robot's group is finite (signed permutations of its joints)
 
     def __init__(
         self,

@@ -100,7 +100,6 @@ class UserFlowTask(FlowTask):
     domain = "flows"
     time_unit = "frame_dt (the file's time unit; default 1 = one frame)"
     _unroll: int  # always given (FlowTask's is optional)
-    _unroll: int  # always given (FlowTask's is optional)
 
     def __init__(
         self,

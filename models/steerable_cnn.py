@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import copy
 from typing import Any, cast
-from typing import Any, cast
 
 import torch
 from torch import Tensor, nn
