@@ -314,8 +314,11 @@ def check_model(
     if not isinstance(claimed, (frozenset, set, tuple, list)):
         problems.append("declares no `symmetry` (a frozenset of the group factors it respects)")
         claimed = frozenset()
-    if not isinstance(getattr(model, "irreps_out", None), dict) or not model.irreps_out:
-        problems.append("declares no `irreps_out` (output name -> irreps)")
+    from .contract import model_contract
+
+    contract = model_contract(model)
+    if not contract.outputs:
+        problems.append("declares no `output_fields` (output name -> symzoo.task.Field)")
     try:
         check_compatible(model, task)
     except Exception as e:  # noqa: BLE001 -- IncompatibleError or a broken contract attribute
@@ -325,8 +328,8 @@ def check_model(
     if problems:
         results.append(CheckResult("contract", "FAIL", "; ".join(problems)))
     else:
-        reads = ", ".join(sorted(getattr(model, "irreps_in", {}) or {})) or "nothing declared"
-        returns = ", ".join(sorted(model.irreps_out))
+        reads = ", ".join(sorted(contract.inputs)) or "nothing declared"
+        returns = ", ".join(sorted(contract.outputs))
         claims = ", ".join(f for f in factors if f in claimed) or "no factor"
         extra = f" (also claims {', '.join(unknown)}, not factors of this task)" if unknown else ""
         results.append(
@@ -424,9 +427,7 @@ def check_model(
             )
 
     # energy models: forces against finite differences, smoothness at the cutoff
-    energy = {"energy", "forces"} <= set(
-        getattr(model, "irreps_out", {}) or {}
-    ) and "forces" in task.output_fields
+    energy = {"energy", "forces"} <= set(model_contract(model).outputs) and "forces" in task.output_fields
     if not energy:
         results.append(CheckResult("forces", "SKIP", "not an energy model (no energy and forces outputs)"))
     elif runs:
