@@ -9,30 +9,15 @@ systems are in :mod:`symzoo.datasets.hamiltonian`; the Z2 mirror group of the 1-
 
 from __future__ import annotations
 
-import contextlib
 import math
 
 import torch
 from torch import Tensor
 
+from symzoo._logging import single_thread  # the core's thread helper (re-exported here)
 from symzoo.integrators import odeint
 
 __all__ = ["single_thread", "MechanicalSystem", "Spring", "Pendulum", "ChainPendulum", "Gravity"]
-
-
-@contextlib.contextmanager
-def single_thread():
-    """Run a block with one torch intra-op thread (restored afterwards).
-
-    Simulations and rollouts work on tiny tensors, where thread synchronisation dominates: on a
-    loaded machine one thread is 10-50x faster than several.
-    """
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(n)
 
 
 class MechanicalSystem:

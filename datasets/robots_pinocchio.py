@@ -281,7 +281,7 @@ class SoloComTask(RobotTask):
         return cached_npz(path, lambda: self._make(preset), what=f"solo-com/{preset} robot data")
 
     def _make(self, preset: str) -> dict[str, np.ndarray]:
-        from symzoo.datasets.hamiltonian_systems import single_thread
+        from symzoo._logging import single_thread
 
         sim = check_urdf_spec(self.full_spec)  # a spec that disagrees never makes data
         sizes = self.presets[preset]

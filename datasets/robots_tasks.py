@@ -194,7 +194,7 @@ class RobotTask(Task):
         return cached_npz(path, lambda: self._make(preset), what=f"{self.name}/{preset} robot data")
 
     def _make(self, preset: str) -> dict[str, np.ndarray]:
-        from symzoo.datasets.hamiltonian_systems import single_thread
+        from symzoo._logging import single_thread
 
         self.check_simulator()  # a spec that disagrees with its simulator never makes data
         sim = self.spec.sim(payload_mass=self.payload)

@@ -122,7 +122,7 @@ def rollout_metrics(
     of per-step means when ``return_series``); writes a PNG of error and drift vs. time when
     ``plot`` is a path.
     """
-    from symzoo.datasets.hamiltonian_systems import single_thread
+    from symzoo._logging import single_thread
 
     task = _check_task(task)
     steps = int(task.rollout_steps if steps is None else steps)
