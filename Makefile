@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.symzoo-installed
 export SYMZOO_HOME ?= $(CURDIR)/.symzoo_home
 
-.PHONY: install demo test test-all bench lint
+.PHONY: install demo test test-all bench lint docs docs-serve
 
 install: $(STAMP)
 
@@ -26,6 +26,12 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy symzoo models datasets train eval zoo configs
+
+docs: $(STAMP)
+	$(VENV)/bin/mkdocs build --strict --site-dir runs/site
+
+docs-serve: $(STAMP)
+	$(VENV)/bin/mkdocs serve
 
 bench: $(STAMP)
 	$(PY) benchmarks/nbody_paper.py --out runs/bench

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs symzoo with every extra ([all]: atoms, robotics, robotics-pinocchio, flows, forecasting,
+# Installs symzoo with every domain's extra ([all]: atoms, robotics, flows, forecasting,
 # hamiltonian, hub, cluster, docs) and the test tools ([test]) into a virtual environment (default .venv): what
 # `make install`, `make demo`, `make test` and .ci/run use.  A user who wants one domain installs the
 # core and its extra instead (`pip install 'symzoo[atoms]'`, see docs/getting-started.md).

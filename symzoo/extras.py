@@ -6,21 +6,19 @@ comparison plots) and tensorboardX (the default TensorBoard event files): enough
 tasks and the bundled rMD17 force fields.  Each domain's
 third-party parts are an extra, imported only where a builder, task or command uses them:
 
-=====================  ====================================================================
-extra                  packages (and what needs them)
-=====================  ====================================================================
-``atoms``              ase, vesin (atomistic tasks, xyz files, neighbour lists, MD)
-``robotics``           mujoco, dm-control, escnn (robot tasks, MJCF/URDF, EMLP, finite groups)
-``robotics-pinocchio`` pin, example-robot-data (the Solo-12 anchor ``solo-com``; ~400 MB)
-``flows``              escnn (steerable CNNs on grids, dihedral groups)
-``forecasting``        escnn, dysts (attractor tasks' finite groups; any ``dysts`` system)
-``hamiltonian``        escnn (the Z2 mirror of the spring and pendulum systems)
-``hub``                huggingface_hub (``hf://`` pretrained sources)
-``cluster``            dask, distributed (``--executor dask://HOST:PORT``)
-``wandb``, ``mlflow``  the ``trainer.logger=wandb|mlflow`` loggers
-``docs``               mkdocs, mkdocs-material, mkdocstrings (the documentation site)
-``all``                every extra above except ``wandb`` and ``mlflow``
-=====================  ====================================================================
+| extra | packages (and what needs them) |
+|---|---|
+| ``atoms`` | ase, vesin (atomistic tasks, xyz files, periodic neighbour lists, MD) |
+| ``robotics`` | mujoco, dm-control, escnn (robot tasks, MJCF/URDF, EMLP, finite groups) |
+| ``robotics-pinocchio`` | pin, example-robot-data (the Solo-12 anchor ``solo-com``; 770 MB) |
+| ``flows`` | escnn (steerable CNNs on grids, dihedral groups) |
+| ``forecasting`` | escnn, dysts (attractor tasks' finite groups; any ``dysts`` system) |
+| ``hamiltonian`` | escnn (the Z2 mirror of the spring and pendulum systems) |
+| ``hub`` | huggingface_hub (``hf://`` pretrained sources) |
+| ``cluster`` | dask, distributed (``--executor dask://HOST:PORT``) |
+| ``wandb``, ``mlflow`` | the ``trainer.logger=wandb`` / ``mlflow`` loggers |
+| ``docs`` | mkdocs, mkdocs-material, mkdocstrings (the documentation site) |
+| ``all`` | every extra above except ``robotics-pinocchio``, ``wandb`` and ``mlflow`` |
 
 :func:`require` imports a module of an extra or raises :class:`MissingExtra`, a
 :class:`~symzoo.errors.SymzooError` whose one line names the extra to install (the CLI prints

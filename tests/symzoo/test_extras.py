@@ -93,7 +93,11 @@ def test_pyproject_extras_match_the_table():
         assert heavy not in core, heavy
     # [all] installs every domain and the docs (what make install / make test use)
     (meta,) = [r for r in extras["all"] if r.startswith("symzoo[")]
-    assert set(meta[len("symzoo[") : -1].split(",")) == set(EXTRAS) - {"wandb", "mlflow"}
+    assert set(meta[len("symzoo[") : -1].split(",")) == set(EXTRAS) - {
+        "wandb",
+        "mlflow",
+        "robotics-pinocchio",
+    }
     assert ".[all,test]" in (ROOT / "scripts" / "install.sh").read_text()
 
 
