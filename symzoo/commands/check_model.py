@@ -11,7 +11,13 @@ HELP = "check a model's symmetry contract on a task: equivariance, forces, NaN/I
 def add_arguments(p):
     p.add_argument("model", help="model name (see `symzoo list models`) or module:builder")
     # named `overrides` so that key=value after the options is collected too (symzoo.cli.main)
-    p.add_argument("overrides", nargs="*", metavar="key=value", help="builder arguments, e.g. hidden=16")
+    p.add_argument(
+        "overrides",
+        nargs="*",
+        metavar="key=value",
+        help="builder arguments, e.g. hidden=16; data.task_args.KEY=VALUE are the task's "
+        "(e.g. data.task_args.spec=my_robot.yaml)",
+    )
     p.add_argument("--task", required=True, help="task whose group, fields and batches to check against")
     p.add_argument("--preset", default="tiny", help="data preset of the example batches (default tiny)")
     p.add_argument("--trials", type=int, default=2, help="random elements per factor of a continuous group")
@@ -52,8 +58,12 @@ def run(args) -> int:
     if "+" in args.model:
         raise SymzooError(f"{args.model!r}: check-model checks a model itself, without a '+aug' suffix")
     entry = model_entry(args.model)
-    kwargs = _builder_args(list(args.overrides or []))
-    task = get_task(args.task, preset=args.preset)
+    from symzoo.commands.audit import _task_kwargs
+
+    items = list(args.overrides or [])
+    task_args = _task_kwargs([x for x in items if x.startswith("data.task_args.")])
+    kwargs = _builder_args([x for x in items if not x.startswith("data.task_args.")])
+    task = get_task(args.task, preset=args.preset, **task_args)
     train, _, _ = task.splits(args.preset, seed=0)
     build = {**task.model_defaults(entry.name, train), **kwargs}
     torch.manual_seed(args.seed)
