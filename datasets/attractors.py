@@ -627,15 +627,17 @@ class AttractorTask(Dynamics, Task):
 
     def model_defaults(self, model_name: str, train_set) -> dict[str, Any]:
         """Builder arguments implied by the task: the system (for models that rebuild its group),
-        the window and state size, this task's fields for the shared ``mlp`` builder, and the
-        ``flow`` target of the shared ``node`` builder."""
+        the window and state size, and this task's fields for the shared ``mlp`` and ``node``
+        builders (which pick their flow-map layout from them)."""
         d = self.system.dim
         if model_name == "mlp":  # the builder reads the window [W, D] from the declared fields
             from symzoo.contract import describe_task_fields
 
             return {"task": describe_task_fields(self)}
-        if model_name == "node":
-            return {"target": "flow", "state_dim": d}
+        if model_name == "node":  # as mlp: the builder reads the state size from the fields
+            from symzoo.contract import describe_task_fields
+
+            return {"task": describe_task_fields(self)}
         if model_name in ("eqmlp", "esn"):
             return (
                 {"system": self.name, "window": self.window}

@@ -7,10 +7,18 @@ from typing import Any
 
 from torch import Tensor, nn
 
-from symzoo.contract import contract_problem, describe_task_fields, irreps_string, model_contract
+from symzoo.contract import TaskView, contract_problem, describe_task_fields, irreps_string, model_contract
 from symzoo.task import Field
 
-__all__ = ["SymmetryContract", "TaskDescribedKwargs", "mlp", "ACTIVATIONS", "segment_mean", "segment_sum"]
+__all__ = [
+    "SymmetryContract",
+    "TaskDescribedKwargs",
+    "task_fields_object",
+    "mlp",
+    "ACTIVATIONS",
+    "segment_mean",
+    "segment_sum",
+]
 
 ACTIVATIONS = {"silu": nn.SiLU, "relu": nn.ReLU, "tanh": nn.Tanh, "gelu": nn.GELU, "softplus": nn.Softplus}
 
@@ -98,6 +106,18 @@ class TaskDescribedKwargs:
         if task is not None and not isinstance(task, (str, Mapping)):
             kw["task"] = describe_task_fields(task)
         self._described_kwargs = kw
+
+
+def task_fields_object(task: Any) -> Any:
+    """A task instance as is; a registered name -> the task; a JSON description -> its fields
+    (a robot task's description, with group generators, stays a description for ``RobotMLP``)."""
+    if isinstance(task, str):
+        from symzoo.registry import get_task
+
+        return get_task(task)
+    if isinstance(task, Mapping) and "generators" not in task:
+        return TaskView(task)
+    return task
 
 
 def mlp(

@@ -12,20 +12,18 @@ All three predict a displacement added to the input positions.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
-from symzoo.contract import TaskView
 from symzoo.errors import InputError
 from symzoo.registry import register_model
 from symzoo.symmetry import POSITION, SCALAR, VECTOR
 from symzoo.task import Field
 
 from ._atoms import AtomisticModel
-from .base import SymmetryContract, TaskDescribedKwargs, mlp, segment_sum
+from .base import SymmetryContract, TaskDescribedKwargs, mlp, segment_sum, task_fields_object
 
 __all__ = ["GNN", "FlatMLP", "EnergyMLP", "LinearDynamics"]
 
@@ -165,21 +163,9 @@ def _plain_mlps() -> dict[str, Any]:
     return {"positions": FlatMLP, "energy": EnergyMLP, "flow": FlowMLP, "robot": RobotMLP}
 
 
-def _task_object(task: Any) -> Any:
-    """A task instance as is; a registered name -> the task; a JSON description -> its fields
-    (a robot task's description, with group generators, stays a description for ``RobotMLP``)."""
-    if isinstance(task, str):
-        from symzoo.registry import get_task
-
-        return get_task(task)
-    if isinstance(task, Mapping) and "generators" not in task:
-        return TaskView(task)
-    return task
-
-
 def _mlp_problem(task: Any) -> str | None:
     """Why no plain MLP layout fits ``task`` (``None`` when one does)."""
-    obj = _task_object(task)
+    obj = task_fields_object(task)
     problems = []
     for cls in _plain_mlps().values():
         problem = cls.fit_problem(obj)
@@ -214,7 +200,7 @@ def flat_mlp(
     the layout followed the fields record it, and still load).
     """
     layouts = _plain_mlps()
-    obj = None if task is None else _task_object(task)
+    obj = None if task is None else task_fields_object(task)
     if target is not None:
         if target not in layouts:
             raise ValueError(f"mlp target must be one of {', '.join(layouts)}, got {target!r}")

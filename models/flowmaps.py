@@ -7,8 +7,8 @@ claim no symmetry (their ``+aug`` variants learn it from augmentation):
   builds on a task whose input is a window of states (its fields, which attractor tasks pass
   through ``Task.model_defaults``);
 * :class:`FlowNODE` -- a neural ODE on the last state: ``x_next = RK4(f_θ, x_last)`` over one
-  sampling step (``substeps`` RK4 steps of size ``1 / substeps``, time in sampling steps); built by
-  the shared ``node`` builder with ``target="flow"``.
+  sampling step (``substeps`` RK4 steps of size ``1 / substeps``, time in sampling steps); what the
+  shared ``node`` builder builds on a task whose input is a window of states.
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ class FlowMLP(TaskDescribedKwargs, SymmetryContract, nn.Module):
         return {"x_next": x[:, -1] + self.net(x.reshape(x.shape[0], -1))}
 
 
-class FlowNODE(SymmetryContract, nn.Module):
+class FlowNODE(TaskDescribedKwargs, SymmetryContract, nn.Module):
     """Neural ODE on the last state, integrated by RK4 over one sampling step."""
 
     symmetry: frozenset[str] = frozenset()

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -39,7 +40,7 @@ from symzoo.registry import register_model
 from symzoo.symmetry import POSITION, SCALAR, VECTOR
 from symzoo.task import Field
 
-from .base import ACTIVATIONS, SymmetryContract, mlp, segment_sum
+from .base import ACTIVATIONS, SymmetryContract, mlp, segment_sum, task_fields_object
 
 __all__ = ["LazyMLP", "HNN", "LNN", "NeuralODE", "NeuralODE2", "EHNN"]
 
@@ -398,15 +399,25 @@ def node(
     layers: int = 2,
     act: str = "tanh",
     state_dim: int | None = None,
-    target: str = "derivatives",
+    target: str | None = None,
+    task: Any = None,
 ) -> nn.Module:
     """First-order neural ODE baseline: an MLP for (dq/dt, dp/dt).
 
-    ``target="flow"`` (attractor tasks set it): a neural ODE on a ``state_dim`` state integrated by
-    RK4 over one sampling step (:class:`symzoo.models.flowmaps.FlowNODE`)."""
-    if target == "flow":
-        from .flowmaps import FlowNODE
+    On a task whose input is a window of states (``task``: the instance, its name, or the
+    description its ``model_defaults`` passes), a neural ODE on the last state integrated by RK4
+    over one sampling step (:class:`symzoo.models.flowmaps.FlowNODE`; ``state_dim`` from the
+    window's declared shape).  ``target`` (``"derivatives"`` or ``"flow"``) names the kind
+    explicitly; **deprecated** (model files written before record it, and still load)."""
+    from .flowmaps import FlowNODE
 
+    if target is None:
+        obj = None if task is None else task_fields_object(task)
+        target = "flow" if obj is not None and FlowNODE.fit_problem(obj) is None else "derivatives"
+        x = getattr(obj, "input_fields", {}).get("x") if target == "flow" else None
+        if x is not None and x.shape is not None and len(x.shape) == 2:
+            state_dim = int(x.shape[1])  # a window of states [W, D]
+    if target == "flow":
         return FlowNODE(state_dim or 3, hidden, layers, act)
     if target != "derivatives":
         raise ValueError(f"node target must be 'derivatives' or 'flow', got {target!r}")

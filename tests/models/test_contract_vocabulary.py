@@ -365,3 +365,17 @@ def test_every_mlp_recipe_builds_on_its_task(task_name):
     model = symzoo.create_model("mlp", **args)
     check_compatible(model, task)
     _build_and_run("mlp", task)
+
+
+def test_node_follows_the_task_fields_too():
+    """``node``: time derivatives on a Hamiltonian task, a flow map (RK4) on a window of states, from
+    the fields the task passes; ``target=`` still builds what older model files record."""
+    lorenz96 = symzoo.get_task("lorenz96-8")
+    args = lorenz96.model_defaults("node", None)
+    assert "target" not in args
+    flow = symzoo.create_model("node", **args, hidden=8)
+    assert type(flow).__name__ == "FlowNODE" and flow.dim == 8
+    json.dumps(flow.builder_kwargs)
+    assert type(symzoo.create_model("node", task="pendulum")).__name__ == "NeuralODE"
+    assert type(symzoo.create_model("node", target="flow", state_dim=3)).__name__ == "FlowNODE"
+    _build_and_run("node", lorenz96)
