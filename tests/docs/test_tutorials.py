@@ -1,8 +1,9 @@
 """The tutorials of the documentation site, executed as a user would: in a fresh folder, every
 ``python`` block of a page runs (in order, sharing one namespace per page), then every ``symzoo``
 line of its ``bash`` blocks runs as written (``sh`` blocks are sketches for the reader's own files
-and are not run).  Their data are tiny (the bundled files, ``--preset tiny``), so each page takes
-seconds of CPU."""
+and are not run).  Their data are tiny (the bundled files, ``--preset tiny``): measured on the shared
+2-core machine, the pretrained and fine-tuning pages take about 12 s of CPU each, the comparison
+page about 25 s (marked slow)."""
 
 from __future__ import annotations
 
@@ -82,6 +83,7 @@ def test_finetune_tutorial(tmp_path, monkeypatch, capsys):
     assert capsys.readouterr().out.strip() == "(12, 3)"  # uracil: 12 atoms
 
 
+@pytest.mark.slow  # about 25 s of CPU (four training cells with rollouts): `make test-all` runs it
 def test_compare_tutorial(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     cmds = _commands("tutorials/compare.md")
