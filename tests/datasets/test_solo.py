@@ -80,7 +80,7 @@ def test_missing_package_is_one_line(monkeypatch):
         raise metadata.PackageNotFoundError(name)
 
     monkeypatch.setattr(metadata, "distribution", missing)
-    with pytest.raises(InputError, match=r"symzoo\[robotics\]") as e:
+    with pytest.raises(InputError, match=r"symzoo\[robotics-pinocchio\]") as e:
         robots_pinocchio.example_robot_data_path("robots/solo_description/robots/solo12.urdf", "solo")
     assert "\n" not in str(e.value)
 
