@@ -28,7 +28,7 @@ lint: $(STAMP)
 	$(VENV)/bin/mypy symzoo models datasets train eval zoo configs
 
 docs: $(STAMP)
-	$(VENV)/bin/mkdocs build --strict --site-dir runs/site
+	$(VENV)/bin/mkdocs build --strict
 
 docs-serve: $(STAMP)
 	$(VENV)/bin/mkdocs serve
