@@ -104,7 +104,7 @@ def _same_action(a: Rep, b: Rep) -> bool:
         return False
     ga, gb = getattr(a, "group", None), getattr(b, "group", None)
     if getattr(ga, "order", None) != getattr(gb, "order", None):
-        return False
+        return _restricts(a, b)
     for attr in ("matrices", "values", "coords"):
         x, y = getattr(a, attr, None), getattr(b, attr, None)
         if torch.is_tensor(x) and torch.is_tensor(y):
@@ -114,6 +114,20 @@ def _same_action(a: Rep, b: Rep) -> bool:
         if getattr(a, attr, None) != getattr(b, attr, None):
             return False
     return True
+
+
+def _restricts(model_rep: Rep, task_rep: Rep) -> bool:
+    """Whether ``task_rep`` is ``model_rep`` restricted to a subgroup: every matrix of the task's
+    (smaller) group is one of the model's.  A model that keeps the unbroken group on data with a
+    symmetry-breaking knob (a robot with a payload: the task's fields carry the residual C1, the
+    model the robot's K4) acts on the task's tensors as the task's own representation does."""
+    import torch
+
+    x, y = getattr(model_rep, "matrices", None), getattr(task_rep, "matrices", None)
+    if not (torch.is_tensor(x) and torch.is_tensor(y)) or x.shape[1:] != y.shape[1:] or len(y) > len(x):
+        return False
+    xd, yd = x.double().flatten(1), y.double().flatten(1)
+    return bool((torch.cdist(yd, xd).min(dim=1).values < 1e-6).all())
 
 
 def rep_from_irreps(text: str) -> Rep:
