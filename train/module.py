@@ -123,6 +123,9 @@ class SymzooModule(L.LightningModule):
             for p in self.ema.parameters():
                 p.requires_grad_(False)
         self.needs_grad = bool(task.needs_grad)
+        # training_step's per-epoch sums (name -> [(value, weight)]), see on_train_epoch_end
+        self._train_terms: dict[str, list[tuple[torch.Tensor, int]]] = {}
+        self._trainable = True
         # trainer.compile: torch.compile'd callables of the same module objects for the training and
         # evaluation steps.  They are held outside the module tree (object.__setattr__), so the state
         # dict, checkpoints and exported weights are exactly those of the plain model, and nothing
@@ -131,10 +134,17 @@ class SymzooModule(L.LightningModule):
         object.__setattr__(self, "_train_call", self._compiled(self.model))
         object.__setattr__(self, "_eval_call", self._compiled(self.eval_model))
 
-    def _compiled(self, model: nn.Module) -> nn.Module:
+    def _compiled(self, model: nn.Module, options: dict | None = None) -> nn.Module:
         if self.compile_backend is None:
             return model
-        return torch.compile(model, backend=self.compile_backend)  # type: ignore[return-value]
+        return torch.compile(model, backend=self.compile_backend, options=options)  # type: ignore[return-value]
+
+    def on_fit_start(self) -> None:
+        # the device is known only now (nothing has been compiled yet): see _compile_options
+        options = _compile_options(self.compile_backend, self.device.type)
+        if options:
+            object.__setattr__(self, "_train_call", self._compiled(self.model, options))
+            object.__setattr__(self, "_eval_call", self._compiled(self.eval_model, options))
 
     @property
     def eval_model(self) -> nn.Module:
@@ -142,11 +152,15 @@ class SymzooModule(L.LightningModule):
 
     def _cast(self, batch):
         dtype = next(self.model.parameters()).dtype
-        # any domain: cast when some floating tensor of the batch is not in the model's dtype
-        if any(
-            torch.is_tensor(v) and v.is_floating_point() and v.dtype != dtype
-            for v in batch.to_dict().values()
-        ):
+        # any domain: cast when some floating tensor of the batch is not in the model's dtype (the
+        # batch's tensors read from its storage(s) directly: no per-step dict copy of the batch)
+        stores = getattr(batch, "stores", None)
+        values = (
+            (v for store in stores for v in store.values())
+            if stores is not None
+            else batch.to_dict().values()
+        )
+        if any(torch.is_tensor(v) and v.is_floating_point() and v.dtype != dtype for v in values):
             batch = cast_batch(batch, dtype)
         return batch
 
@@ -162,17 +176,40 @@ class SymzooModule(L.LightningModule):
             batch = self.task.act(self.task.sample_group(batch, generator=gen), batch)
         out = self.task.apply_model(self._train_call, batch)
         loss = self.task.loss(out, batch)
-        self.log(
-            "train_loss", loss, on_step=False, on_epoch=True, batch_size=int(batch.num_graphs), sync_dist=True
-        )
-        if not any(p.requires_grad for p in self.model.parameters()):
+        # per-epoch means (weighted by the batch's graphs), logged once at the epoch's end
+        # (on_train_epoch_end): the same figures as self.log(on_epoch=True, sync_dist=True) without
+        # Lightning's per-step logging machinery
+        self._train_terms.setdefault("train_loss", []).append((loss.detach(), int(batch.num_graphs)))
+        if not self._trainable:
             return None  # a closed-form model: no optimizer step (Lightning skips the step)
         # the model's declared penalty (SymmetryContract.regularization) joins the objective only
         reg = self.model.regularization() if isinstance(self.model, SymmetryContract) else None
         if reg is not None:
-            self.log("train_regularization", reg, on_step=False, on_epoch=True, batch_size=1, sync_dist=True)
+            self._train_terms.setdefault("train_regularization", []).append((reg.detach(), 1))
             loss = loss + reg
         return loss
+
+    def on_train_epoch_start(self) -> None:
+        self._train_terms = {}
+        # a closed-form model (SymmetryContract.fit_closed_form) has no trainable parameter; checked
+        # once per epoch rather than at every step
+        self._trainable = any(p.requires_grad for p in self.model.parameters())
+
+    def on_train_epoch_end(self) -> None:
+        terms, self._train_terms = self._train_terms, {}
+        if not terms:
+            return
+        dtype = torch.float32 if self.device.type == "mps" else torch.float64
+        names = sorted(terms)
+        sums = []
+        for name in names:
+            values = torch.stack([v.reshape(()).to(dtype) for v, _ in terms[name]])
+            weights = torch.tensor([w for _, w in terms[name]], dtype=dtype, device=values.device)
+            sums += [(values * weights).sum(), weights.sum()]
+        # summed over ranks, as Lightning's sync_dist does for an epoch mean
+        total = self.trainer.strategy.reduce(torch.stack(sums), reduce_op="sum")
+        for i, name in enumerate(names):
+            self.log(name, total[2 * i] / total[2 * i + 1], batch_size=1, sync_dist=False)
 
     def on_train_batch_end(self, outputs, batch, batch_idx):
         if self.ema is not None:
@@ -300,6 +337,18 @@ def _compile_backend(value: bool | str) -> str | None:
     if value is True or value == "true":
         return "inductor"
     return str(value)
+
+
+def _compile_options(backend: str | None, device_type: str) -> dict | None:
+    """``torch.compile`` options of the harness's compiled steps.  Inductor on a CPU: C++ wrapper
+    code around the generated kernels instead of Python (the same kernels and results; the Python
+    wrapper's per-call tensor bookkeeping was ~13 % of an N-body EGNN training step on one CPU
+    thread, ``docs/speed.md``).  Its first compilation takes longer (a C++ build of the wrapper);
+    later runs hit inductor's cache.  ``TORCHINDUCTOR_CPP_WRAPPER`` set in the environment (e.g.
+    ``=0``) leaves inductor's own setting alone."""
+    if backend == "inductor" and device_type == "cpu" and "TORCHINDUCTOR_CPP_WRAPPER" not in os.environ:
+        return {"cpp_wrapper": True}
+    return None
 
 
 def global_rank_from_env() -> int:
