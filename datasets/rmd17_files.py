@@ -55,7 +55,7 @@ class RMD17Source:
 
     def read(self, frames=None) -> list:
         """Structures (eV, Å) of ``frames`` (indices into this source; default all of it)."""
-        from .atoms import read_npz
+        from .atoms.io import read_npz
 
         idx = None if frames is None else [int(i) for i in frames]
         if self.frames is not None:

@@ -550,7 +550,7 @@ def _measure(task: Task, group_task: Task, preset: str, n: int | None, seed: int
     from symzoo.datasets.flows import FlowTask
     from symzoo.datasets.hamiltonian import HamiltonianTask
     from symzoo.datasets.nbody import NBodyTask
-    from symzoo.datasets.robots_tasks import RobotTask
+    from symzoo.datasets.robots.tasks import RobotTask
 
     if type(task).audit_oracle is not Task.audit_oracle:
         batch = _stored_batch(task, preset, n or 64, seed)

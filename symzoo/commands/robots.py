@@ -41,7 +41,7 @@ def run(args) -> int:
     if action != "infer":
         raise SymzooError("usage: symzoo robots infer MODEL_FILE [--out SPEC.yaml] | check SPEC.yaml")
 
-    from symzoo.datasets.robots_infer import infer_spec, spec_yaml
+    from symzoo.datasets.robots.infer import infer_spec, spec_yaml
     from symzoo.paths import atomic_write_text
 
     out = Path(args.out) if args.out else None

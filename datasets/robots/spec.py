@@ -78,7 +78,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-ROBOTS_DIR = Path(__file__).parent / "robots"
+ROBOTS_DIR = Path(__file__).parent  # the shipped specs (*.yaml) beside this module
 _SPEC_KEYS = {
     "name",
     "description",
@@ -100,7 +100,7 @@ def list_robots() -> list[str]:
 
 #: simulator backends other than MuJoCo, by model-file suffix: ``{"sim": fn(spec, payload_mass),
 #: "check": fn(spec, n_states=, seed=, tol=) -> {quantity: worst mismatch}}``.  A backend module
-#: registers itself on import (``.urdf``: :mod:`symzoo.datasets.robots_pinocchio`); backends build
+#: registers itself on import (``.urdf``: :mod:`symzoo.datasets.robots.pinocchio`); backends build
 #: on the spec, so the spec finds them here instead of importing them
 SIM_BACKENDS: dict[str, dict[str, Any]] = {}
 #: model-file sources by prefix (``example-robot-data:<path>``): ``fn(path, robot_name) -> Path``
@@ -170,7 +170,7 @@ class RobotSpec:
 
     def sim(self, payload_mass: float = 0.0) -> RobotSim:
         """The MuJoCo simulator of this robot (with a payload of ``payload_mass`` kg, see ``payload``);
-        a ``.urdf`` model gets the pinocchio backend (:mod:`symzoo.datasets.robots_pinocchio`,
+        a ``.urdf`` model gets the pinocchio backend (:mod:`symzoo.datasets.robots.pinocchio`,
         found through :data:`SIM_BACKENDS`)."""
         backend = _registered(SIM_BACKENDS, self.model_path().suffix)
         if backend is not None:
