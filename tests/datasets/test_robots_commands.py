@@ -100,7 +100,10 @@ def test_a_zoo_entry_built_from_the_users_robot(robot, monkeypatch, capsys):
     monkeypatch.setattr(hub, "bundled_dir", lambda: zoo)
     hub.reload_registry()
     try:
-        assert bz.main(["emlp.hexapod-com", "--workdir", str(robot / "work")]) == 0
+        # the entry's command, run here (build_zoo runs it in a subprocess; `--run` exports a run)
+        argv = command.split()[1:] + ["--out", "work/emlp.hexapod-com"]
+        assert main(argv) == 0, capsys.readouterr().err
+        assert bz.main(["emlp.hexapod-com", "--run", str(robot / "work" / "emlp.hexapod-com")]) == 0
         built = yaml.safe_load((zoo / "registry.yaml").read_text())["entries"]["emlp.hexapod-com"]
         assert built["equivariance"]["group"] == "C2"
         assert built["equivariance"]["relative_error"]["sagittal"] < 1e-10
