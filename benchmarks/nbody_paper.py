@@ -62,7 +62,6 @@ from pathlib import Path
 
 import torch
 from symzoo.train.config import load_config
-from symzoo.train.module import _compile_backend, _compile_options
 from symzoo.train.run import train
 
 import symzoo
@@ -403,11 +402,6 @@ def speed(args, out: Path) -> dict:
         "harness_overrides": overrides,
         "harness_precision": str(resolved.trainer.precision),
         "harness_compile": resolved.trainer.get("compile", False),
-        # torch.compile options the harness adds on this device (inductor on a CPU: C++ wrapper)
-        "harness_compile_options": _compile_options(
-            _compile_backend(resolved.trainer.get("compile", False)),
-            "cuda" if torch.cuda.is_available() and str(resolved.trainer.accelerator) != "cpu" else "cpu",
-        ),
         "reference_seconds_per_epoch_steady": _stats(col["ref_wall"]),
         "reference_cpu_seconds_per_epoch_steady": _stats(col["ref_cpu"]),
         "harness_seconds_per_epoch_steady": _stats(col["har_wall"]),

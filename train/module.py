@@ -134,17 +134,10 @@ class SymzooModule(L.LightningModule):
         object.__setattr__(self, "_train_call", self._compiled(self.model))
         object.__setattr__(self, "_eval_call", self._compiled(self.eval_model))
 
-    def _compiled(self, model: nn.Module, options: dict | None = None) -> nn.Module:
+    def _compiled(self, model: nn.Module) -> nn.Module:
         if self.compile_backend is None:
             return model
-        return torch.compile(model, backend=self.compile_backend, options=options)  # type: ignore[return-value]
-
-    def on_fit_start(self) -> None:
-        # the device is known only now (nothing has been compiled yet): see _compile_options
-        options = _compile_options(self.compile_backend, self.device.type)
-        if options:
-            object.__setattr__(self, "_train_call", self._compiled(self.model, options))
-            object.__setattr__(self, "_eval_call", self._compiled(self.eval_model, options))
+        return torch.compile(model, backend=self.compile_backend)  # type: ignore[return-value]
 
     @property
     def eval_model(self) -> nn.Module:
@@ -337,18 +330,6 @@ def _compile_backend(value: bool | str) -> str | None:
     if value is True or value == "true":
         return "inductor"
     return str(value)
-
-
-def _compile_options(backend: str | None, device_type: str) -> dict | None:
-    """``torch.compile`` options of the harness's compiled steps.  Inductor on a CPU: C++ wrapper
-    code around the generated kernels instead of Python (the same kernels and results; the Python
-    wrapper's per-call tensor bookkeeping was ~13 % of an N-body EGNN training step on one CPU
-    thread, ``docs/speed.md``).  Its first compilation takes longer (a C++ build of the wrapper);
-    later runs hit inductor's cache.  ``TORCHINDUCTOR_CPP_WRAPPER`` set in the environment (e.g.
-    ``=0``) leaves inductor's own setting alone."""
-    if backend == "inductor" and device_type == "cpu" and "TORCHINDUCTOR_CPP_WRAPPER" not in os.environ:
-        return {"cpp_wrapper": True}
-    return None
 
 
 def global_rank_from_env() -> int:
