@@ -320,8 +320,13 @@ CHAINS: list[list[str]] = [
         "symzoo.eval.leaderboard.run",
     ],
     ["symzoo.datasets.atoms.io", "symzoo.datasets.atoms.simulators", "symzoo.datasets.atoms.tasks"],
-    ["symzoo.datasets.robots.spec", "symzoo.datasets.robots.tasks", "symzoo.datasets.robots.pinocchio"],
-    ["symzoo.datasets.robots.spec", "symzoo.datasets.robots.infer"],
+    [
+        "symzoo.datasets.robots.spec",
+        "symzoo.datasets.robots.checks",
+        "symzoo.datasets.robots.tasks",
+        "symzoo.datasets.robots.pinocchio",
+    ],
+    ["symzoo.datasets.robots.spec", "symzoo.datasets.robots.mujoco", "symzoo.datasets.robots.infer"],
 ]
 
 

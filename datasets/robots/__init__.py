@@ -1,7 +1,8 @@
 """Robots: symmetry specs, simulators and the robot dynamics tasks.
 
-One package in layers: :mod:`~symzoo.datasets.robots.spec` (the spec data type, its checks and the
-MuJoCo backend; other backends register by model-file suffix), :mod:`~symzoo.datasets.robots.pinocchio`
+One package in layers: :mod:`~symzoo.datasets.robots.spec` (the spec data type; simulator backends
+register by model-file suffix) < :mod:`~symzoo.datasets.robots.mujoco` (the MuJoCo backend, the
+default) < :mod:`~symzoo.datasets.robots.checks` (a spec checked against its simulator) < :mod:`~symzoo.datasets.robots.pinocchio`
 (the URDF backend and the ``solo-com`` tasks), :mod:`~symzoo.datasets.robots.tasks` (the robot
 tasks), :mod:`~symzoo.datasets.robots.infer` (a spec inferred from a model file).  The shipped
 specs (``*.yaml``) live beside these modules.  Every public name is importable from here, as it was
@@ -9,6 +10,7 @@ from the module ``symzoo.datasets.robots``; ``symzoo.datasets.robots_tasks``,
 ``robots_pinocchio`` and ``robots_infer`` are the same modules under their old names.
 """
 
+from .checks import check_spec
 from .infer import (
     MIRROR_NORMALS,
     ROTATION_ORDERS,
@@ -18,6 +20,7 @@ from .infer import (
     infer_spec,
     spec_yaml,
 )
+from .mujoco import RobotSim, load_mujoco_model
 from .pinocchio import (
     URDF_ASYMMETRY_TOL,
     PinocchioSim,
@@ -31,11 +34,8 @@ from .spec import (
     MODEL_SOURCES,
     ROBOTS_DIR,
     SIM_BACKENDS,
-    RobotSim,
     RobotSpec,
-    check_spec,
     list_robots,
-    load_mujoco_model,
     load_spec,
     register_model_source,
     register_sim_backend,
@@ -58,6 +58,9 @@ __all__ = [
     "register_sim_backend",
     "register_model_source",
     "RobotSpec",
+    "RobotSim",
+    "load_mujoco_model",
+    "check_spec",
     "RobotSim",
     "load_spec",
     "list_robots",

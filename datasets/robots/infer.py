@@ -137,7 +137,7 @@ class _Tree:
         import mujoco
 
         self.mj = mujoco
-        from .spec import load_mujoco_model
+        from .mujoco import load_mujoco_model
 
         try:
             m = load_mujoco_model(path)
@@ -499,7 +499,9 @@ def infer_spec(
     :data:`URDF_INERTIAL_TOL` for URDF, whose published inertias are rounded).  Raises :class:`~symzoo.errors.SymzooError` when no symmetry is
     found or the group has no escnn presentation.
     """
-    from .spec import RobotSim, check_spec, spec_from_dict
+    from .checks import check_spec
+    from .mujoco import RobotSim
+    from .spec import spec_from_dict
 
     path = Path(model_file).expanduser()
     if not path.is_file():

@@ -343,7 +343,7 @@ def check_urdf_spec(
     their centre of mass 1.4e-5 m off the mirror image, and the hind hip-abduction links the
     wrong sign of I_xy, so the raw model agrees only to 4.9e-4 (relative).
     """
-    from symzoo.datasets.robots.spec import check_spec
+    from .checks import check_spec
 
     if not isinstance(spec, RobotSpec):
         spec = load_spec(spec)

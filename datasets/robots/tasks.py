@@ -72,7 +72,8 @@ from symzoo.registry import register_task
 from symzoo.task import ArrayDataset, BreakingKnob, Field, Task, cast_batch
 from symzoo.taskargs import Arg, ArgSchema
 
-from .spec import ROBOTS_DIR, RobotSpec, check_spec, load_spec
+from .checks import check_spec
+from .spec import ROBOTS_DIR, RobotSpec, load_spec
 
 __all__ = ["RobotTask", "RobotDynamicsTask", "orbit_scales"]
 
