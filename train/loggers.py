@@ -6,11 +6,14 @@ MLflow logger (``"wandb"``, ``"mlflow"``, or both: ``"wandb,mlflow"``); each is 
 (``pip install 'symzoo[wandb]'`` / ``'symzoo[mlflow]'``).  The names are checked, and the package
 imported, by :func:`check_loggers` before the run folder exists, so a missing package is one line
 naming its extra and nothing is written.  Their own settings come from their environment variables
-(``WANDB_PROJECT``, ``WANDB_MODE=offline``, ``MLFLOW_TRACKING_URI``, ...).
+(``WANDB_PROJECT``, ``WANDB_MODE=offline``, ``MLFLOW_TRACKING_URI``, ...); without
+``MLFLOW_TRACKING_URI`` MLflow writes to ``RUN/mlruns`` (its file store, which MLflow >= 3.7 only
+opens with ``MLFLOW_ALLOW_FILE_STORE=true``: set for the run when unset).
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +60,11 @@ def extra_loggers(value: Any, run: Path, run_name: str) -> list:
             out.append(WandbLogger(name=run_name, save_dir=str(run)))
         elif n == "mlflow":
             from lightning.pytorch.loggers import MLFlowLogger
+
+            if not os.environ.get("MLFLOW_TRACKING_URI"):
+                # no tracking server: the records go to RUN/mlruns, MLflow's file store, which
+                # MLflow >= 3.7 refuses unless this is set (a database store needs the full mlflow)
+                os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
 
             out.append(
                 MLFlowLogger(experiment_name="symzoo", run_name=run_name, save_dir=str(run / "mlruns"))
