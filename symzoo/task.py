@@ -26,9 +26,6 @@ from .symmetry import Group, GroupElementBase, Rep, as_rep
 if TYPE_CHECKING:
     from typing_extensions import Self
 
-if TYPE_CHECKING:
-    from typing_extensions import Self
-
 __all__ = [
     "Field",
     "Task",
