@@ -4,10 +4,10 @@ Interleaved repeats (order alternating) in one process, one torch thread, ``pape
 training trajectories, batch 100, 30 steps per epoch), process CPU seconds per epoch between the
 end of epoch 1 and the last epoch (no compilation, no validation):
 
-- ``bare``: the model's own step and nothing else — ``torch.compile`` (inductor) of egnn (hidden
-  64, 4 layers), bf16 autocast, fused Adam, the task's loader and loss, compiled with inductor's
-  C++ wrapper, as the harness now compiles on a CPU;
-- ``bare-python``: the same with inductor's default Python wrapper (what the harness used before);
+- ``bare``: the model's own step and nothing else — ``torch.compile`` (inductor, its default
+  Python wrapper, as the harness compiles) of egnn (hidden 64, 4 layers), bf16 autocast, fused
+  Adam, the task's loader and loss;
+- ``bare-cpp``: the same compiled with inductor's C++ wrapper (``options={"cpp_wrapper": True}``);
 - ``harness``: ``symzoo.train.run.train`` with the ``paper`` recipe and the benchmark's overrides
   (``benchmarks/nbody_paper.py``), validation switched off.
 
@@ -15,7 +15,7 @@ end of epoch 1 and the last epoch (no compilation, no validation):
 checkpoint written every epoch, the epoch-mean logging).
 
     python benchmarks/nbody_step_split.py --epochs 10 --repeats 4 --out runs/split
-    python benchmarks/nbody_step_split.py --sides bare,bare-python --out runs/split-wrapper
+    python benchmarks/nbody_step_split.py --sides bare-cpp,bare --out runs/split-wrapper
 """
 
 from __future__ import annotations
@@ -74,7 +74,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--epochs", type=int, default=10)
     ap.add_argument("--repeats", type=int, default=4)
-    ap.add_argument("--sides", default="bare,harness", help="comma list of bare, bare-python, harness")
+    ap.add_argument("--sides", default="bare,harness", help="comma list of bare, bare-cpp, harness")
     ap.add_argument("--out", default="runs/split")
     args = ap.parse_args()
     if args.epochs < 4:
@@ -83,20 +83,20 @@ def main() -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     sides = args.sides.split(",")
-    if not sides or any(s not in ("bare", "bare-python", "harness") for s in sides):
-        raise SystemExit(f"--sides: a comma list of bare, bare-python, harness; got {args.sides!r}")
+    if not sides or any(s not in ("bare", "bare-cpp", "harness") for s in sides):
+        raise SystemExit(f"--sides: a comma list of bare, bare-cpp, harness; got {args.sides!r}")
     res: dict[str, list[float]] = {s: [] for s in sides}
     for r in range(args.repeats):
         for side in sides if r % 2 == 0 else sides[::-1]:
             if side == "harness":
                 cpu = harness(args.epochs, out / "run")
             else:
-                cpu = bare(args.epochs, cpp_wrapper=side == "bare")
+                cpu = bare(args.epochs, cpp_wrapper=side == "bare-cpp")
             res[side].append(round(cpu, 4))
             print(f"repeat {r} {side}: {cpu:.3f} CPU s/epoch", flush=True)
     ratios = {
         f"{a}_over_{b}": round(statistics.median([x / y for x, y in zip(res[a], res[b], strict=True)]), 4)
-        for a, b in (("harness", "bare"), ("bare", "bare-python"))
+        for a, b in (("harness", "bare"), ("bare-cpp", "bare"))
         if a in res and b in res
     }
     report = {
