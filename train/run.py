@@ -610,6 +610,8 @@ def _fit_and_export(
             )
         )
     callbacks.extend(extra_callbacks or [])
+    ctrl_c = _CtrlC()
+    callbacks.append(ctrl_c.callback(L))
     csv_logger = CSVLogger(save_dir=str(run), name="logs", version="")
     if resumed is not None:
         _keep_metrics_on_resume(csv_logger, run, int(resumed.get("epoch", -1)))
@@ -647,13 +649,16 @@ def _fit_and_export(
     interrupted = Interrupted(f"interrupted; continue with: symzoo train --resume {run}")
     t0 = time.perf_counter()
     try:
-        trainer.fit(module, datamodule=data, ckpt_path=ckpt_path)
+        with ctrl_c:
+            trainer.fit(module, datamodule=data, ckpt_path=ckpt_path)
     except KeyboardInterrupt:
         raise interrupted from None
     except SystemExit:
-        if getattr(trainer, "interrupted", False):  # Lightning turns Ctrl-C into sys.exit(1)
+        if getattr(trainer, "interrupted", False) or ctrl_c.hit:  # Lightning: Ctrl-C -> sys.exit(1)
             raise interrupted from None
         raise
+    if ctrl_c.hit:  # a Ctrl-C whose KeyboardInterrupt was swallowed (e.g. raised inside a finalizer)
+        raise interrupted
     # time of the earlier segments, up to the checkpoint this one resumed from
     before = float(resumed.get("symzoo_elapsed_s", 0.0)) if resumed is not None else 0.0
     fit_seconds = before + time.perf_counter() - t0
@@ -721,3 +726,56 @@ def _fit_and_export(
         raise TrainingDiverged(f"{run}: the exported model gives non-finite test metrics ({', '.join(bad)})")
     log.info("run folder %s complete", run)
     return run
+
+
+class _CtrlC:
+    """Remembers a Ctrl-C during ``trainer.fit`` so that it is never lost.
+
+    Python raises ``KeyboardInterrupt`` at whatever bytecode runs when SIGINT arrives; if that is a
+    finalizer (``__del__``, a weakref callback) the exception is printed as "ignored" and training
+    goes on to the end, exiting 0 (seen under load in the Ctrl-C test).  The handler records the hit,
+    the callback raises ``KeyboardInterrupt`` again at the next batch, and ``train`` raises
+    ``Interrupted`` after ``fit`` whatever happened in between.  Installed only in the main thread and
+    only where SIGINT has Python's default handler (pool workers that ignore SIGINT keep doing so).
+    """
+
+    def __init__(self) -> None:
+        self.hit = False
+        self._previous: Any = None
+        self._installed = False
+
+    def _handler(self, signum: int, frame: Any) -> None:
+        self.hit = True
+        raise KeyboardInterrupt
+
+    def __enter__(self) -> _CtrlC:
+        import signal
+        import threading
+
+        if threading.current_thread() is threading.main_thread():
+            current = signal.getsignal(signal.SIGINT)
+            if current is signal.default_int_handler:
+                self._previous = signal.signal(signal.SIGINT, self._handler)
+                self._installed = True
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._installed:
+            import signal
+
+            signal.signal(signal.SIGINT, self._previous)
+            self._installed = False
+
+    def callback(self, L: Any) -> Any:
+        outer = self
+
+        class _RaiseOnCtrlC(L.Callback):
+            def on_train_batch_start(self, *args: Any) -> None:
+                if outer.hit:
+                    raise KeyboardInterrupt
+
+            def on_validation_batch_start(self, *args: Any) -> None:
+                if outer.hit:
+                    raise KeyboardInterrupt
+
+        return _RaiseOnCtrlC()

@@ -429,3 +429,23 @@ def test_compatibility_is_checked_for_eval_task_and_calculator(finished, capsys)
     assert "does not fit task 'rmd17-ethanol'" in err and len(err.splitlines()) == 1
     with pytest.raises(IncompatibleError, match="ASE calculator"):
         SymzooCalculator(symzoo.create_model("egnn", hidden=8, layers=1))
+
+
+def test_a_swallowed_ctrl_c_is_not_lost():
+    """A SIGINT whose KeyboardInterrupt is swallowed (raised inside a finalizer) still stops training."""
+    import lightning as L
+    from symzoo.train.run import _CtrlC
+
+    ctrl_c = _CtrlC()
+    cb = ctrl_c.callback(L)
+    with ctrl_c:
+        assert signal.getsignal(signal.SIGINT) == ctrl_c._handler
+        try:
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.1)
+        except KeyboardInterrupt:
+            pass  # swallowed, as in a finalizer
+        assert ctrl_c.hit
+        with pytest.raises(KeyboardInterrupt):
+            cb.on_train_batch_start(None, None, None, 0)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
