@@ -303,7 +303,17 @@ def test_two_concurrent_trainings_into_one_folder(tmp_path):
 
 def test_ctrl_c_prints_resume_command_and_exits_130(tmp_path):
     out = tmp_path / "int"
-    p = _symzoo("train", "nbody-charged", "egnn", "--out", str(out), *FAST, "trainer.max_epochs=400")
+    # an earlier in-process test may leave SIGINT ignored (Lightning's graceful shutdown does), and an
+    # ignored signal is inherited by the child: give it Python's default disposition back
+    p = subprocess.Popen(
+        [sys.executable, "-m", "symzoo", "train", "nbody-charged", "egnn", "--out", str(out), *FAST]
+        + ["trainer.max_epochs=400"],
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     deadline = time.time() + 120
     while not (out / "checkpoints" / "last.ckpt").exists() and time.time() < deadline and p.poll() is None:
         time.sleep(0.05)
@@ -438,6 +448,7 @@ def test_a_swallowed_ctrl_c_is_not_lost():
 
     ctrl_c = _CtrlC()
     cb = ctrl_c.callback(L)
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)  # an earlier test may ignore it
     with ctrl_c:
         assert signal.getsignal(signal.SIGINT) == ctrl_c._handler
         try:
@@ -449,3 +460,4 @@ def test_a_swallowed_ctrl_c_is_not_lost():
         with pytest.raises(KeyboardInterrupt):
             cb.on_train_batch_start(None, None, None, 0)
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    signal.signal(signal.SIGINT, before)
