@@ -212,6 +212,7 @@ def render_card(name: str, e: dict, *, level: int = 2) -> str:
                 "; ".join(f"`{k}`: {u}" for k, u in (ro.get("units") or {}).items() if k in rkeys) + ".",
                 "",
             ]
+    L += published_lines(e, hh)
     eq = e.get("equivariance") or {}
     if eq:
         claimed = ", ".join(eq.get("claimed") or []) or "none"
@@ -287,6 +288,60 @@ def render_card(name: str, e: dict, *, level: int = 2) -> str:
         "",
     ]
     return "\n".join(L)
+
+
+def published_comparison(e: dict) -> list[dict[str, Any]]:
+    """The entry's measured test metrics next to the published figures of the same architecture.
+
+    ``published`` in the registry: ``{source: ..., note: ..., metrics: {metric: value}}`` (values in
+    the units of ``metrics.units``).  Returns one row per published metric the entry has measured:
+    ``{metric, published, measured, ratio}`` with ``ratio = measured / published`` (the gap), computed
+    here from the registry's measured metrics, never stored.
+    """
+    pub = e.get("published") or {}
+    test = (e.get("metrics") or {}).get("test") or {}
+    rows = []
+    for k, v in (pub.get("metrics") or {}).items():
+        if k in test and v:
+            rows.append(
+                {
+                    "metric": k,
+                    "published": float(v),
+                    "measured": float(test[k]),
+                    "ratio": float(test[k]) / float(v),
+                }
+            )
+    return rows
+
+
+def published_lines(e: dict, hh: str) -> list[str]:
+    pub = e.get("published") or {}
+    if not pub:
+        return []
+    units = (e.get("metrics") or {}).get("units") or {}
+    rows = published_comparison(e)
+    L = [
+        f"{hh} Published figures of the same architecture",
+        "",
+        f"Source: {str(pub.get('source', '?')).strip()}.",
+        "",
+    ]
+    if rows:
+        L += _table(
+            ["metric", "published", "this entry", "this entry / published"],
+            [
+                [
+                    f"`{r['metric']}` ({units.get(r['metric'], '?')})",
+                    _fmt(r["published"]),
+                    _fmt(r["measured"]),
+                    f"{r['ratio']:.2f}x",
+                ]
+                for r in rows
+            ],
+        ) + [""]
+    if pub.get("note"):
+        L += [str(pub["note"]).strip(), ""]
+    return L
 
 
 def render_cards(reg: dict[str, dict]) -> str:
