@@ -14,6 +14,21 @@ shape match are copied from the pretrained weights; the others keep their fresh 
 and are listed in ``finetune.json``.  In that case the merged initial weights are written to
 ``SYMZOO_HOME/finetune-init/<entry>-<hash>/`` and used as ``init_weights``.
 
+Fine-tuning from your own run: ``finetune("runs/my-pretrain", "rmd17-toluene")`` (``symzoo finetune
+RUN_DIR TASK``) starts from the weights of a folder written by ``symzoo train`` (``model.json`` +
+``model.safetensors``; ``config.yaml`` beside them) instead of a zoo entry.  The folder is checked
+before anything is written: it must hold finished, verified weights (``model.json``'s sha256, no
+NaN/inf), and the architecture must fit the target task (fields, a forward pass on its data), else a
+one-line error.  The target config is the target task's recipe for the run's builder, else the
+built-in defaults (a run folder's own ``config.yaml`` names its own task and is not reused); the data
+preset defaults to the one the run was trained with.  ``base_model`` records the folder's absolute path
+and ``finetune.json`` the weights' sha256.
+
+Reference energies (force fields): the harness shifts a pretrained model's per-species reference
+energies by least squares on the fine-tuning frames before training (the task's ``prepare_model``);
+``refit_reference=False`` (``refit_reference=false`` on the command line) keeps the pretrained ones,
+for ablations.
+
 Freezing: ``freeze=["embed", "layers.0"]`` (``freeze=embed,layers.0`` on the command line) sets
 ``requires_grad=False`` on every parameter whose name starts with one of the prefixes; the harness
 optimiser then leaves them untouched.  Freezing is applied here, when the harness builds the
@@ -66,6 +81,55 @@ def _expand(overrides: Iterable[str]) -> list[str]:
     return out
 
 
+def is_run_folder(name: str | Path) -> bool:
+    """``name`` names an existing folder (a run folder), not a pretrained entry."""
+    return Path(name).is_dir()
+
+
+def run_entry(folder: str | Path) -> dict:
+    """An entry-like description (builder, kwargs, preset, weights sha256) of a ``symzoo train`` run
+    folder, after checking that its weights are complete and loadable (one-line errors)."""
+    from symzoo.modelio import load_model, read_model_meta
+
+    path = Path(folder)
+    meta = read_model_meta(path)  # missing / unreadable model.json: one line
+    st = path / "model.safetensors"
+    if not st.is_file():
+        hint = (
+            " (the run has checkpoints but did not finish: continue it with `symzoo train ... --resume`)"
+            if (path / "checkpoints").is_dir()
+            else ""
+        )
+        raise SymzooError(f"{path}: no model.safetensors, nothing to fine-tune from{hint}")
+    load_model(path)  # sha256 recorded in model.json, NaN/inf, builder arguments, tensor shapes
+    from symzoo.paths import sha256_file
+
+    return {
+        "builder": meta["builder"],
+        "kwargs": dict(meta.get("kwargs") or {}),
+        "preset": meta.get("preset"),
+        "recipe": None,
+        "task": meta.get("task"),
+        "files": {"weights": {"sha256": meta.get("weights_sha256") or sha256_file(st)}},
+        "run_dir": str(path.resolve()),
+    }
+
+
+def _label(pretrained: str) -> str:
+    """A file-name-safe short name of a pretrained entry or run folder."""
+    import re
+
+    if not is_run_folder(pretrained):
+        return pretrained.replace(".", "_")
+    return re.sub(r"[^A-Za-z0-9_-]+", "_", Path(pretrained).resolve().name) or "run"
+
+
+def _entry(pretrained: str) -> dict:
+    from symzoo.hub import get_entry
+
+    return run_entry(pretrained) if is_run_folder(pretrained) else get_entry(pretrained)
+
+
 def _recipe_for(entry: dict, task: str) -> str | None:
     """The target task's recipe for the entry's builder, else the recipe the entry was trained with."""
     from importlib import resources
@@ -89,10 +153,9 @@ def _base_config(
     from omegaconf import OmegaConf
     from symzoo.train.config import load_config
 
-    from symzoo.hub import get_entry
     from symzoo.registry import get_task
 
-    entry = get_entry(pretrained)
+    entry = _entry(pretrained)
     get_task(task)  # unknown task names fail here, with a suggestion
     ov = _expand(overrides)
     for item in ov:
@@ -191,7 +254,7 @@ def _adapted_init(pretrained: str, folder: Path, cfg: DictConfig) -> tuple[str, 
         return str(folder), report
     target.load_state_dict({**tgt_state, **{k: src_state[k] for k in copied}})
     key = config_hash({"args": args, "seed": int(cfg.seed), "src": str(folder)})
-    dest = home() / "finetune-init" / f"{pretrained.replace('.', '_')}-{key}"  # no dot: a folder, not a file
+    dest = home() / "finetune-init" / f"{_label(pretrained)}-{key}"  # no dot: a folder, not a file
     keep = ("task", "units", "symmetry_group")
     save_model(
         target, dest, {**{k: v for k, v in model_meta(src).items() if k in keep}, "adapted_from": pretrained}
@@ -212,10 +275,10 @@ def finetune_config(
     from symzoo.hub import pretrained_path
 
     cfg, entry = _base_config(pretrained, task, train_size=train_size, preset=preset, overrides=overrides)
-    folder = pretrained_path(pretrained)
+    folder = Path(entry["run_dir"]) if "run_dir" in entry else pretrained_path(pretrained)
     init, report = _adapted_init(pretrained, folder, cfg)
     cfg.init_weights = init
-    cfg.base_model = pretrained
+    cfg.base_model = entry.get("run_dir", pretrained)
     report["pretrained_sha256"] = entry["files"]["weights"]["sha256"]
     return cfg, report
 
@@ -267,6 +330,31 @@ def _check_freeze(cfg: DictConfig, prefixes: list[str]) -> None:
         raise SymzooError("freeze= covers every parameter: nothing would be trained")
 
 
+@contextlib.contextmanager
+def _keeping_reference(task: str, keep: bool, report: dict):
+    """While active (``keep``), the target task's ``prepare_model`` leaves a pretrained model's
+    per-species reference energies as they are (no least-squares shift on the fine-tuning frames)."""
+    if not keep:
+        yield
+        return
+    from symzoo.registry import get_task
+
+    cls = type(get_task(task))
+    original = cls.prepare_model
+
+    def prepare(self, model, train_set, *, pretrained: bool = False) -> None:
+        if pretrained:
+            report["reference_energies"] = "kept (refit_reference=false)"
+            return None
+        return original(self, model, train_set, pretrained=pretrained)
+
+    cls.prepare_model = prepare
+    try:
+        yield
+    finally:
+        cls.prepare_model = original
+
+
 def finetune(
     pretrained: str,
     task: str,
@@ -278,11 +366,15 @@ def finetune(
     out: str | None = None,
     from_scratch: bool = False,
     quiet: bool = True,
+    refit_reference: bool = True,
 ) -> Path:
-    """Fine-tune ``pretrained`` on ``task``; returns the run folder (see module docstring).
+    """Fine-tune ``pretrained`` (a zoo entry name or a ``symzoo train`` run folder) on ``task``;
+    returns the run folder (see module docstring).
 
     ``from_scratch=True`` trains the same architecture with the same config and no pretrained
-    weights (the comparison baseline).
+    weights (the comparison baseline).  ``refit_reference=False`` keeps a pretrained force field's
+    per-species reference energies instead of shifting them by least squares on the fine-tuning
+    frames before training.
     """
     from omegaconf import OmegaConf
     from symzoo.train.run import train
@@ -293,6 +385,8 @@ def finetune(
     if from_scratch:
         if prefixes:
             raise SymzooError("freeze= needs pretrained weights; it makes no sense with --from-scratch")
+        if not refit_reference:
+            raise SymzooError("refit_reference=false needs pretrained weights; not with --from-scratch")
         report: dict[str, Any]
         cfg, report = (
             scratch_config(pretrained, task, train_size=train_size, preset=preset, overrides=overrides),
@@ -306,12 +400,13 @@ def finetune(
         import time
 
         kind = "scratch" if from_scratch else "ft"
-        out = f"runs/{task}-{pretrained}-{kind}-{time.strftime('%Y%m%d-%H%M%S')}"
+        name = pretrained if not is_run_folder(pretrained) else _label(pretrained)
+        out = f"runs/{task}-{name}-{kind}-{time.strftime('%Y%m%d-%H%M%S')}"
     _check_freeze(cfg, prefixes)
-    with _freezing(prefixes, report):
+    with _freezing(prefixes, report), _keeping_reference(cfg.task, not refit_reference, report):
         run = train(cfg, out, quiet=quiet)
     info = {
-        "base_model": None if from_scratch else pretrained,
+        "base_model": None if from_scratch else cfg.base_model,
         "target_task": task,
         "from_scratch": from_scratch,
         "train_size": cfg.data.train_size,
