@@ -360,6 +360,74 @@ def plot(doc: dict, path: Path) -> None:
     log.info("wrote %s", path)
 
 
+# ------------------------------------------------------------------ markdown
+def _pm(stat: dict, nd: int = 1) -> str:
+    return f"{stat['mean']:.{nd}f} ± {stat['std']:.{nd}f}"
+
+
+def markdown(doc: dict) -> str:
+    """The docs tables (docs/transfer.md) from the JSON: mean ± std over seeds, force / energy."""
+    lines = []
+    for mol, sec in doc.get("molecules", {}).items():
+        table = sec.get("table", {})
+        if not table:
+            continue
+        lines += [
+            f"**{mol} held out** (pretrained: {sec['pretrained']['run_dir']}, {doc.get('epochs')} epochs every run)",
+            "",
+            "| run | frames | seeds | test force MAE (meV/Å) | test energy MAE (meV) | train time (s) | process CPU (s) |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for row in sorted(table.values(), key=lambda r: (r["kind"] != "ft", r["train_size"])):
+            name = "fine-tuned" if row["kind"] == "ft" else "from scratch"
+            lines.append(
+                f"| {name} | {row['train_size']} | {row['seeds']} | {_pm(row['force_mae_meV_per_A'])} | "
+                f"{_pm(row['energy_mae_meV'])} | {_pm(row['fit_seconds'], 0)} | {_pm(row['process_cpu_s'], 0)} |"
+            )
+        for key, t in sec.get("target", {}).items():
+            lines += [
+                "",
+                f"{key}: force ratio **{t['force_ratio']:.2f}** (target ≤ {t['target_force_ratio']}), energy "
+                f"ratio **{t['energy_ratio']:.2f}** (target ≤ 1): {'met' if t['met'] else 'not met'}.",
+            ]
+        pairs: dict = {}
+        for w in sec.get("same_wall_clock", []):
+            pairs.setdefault((w["ft_train_size"], w["scratch_train_size"]), []).append(w)
+        for (n_ft, n_sc), ws in sorted(pairs.items()):
+            within = [
+                w["scratch_val_force_mae_within"] for w in ws if w["scratch_val_force_mae_within"] is not None
+            ]
+            lines += [
+                "",
+                f"Same wall clock, fine-tuned {n_ft} vs scratch {n_sc} (validation force MAE, meV/Å, mean over "
+                f"{len(ws)} seeds): fine-tuned {statistics.mean(w['ft_val_force_mae'] for w in ws):.1f} after "
+                f"{statistics.mean(w['ft_fit_seconds'] for w in ws):.0f} s; scratch "
+                + (
+                    f"{statistics.mean(within):.1f} after the same time "
+                    f"({statistics.mean(w['scratch_epochs_within'] for w in ws):.1f} epochs)"
+                    if within
+                    else "had not finished one epoch"
+                )
+                + f", {statistics.mean(w['scratch_val_force_mae_full'] for w in ws):.1f} after its full budget "
+                f"({statistics.mean(w['scratch_fit_seconds'] for w in ws):.0f} s).",
+            ]
+        lines.append("")
+    abl = doc.get("ablation")
+    if abl:
+        lines += [
+            f"**Ablation** ({abl['molecule']} held out, {abl['train_size']} frames, {abl['epochs']} epochs)",
+            "",
+            "| recipe | seeds | test force MAE (meV/Å) | test energy MAE (meV) | force / recipe | energy / recipe |",
+            "|---|---|---|---|---|---|",
+        ]
+        for v, row in abl["results"].items():
+            lines.append(
+                f"| {v} | {row['seeds']} | {_pm(row['force_mae_meV_per_A'])} | {_pm(row['energy_mae_meV'])} | "
+                f"{row.get('force_vs_recipe', 1.0):.2f} | {row.get('energy_vs_recipe', 1.0):.2f} |"
+            )
+    return "\n".join(lines)
+
+
 # ------------------------------------------------------------------ main
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -383,6 +451,7 @@ def main(argv=None) -> int:
     p.add_argument("--json", default="docs/transfer_study.json")
     p.add_argument("--plot", help="PNG path")
     p.add_argument("--plot-only", action="store_true", help="only re-render --plot from --json")
+    p.add_argument("--markdown", action="store_true", help="only print the docs tables from --json")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     for name in ("symzoo", "lightning", "lightning.pytorch", "pytorch_lightning"):
@@ -390,6 +459,9 @@ def main(argv=None) -> int:
 
     jpath = Path(args.json)
     doc = json.loads(jpath.read_text()) if jpath.is_file() else {}
+    if args.markdown:
+        print(markdown(doc))
+        return 0
     if args.plot_only:
         if not args.plot:
             p.error("--plot-only needs --plot")
