@@ -34,7 +34,15 @@ from types import ModuleType
 
 from symzoo.errors import SymzooError
 
-__all__ = ["EXTRAS", "MODULE_EXTRA", "MissingExtra", "extra_for_module", "missing_extra_message", "require"]
+__all__ = [
+    "EXTRAS",
+    "MODULE_EXTRA",
+    "MissingExtra",
+    "extra_for_module",
+    "installed",
+    "missing_extra_message",
+    "require",
+]
 
 #: extra -> the pip requirements it installs (kept in step with pyproject.toml by a test)
 EXTRAS: dict[str, tuple[str, ...]] = {
@@ -93,6 +101,25 @@ def extra_for_module(name: str | None) -> tuple[tuple[str, ...], str] | None:
     if not name:
         return None
     return MODULE_EXTRA.get(name.split(".")[0])
+
+
+def installed(extra: str) -> bool:
+    """Whether every distribution of ``extra`` is installed (by its distribution metadata, so a
+    data-only package such as ``example-robot-data``, which has no importable module, counts too).
+
+    >>> installed("robotics-pinocchio")  # doctest: +SKIP
+    True
+    """
+    from importlib import metadata
+
+    if extra not in EXTRAS:
+        raise ValueError(f"unknown extra {extra!r}; one of {', '.join(EXTRAS)}")
+    for requirement in EXTRAS[extra]:
+        try:
+            metadata.distribution(requirement)
+        except metadata.PackageNotFoundError:
+            return False
+    return True
 
 
 def require(extra: str, module: str) -> ModuleType:

@@ -16,6 +16,7 @@ from symzoo.datasets.robots_infer import infer_spec, spec_yaml
 
 from symzoo.cli import main
 from symzoo.errors import SymzooError
+from symzoo.extras import installed
 
 FIX = Path(__file__).parents[1] / "fixtures" / "hexapod"
 
@@ -47,15 +48,9 @@ def test_infer_recovers_the_shipped_robots_groups(robot, group):
 
 
 def _needs_robotics_extra() -> None:
-    """Skip unless pinocchio and example-robot-data are installed (example-robot-data ships data only,
-    no importable module: it is found by its distribution, as the spec's model source finds it)."""
-    from importlib import metadata
-
-    pytest.importorskip("pinocchio", reason="needs the robotics extra (pin, example-robot-data)")
-    try:
-        metadata.distribution("example-robot-data")
-    except metadata.PackageNotFoundError:
-        pytest.skip("needs the robotics extra (pin, example-robot-data)")
+    """Skip unless pinocchio and example-robot-data (a data-only distribution) are installed."""
+    if not installed("robotics-pinocchio"):
+        pytest.skip("needs the robotics-pinocchio extra (pin, example-robot-data)")
 
 
 def test_infer_the_solo_12_urdf():

@@ -4,7 +4,6 @@ The spec tests run everywhere; the ones that simulate need the optional extra
 ``symzoo[robotics-pinocchio]`` (``pin`` and ``example-robot-data``) and are skipped without it.
 """
 
-import importlib.util
 from importlib import metadata
 
 import numpy as np
@@ -15,21 +14,11 @@ from symzoo.datasets.robots import ROBOTS_DIR, load_spec, spec_from_dict
 
 import symzoo
 from symzoo.errors import InputError
+from symzoo.extras import installed
 from symzoo.groups import SymmetrySpecError
 
-
-def _has_extra() -> bool:
-    if importlib.util.find_spec("pinocchio") is None:
-        return False
-    try:
-        metadata.distribution("example-robot-data")
-    except metadata.PackageNotFoundError:
-        return False
-    return True
-
-
 needs_extra = pytest.mark.skipif(
-    not _has_extra(),
+    not installed("robotics-pinocchio"),
     reason="needs the robotics-pinocchio extra: pip install 'symzoo[robotics-pinocchio]' (pin, example-robot-data)",
 )
 

@@ -9,9 +9,7 @@ the extra ``symzoo[robotics-pinocchio]``.
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from importlib import metadata
 
 import pytest
 import torch
@@ -19,20 +17,10 @@ import yaml
 from symzoo.train.config import load_config
 
 import symzoo
-
-
-def _has_extra() -> bool:
-    if importlib.util.find_spec("pinocchio") is None:
-        return False
-    try:
-        metadata.distribution("example-robot-data")
-    except metadata.PackageNotFoundError:
-        return False
-    return True
-
+from symzoo.extras import installed
 
 needs_extra = pytest.mark.skipif(
-    not _has_extra(),
+    not installed("robotics-pinocchio"),
     reason="needs the robotics-pinocchio extra: pip install 'symzoo[robotics-pinocchio]' (pin, example-robot-data)",
 )
 

@@ -15,7 +15,7 @@ import pytest
 
 from symzoo.cli import main
 from symzoo.errors import SymzooError
-from symzoo.extras import EXTRAS, MODULE_EXTRA, MissingExtra, extra_for_module, require
+from symzoo.extras import EXTRAS, MODULE_EXTRA, MissingExtra, extra_for_module, installed, require
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -28,6 +28,17 @@ def _hide(monkeypatch, *names: str) -> None:
         for m in [m for m in sys.modules if m == n or m.startswith(n + ".")]:
             monkeypatch.delitem(sys.modules, m)
         monkeypatch.setitem(sys.modules, n, None)
+
+
+def _refused(tmp_path, capsys, task: str, model: str, *overrides: str) -> str:
+    """Run ``symzoo train TASK MODEL --preset tiny``; assert exit 2, one error line and no run folder."""
+    out = tmp_path / "run"
+    rc = main(["train", task, model, "--preset", "tiny", "--quiet", "--out", str(out), *overrides])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2, err
+    assert err.count("\n") == 0 and err.startswith("symzoo: error: "), err
+    assert not out.exists()
+    return err
 
 
 def test_require_names_the_extra(monkeypatch):
@@ -122,47 +133,15 @@ def test_import_symzoo_and_list_work_without_any_extra():
 
 def test_robot_task_without_robotics_extra_is_one_line_and_writes_nothing(monkeypatch, tmp_path, capsys):
     _hide(monkeypatch, "mujoco", "dm_control", "escnn")
-    out = tmp_path / "run"
-    rc = main(
-        [
-            "train",
-            "robot-com",
-            "mlp",
-            "--preset",
-            "tiny",
-            "--quiet",
-            "--out",
-            str(out),
-            "trainer.max_epochs=1",
-        ]
-    )
-    err = capsys.readouterr().err.strip()
-    assert rc == 2
-    assert err.count("\n") == 0 and err.startswith("symzoo: error: "), err
+    err = _refused(tmp_path, capsys, "robot-com", "mlp", "trainer.max_epochs=1")
     assert "pip install 'symzoo[robotics]'" in err, err
-    assert not out.exists()
 
 
 def test_atoms_task_without_atoms_extra_names_it(monkeypatch, tmp_path, capsys):
     _hide(monkeypatch, "ase", "vesin")
     monkeypatch.setenv("SYMZOO_HOME", str(tmp_path / "home"))  # no cached copper data: EMT must run
-    out = tmp_path / "run"
-    rc = main(
-        [
-            "train",
-            "emt-cu",
-            "schnet",
-            "--preset",
-            "tiny",
-            "--quiet",
-            "--out",
-            str(out),
-            "trainer.max_epochs=1",
-        ]
-    )
-    err = capsys.readouterr().err.strip()
-    assert rc == 2 and err.count("\n") == 0 and "symzoo[atoms]" in err, err
-    assert not out.exists()
+    err = _refused(tmp_path, capsys, "emt-cu", "schnet", "trainer.max_epochs=1")
+    assert "symzoo[atoms]" in err, err
 
 
 @pytest.mark.parametrize("logger,extra", [("wandb", "wandb"), ("mlflow", "mlflow")])
@@ -170,24 +149,8 @@ def test_missing_logger_package_names_its_extra_before_any_folder(
     monkeypatch, tmp_path, capsys, logger, extra
 ):
     _hide(monkeypatch, logger)
-    out = tmp_path / "run"
-    rc = main(
-        [
-            "train",
-            "nbody-charged",
-            "linear",
-            "--preset",
-            "tiny",
-            "--quiet",
-            "--out",
-            str(out),
-            f"trainer.logger={logger}",
-        ]
-    )
-    err = capsys.readouterr().err.strip()
-    assert rc == 2 and err.count("\n") == 0, err
+    err = _refused(tmp_path, capsys, "nbody-charged", "linear", f"trainer.logger={logger}")
     assert f"pip install 'symzoo[{extra}]'" in err and f"trainer.logger={logger}" in err, err
-    assert not out.exists()
 
 
 @pytest.mark.parametrize(
@@ -195,33 +158,32 @@ def test_missing_logger_package_names_its_extra_before_any_folder(
 )
 def test_escnn_domains_name_every_extra_that_installs_it(monkeypatch, tmp_path, capsys, task, extra):
     _hide(monkeypatch, "escnn")
-    out = tmp_path / "run"
-    rc = main(
-        ["train", task, "mlp", "--preset", "tiny", "--quiet", "--out", str(out), "trainer.max_epochs=1"]
-    )
-    err = capsys.readouterr().err.strip()
-    assert rc == 2 and err.count("\n") == 0 and f"[{extra}]" in err and "escnn" in err, err
-    assert not out.exists()
+    err = _refused(tmp_path, capsys, task, "mlp", "trainer.max_epochs=1")
+    assert f"[{extra}]" in err and "escnn" in err, err
 
 
 def test_unknown_logger_is_refused(tmp_path, capsys):
-    out = tmp_path / "run"
-    rc = main(
-        [
-            "train",
-            "nbody-charged",
-            "linear",
-            "--preset",
-            "tiny",
-            "--quiet",
-            "--out",
-            str(out),
-            "trainer.logger=comet",
-        ]
-    )
-    err = capsys.readouterr().err
-    assert rc == 2 and "trainer.logger must be one of wandb, mlflow" in err and "'comet'" in err
-    assert not out.exists()
+    err = _refused(tmp_path, capsys, "nbody-charged", "linear", "trainer.logger=comet")
+    assert "trainer.logger must be one of wandb, mlflow" in err and "'comet'" in err
+
+
+def test_installed_reads_distributions_and_refuses_unknown_extras(monkeypatch):
+    from importlib import metadata
+
+    import symzoo.extras as extras
+
+    assert installed("atoms")  # the test environment has every domain's extra
+    real = metadata.distribution
+
+    def fake(name):
+        if name == "example-robot-data":
+            raise metadata.PackageNotFoundError(name)
+        return real(name)
+
+    monkeypatch.setattr(metadata, "distribution", fake)
+    assert not extras.installed("robotics-pinocchio")
+    with pytest.raises(ValueError, match="unknown extra 'robotic'"):
+        installed("robotic")
 
 
 def test_logger_names_accept_lists_and_the_defaults():
