@@ -209,6 +209,36 @@ def parity(model, batch, variants=VARIANTS) -> dict[str, float]:
         return {v: float((forward_variant(model, batch, v) - ref).abs().max()) for v in variants}
 
 
+def _profile(step, variant: str, steps: int = 10) -> dict:
+    """Self CPU time per step of the matrix products (``aten::mm``/``addmm``, by shape) and of all."""
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU], record_shapes=True) as prof:
+        for _ in range(steps):
+            step()
+    events = prof.key_averages(group_by_input_shape=True)
+    total = sum(e.self_cpu_time_total for e in events) / steps / 1e3
+    mms = sorted(
+        (e for e in events if e.key in ("aten::mm", "aten::addmm")), key=lambda e: -e.self_cpu_time_total
+    )
+    return {
+        "variant": variant,
+        "steps": steps,
+        "self_cpu_ms_per_step_all_ops": round(total, 3),
+        "self_cpu_ms_per_step_matmul": round(sum(e.self_cpu_time_total for e in mms) / steps / 1e3, 3),
+        "matmul_calls_per_step": sum(e.count for e in mms) // steps,
+        "matmul_by_shape": [
+            {
+                "op": e.key,
+                "shapes": str(e.input_shapes),
+                "calls_per_step": e.count // steps,
+                "us_per_call": round(e.self_cpu_time_total / e.count, 1),
+            }
+            for e in mms[:12]
+        ],
+    }
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--graphs", type=int, default=100)
@@ -220,6 +250,12 @@ def main() -> None:
     ap.add_argument("--fp32", action="store_true", help="float32 instead of bf16 autocast")
     ap.add_argument("--eager", action="store_true", help="no torch.compile")
     ap.add_argument("--out", default=None, help="write the JSON here")
+    ap.add_argument(
+        "--profile",
+        default=None,
+        metavar="VARIANT",
+        help="after timing, profile 10 steps of VARIANT (torch.profiler): matrix products vs the rest",
+    )
     args = ap.parse_args()
     torch.set_num_threads(1)
     task = symzoo.get_task("nbody-charged")
@@ -290,6 +326,8 @@ def main() -> None:
             for v in variants
         },
     }
+    if args.profile:
+        result["profile"] = _profile(lambda: step(args.profile), args.profile)
     print(json.dumps(result, indent=1))
     if args.out:
         with open(args.out, "w") as f:
