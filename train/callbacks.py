@@ -131,15 +131,26 @@ class AtomicCheckpointIO(TorchCheckpointIO):
 
 class FiniteCheck(L.Callback):
     """Stops training with a one-line :class:`TrainingDiverged` at the first non-finite training
-    loss or validation metric (instead of training on, and exporting, NaN weights)."""
+    loss or validation metric (instead of training on, and exporting, NaN weights), and — with
+    ``monitor`` and ``divergence_factor`` — when the monitored validation metric exceeds
+    ``divergence_factor`` times its best value so far: a finite blow-up is a divergence too (a
+    nequip run at lr 1e-2 went from 26 to 1e8 meV/Å in one epoch and trained on for 20 more).
 
-    def __init__(self, hint: str = ""):
+    The check runs at the end of validation (after the module has logged the epoch's metrics),
+    before that epoch's checkpoints are written, so the run folder keeps the last good
+    ``last.ckpt`` and the best one.
+    """
+
+    def __init__(self, hint: str = "", *, monitor: str | None = None, divergence_factor: float | None = None):
         self.hint = hint
+        self.monitor, self.factor = monitor, divergence_factor
+        self.best: float | None = None
 
-    def _stop(self, trainer, what: str, value) -> None:
+    def _stop(self, trainer, what: str, value=None) -> None:
+        is_value = "" if value is None else f" is {value}"
         raise TrainingDiverged(
             f"training diverged at epoch {trainer.current_epoch} (step {trainer.global_step}): "
-            f"{what} is {value}{self.hint}"
+            f"{what}{is_value}{self.hint}"
         )
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
@@ -147,11 +158,35 @@ class FiniteCheck(L.Callback):
         if torch.is_tensor(loss) and not bool(torch.isfinite(loss.detach()).all()):
             self._stop(trainer, "the training loss", float(loss.detach().float().reshape(-1)[0]))
 
-    def on_validation_epoch_end(self, trainer, pl_module) -> None:
+    def on_validation_end(self, trainer, pl_module) -> None:
+        # ``on_validation_end``, not ``on_validation_epoch_end``: Lightning calls the callbacks'
+        # epoch-end hooks before the module's, which logs the epoch's metrics, so an epoch-end check
+        # read the previous epoch's values and let the blown-up epoch reach ``last.ckpt``.  This hook
+        # runs after them and before this callback's siblings write checkpoints.
+        if getattr(trainer, "sanity_checking", False):
+            return
         for k, v in trainer.callback_metrics.items():
             x = float(v) if torch.is_tensor(v) and v.numel() == 1 else None
             if x is not None and not math.isfinite(x):
                 self._stop(trainer, k, x)
+        factor = self.factor
+        v = trainer.callback_metrics.get(self.monitor) if self.monitor and factor else None
+        if factor is None or v is None or not torch.is_tensor(v) or v.numel() != 1:
+            return
+        x = float(v)
+        if self.best is not None and self.best > 0 and x > factor * self.best:
+            self._stop(
+                trainer,
+                f"{self.monitor} = {x:.4g}, more than trainer.divergence_factor = {self.factor:g} times "
+                f"its best {self.best:.4g}; the last good checkpoint is kept",
+            )
+        self.best = x if self.best is None else min(self.best, x)
+
+    def state_dict(self) -> dict:
+        return {"best": self.best}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        self.best = state_dict.get("best")
 
 
 def weights_checksum(module: torch.nn.Module) -> torch.Tensor:

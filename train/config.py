@@ -129,6 +129,9 @@ class TrainerConfig:
     gradient_clip_val: float | None = None
     ema_decay: float | None = None  # e.g. 0.99: evaluate and export the weight EMA
     early_stopping_patience: int | None = None  # in validation checks
+    # stop (exit 2, last good checkpoint kept) when the monitored validation metric exceeds this
+    # factor times its best value so far: a finite blow-up (e.g. 26 -> 1e8 meV/Å) is a divergence too
+    divergence_factor: float | None = 1000.0
     check_val_every_n_epoch: int = 1
     progress_bar: bool = True
     tensorboard: bool = True
@@ -442,6 +445,10 @@ def validate_config(cfg: DictConfig) -> None:
     )
     ema = _num(cfg, "trainer.ema_decay")
     need(ema is None or (finite(ema) and 0 < ema < 1), "trainer.ema_decay", "in (0, 1) (or null)")
+    dvf = _num(cfg, "trainer.divergence_factor")
+    need(
+        dvf is None or (finite(dvf) and dvf > 1), "trainer.divergence_factor", "a finite number > 1 (or null)"
+    )
     esp = _num(cfg, "trainer.early_stopping_patience")
     need(esp is None or esp >= 0, "trainer.early_stopping_patience", ">= 0 (or null)")
     need(_num(cfg, "trainer.check_val_every_n_epoch") >= 1, "trainer.check_val_every_n_epoch", ">= 1")

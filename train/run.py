@@ -21,8 +21,9 @@ Reliability rules (tests/train/test_reliability.py, docs/bad_inputs.md):
   reused by a new run and restarted by ``--resume``;
 * checkpoints are read with ``weights_only=True`` only and hold no absolute paths
   (:mod:`symzoo.train.callbacks`), so run folders can be moved or copied;
-* a non-finite loss or validation metric stops the run (one line, exit 2); a run that diverged in
-  its first epoch leaves nothing behind, a later one keeps its last good checkpoint;
+* a non-finite loss or validation metric, or the monitored validation metric above
+  ``trainer.divergence_factor`` times its best so far, stops the run (one line, exit 2); a run
+  that diverged in its first epoch leaves nothing behind, a later one keeps its last good checkpoint;
 * ``--resume`` appends to ``logs/metrics.csv`` and ``fit_seconds`` adds up every segment;
 * Ctrl-C prints the resume command and exits 130; JSON files are strict (:mod:`symzoo.jsonio`).
 """
@@ -599,7 +600,13 @@ def _fit_and_export(
         enable_version_counter=False,
     )
     hint = f" (lower optim.lr, now {cfg.optim.lr:g}, or set trainer.gradient_clip_val)"
-    callbacks = [FiniteCheck(hint), best_cb, last_cb, DDPWeightCheck(run), LearningRateMonitor("epoch")]
+    callbacks = [
+        FiniteCheck(hint, monitor=monitor, divergence_factor=cfg.trainer.get("divergence_factor")),
+        best_cb,
+        last_cb,
+        DDPWeightCheck(run),
+        LearningRateMonitor("epoch"),
+    ]
     if cfg.trainer.early_stopping_patience:
         callbacks.append(
             EarlyStopping(

@@ -265,8 +265,10 @@ Conventions these cases rely on:
 * Non-finite numbers in JSON files (`eval.json`, `model.json`, `results.json`, ...) are written as
   `null`, and the document's top-level `"nonfinite"` list names their dotted paths
   (`symzoo.jsonio`); files never contain `NaN`/`Infinity` tokens.
-* A non-finite training loss or validation metric stops the run (`training diverged ...`). A run
-  that diverges before its first checkpoint leaves no folder; a later one keeps its checkpoints.
+* A non-finite training loss or validation metric, or the monitored validation metric above
+  `trainer.divergence_factor` (default 1000) times its best so far, stops the run (`training
+  diverged ...`). A run that diverges before its first checkpoint leaves no folder; a later one
+  keeps its last good checkpoints (the check runs before the epoch's checkpoints are written).
 * Run folders are owned by one process (`.symzoo.lock`: pid, host, time); a second training into
   the same folder exits 2 with `... is in use by another symzoo process (pid N on HOST since T)`.
 * `${oc.env:...}` and every other interpolation (`${...}`, with or without spaces, references to
