@@ -351,6 +351,7 @@ def summarize_ablation(runs: list[dict]) -> dict:
 # ------------------------------------------------------------------ plot
 def plot(doc: dict, path: Path) -> None:
     import matplotlib
+    import matplotlib.ticker
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -363,17 +364,24 @@ def plot(doc: dict, path: Path) -> None:
         table = doc["molecules"][mol]["table"]
         for i, (metric, unit) in enumerate((("force_mae_meV_per_A", "meV/Å"), ("energy_mae_meV", "meV"))):
             ax = axes[i][j]
-            for kind, style, label in (("ft", "o-", "fine-tuned"), ("scratch", "s--", "from scratch")):
-                rows = sorted((v for v in table.values() if v["kind"] == kind), key=lambda v: v["train_size"])
-                if rows:
-                    ax.errorbar(
-                        [v["train_size"] for v in rows],
-                        [v[metric]["mean"] for v in rows],
-                        yerr=[v[metric]["std"] for v in rows],
-                        fmt=style,
-                        capsize=3,
-                        label=label,
-                    )
+            groups: dict = {}
+            for v in table.values():
+                name = (
+                    f"fine-tuned ({v.get('recipe') or 'r1'})"
+                    if v["kind"] == "ft"
+                    else "from scratch" + (f" ({v['variant']})" if v.get("variant") else "")
+                )
+                groups.setdefault(name, []).append(v)
+            for name, rows in sorted(groups.items()):
+                rows = sorted(rows, key=lambda v: v["train_size"])
+                ax.errorbar(
+                    [v["train_size"] for v in rows],
+                    [v[metric]["mean"] for v in rows],
+                    yerr=[v[metric]["std"] for v in rows],
+                    fmt=("o-" if name.startswith("fine") else "s--") if len(rows) > 1 else "x",
+                    capsize=3,
+                    label=name,
+                )
             ref = table.get("scratch-250")
             if ref is not None and metric == "force_mae_meV_per_A":
                 ax.axhline(
@@ -381,6 +389,9 @@ def plot(doc: dict, path: Path) -> None:
                 )
             ax.set_xscale("log")
             ax.set_yscale("log")
+            sizes = sorted({v["train_size"] for v in table.values()})
+            ax.set_xticks(sizes, [str(n) for n in sizes])
+            ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
             ax.set_xlabel("training frames")
             ax.set_ylabel(f"test {metric.split('_mae')[0]} MAE ({unit})")
             if i == 0:
