@@ -169,12 +169,13 @@ class FiniteCheck(L.Callback):
             x = float(v) if torch.is_tensor(v) and v.numel() == 1 else None
             if x is not None and not math.isfinite(x):
                 self._stop(trainer, k, x)
-        factor = self.factor
-        v = trainer.callback_metrics.get(self.monitor) if self.monitor and factor else None
-        if factor is None or v is None or not torch.is_tensor(v) or v.numel() != 1:
+        if not (self.monitor and self.factor):
+            return
+        v = trainer.callback_metrics.get(self.monitor)
+        if not torch.is_tensor(v) or v.numel() != 1:
             return
         x = float(v)
-        if self.best is not None and self.best > 0 and x > factor * self.best:
+        if self.best is not None and self.best > 0 and x > self.factor * self.best:
             self._stop(
                 trainer,
                 f"{self.monitor} = {x:.4g}, more than trainer.divergence_factor = {self.factor:g} times "

@@ -154,6 +154,9 @@ class RunConfig:
     augment: bool = False  # random group elements on every training batch
     base_model: str | None = None  # set by fine-tuning
     init_weights: str | None = None  # a model.safetensors to start from
+    # with init_weights: re-fit task statistics (a force field's per-species reference energies) on
+    # the new training frames before training (the task's prepare_model); false keeps the pretrained ones
+    refit_reference: bool = True
     presets: dict = field(default_factory=dict)  # per-preset overrides inside recipes
 
 

@@ -26,8 +26,8 @@ and ``finetune.json`` the weights' sha256.
 
 Reference energies (force fields): the harness shifts a pretrained model's per-species reference
 energies by least squares on the fine-tuning frames before training (the task's ``prepare_model``);
-``refit_reference=False`` (``refit_reference=false`` on the command line) keeps the pretrained ones,
-for ablations.
+``refit_reference=False`` (``refit_reference=false`` on the command line; recorded as the run config's
+``refit_reference``) keeps the pretrained ones, for ablations.
 
 Freezing: ``freeze=["embed", "layers.0"]`` (``freeze=embed,layers.0`` on the command line) sets
 ``requires_grad=False`` on every parameter whose name starts with one of the prefixes; the harness
@@ -330,31 +330,6 @@ def _check_freeze(cfg: DictConfig, prefixes: list[str]) -> None:
         raise SymzooError("freeze= covers every parameter: nothing would be trained")
 
 
-@contextlib.contextmanager
-def _keeping_reference(task: str, keep: bool, report: dict):
-    """While active (``keep``), the target task's ``prepare_model`` leaves a pretrained model's
-    per-species reference energies as they are (no least-squares shift on the fine-tuning frames)."""
-    if not keep:
-        yield
-        return
-    from symzoo.registry import get_task
-
-    cls = type(get_task(task))
-    original = cls.prepare_model
-
-    def prepare(self, model, train_set, *, pretrained: bool = False) -> None:
-        if pretrained:
-            report["reference_energies"] = "kept (refit_reference=false)"
-            return None
-        return original(self, model, train_set, pretrained=pretrained)
-
-    cls.prepare_model = prepare
-    try:
-        yield
-    finally:
-        cls.prepare_model = original
-
-
 def finetune(
     pretrained: str,
     task: str,
@@ -403,7 +378,10 @@ def finetune(
         name = pretrained if not is_run_folder(pretrained) else _label(pretrained)
         out = f"runs/{task}-{name}-{kind}-{time.strftime('%Y%m%d-%H%M%S')}"
     _check_freeze(cfg, prefixes)
-    with _freezing(prefixes, report), _keeping_reference(cfg.task, not refit_reference, report):
+    if not refit_reference:
+        cfg.refit_reference = False  # recorded in config.yaml; train() skips the task's prepare_model
+        report["reference_energies"] = "kept (refit_reference=false)"
+    with _freezing(prefixes, report):
         run = train(cfg, out, quiet=quiet)
     info = {
         "base_model": None if from_scratch else cfg.base_model,

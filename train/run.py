@@ -485,7 +485,10 @@ def train(
         log.info("initialised from %s (missing: %s)", cfg.init_weights, missing.missing_keys)
     if fresh:
         # task-specific model statistics (e.g. per-species energies); pretrained ones are kept
-        task.prepare_model(model, train_set, pretrained=bool(cfg.init_weights))
+        if not cfg.init_weights or cfg.get("refit_reference", True):
+            task.prepare_model(model, train_set, pretrained=bool(cfg.init_weights))
+        else:
+            log.info("pretrained task statistics kept (refit_reference=false)")
         from symzoo.models.base import SymmetryContract
 
         if isinstance(model, SymmetryContract):
