@@ -13,6 +13,9 @@ next to MorphoSymm's published 10-seed mean.
     OMP_NUM_THREADS=1 python benchmarks/morphosymm_solo.py --seeds 0,1,2 --out runs/solo \\
         --json docs/data/morphosymm_solo.json [--max-epochs 40] [--models emlp,mlp]
 
+``--merge A.json B.json ... --json OUT.json`` merges the runs of earlier summaries (one seed each,
+say, run on different days) into one summary, refusing files whose preset or overrides differ.
+
 ``--max-epochs`` cuts the protocol at an equal number of epochs for every model (for a CPU
 budget); ``--patience`` overrides the early-stopping patience (validation checks).  Needs the
 robotics extra (``pip install 'symzoo[robotics-pinocchio]'``).  Not part of the test suite.
@@ -95,6 +98,42 @@ def _summary(runs: list[dict]) -> dict:
     }
 
 
+def _print(models: dict) -> None:
+    for label, s in models.items():
+        print(
+            f"{label:8s} {s['mean']:.4f} ± {s['std']:.4f} (n={s['n_seeds']})  published {s['published']:.4f}"
+            f"  ratio {s['ratio_to_published']:.2f}"
+        )
+
+
+def merge(files: list[str], out: Path) -> int:
+    """One summary from several (the runs of each, seeds told apart); exit 2 on unlike protocols."""
+    docs = [json.loads(Path(f).read_text()) for f in files]
+    first = docs[0]
+    for f, d in zip(files, docs):
+        if (d.get("preset"), d.get("overrides")) != (first.get("preset"), first.get("overrides")):
+            print(f"morphosymm_solo: {f}: preset/overrides {d.get('preset')} {d.get('overrides')} differ "
+                  f"from {files[0]}'s {first.get('preset')} {first.get('overrides')}", file=sys.stderr)  # fmt: skip
+            return 2
+    runs = [r for d in docs for r in d["runs"]]
+    seen = [(r["label"], r["seed"]) for r in runs]
+    if len(seen) != len(set(seen)):
+        print("morphosymm_solo: the files repeat a (model, seed) run", file=sys.stderr)
+        return 2
+    doc = {
+        **{k: v for k, v in first.items() if k not in ("runs", "models", "order_measured", "seeds")},
+        "command": "python benchmarks/morphosymm_solo.py --merge " + " ".join(files) + f" --json {out}",
+        "merged_from": [{"file": f, "command": d.get("command")} for f, d in zip(files, docs)],
+        "seeds": sorted({r["seed"] for r in runs}),
+        **_summary(runs),
+        "runs": runs,
+    }
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(doc, indent=1, allow_nan=False))
+    _print(doc["models"])
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--models", default=",".join(MODELS), help="comma-separated: " + ", ".join(MODELS))
@@ -105,7 +144,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default="runs/morphosymm_solo")
     p.add_argument("--json", default=None, help="summary JSON (default OUT/summary.json)")
     p.add_argument("--set", action="append", default=[], help="extra key=value override (repeatable)")
+    p.add_argument(
+        "--merge", nargs="+", metavar="JSON", help="merge these summaries into --json; no training"
+    )
     args = p.parse_args(argv)
+    if args.merge:
+        if not args.json:
+            p.error("--merge needs --json OUT")
+        return merge(args.merge, Path(args.json))
 
     logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s")
     import torch
@@ -189,12 +235,7 @@ def main(argv: list[str] | None = None) -> int:
             tmp = js.with_suffix(".partial")
             tmp.write_text(json.dumps(doc, indent=1, allow_nan=False))
             tmp.replace(js)
-    summ = _summary(runs)["models"]
-    for label, s in summ.items():
-        print(
-            f"{label:8s} {s['mean']:.4f} ± {s['std']:.4f} (n={s['n_seeds']})  published {s['published']:.4f}"
-            f"  ratio {s['ratio_to_published']:.2f}"
-        )
+    _print(_summary(runs)["models"])
     return 0 if all(math.isfinite(r["test_momentum_mse"]) for r in runs) else 1
 
 

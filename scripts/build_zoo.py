@@ -185,12 +185,15 @@ def export(name: str, run: Path, doc: dict) -> None:
         save_file(tensors, str(tmp))
     for p in (weights, config, ref):
         p.chmod(0o644)
-    sizes = task.presets.get(entry["preset"], {})
+    # the preset the weights were trained on (a run may train on another preset than the entry's
+    # default for fine-tuning and loading, e.g. data.preset=paper)
+    trained_preset = str(((train_cfg or {}).get("data") or {}).get("preset") or entry["preset"])
+    sizes = task.presets.get(trained_preset, {})
     split_s = ", ".join(f"{sizes[k]} {k}" for k in ("train", "val", "test") if sizes.get(k) is not None)
     unit = f"trajectories of {sizes['frames']} frames each" if "frames" in sizes else "samples"
     entry["training_data"] = (
         f"Task `{entry['task']}`: {task.description.rstrip('.')}. Preset "
-        f"`{entry['preset']}`"
+        f"`{trained_preset}`"
         + (f" ({split_s} {unit}" if split_s else "")
         + (f", data seed {sizes['data_seed']})" if "data_seed" in sizes else ")" if split_s else "")
         + "; "
@@ -229,8 +232,14 @@ def export(name: str, run: Path, doc: dict) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         report = evaluate_run(folder, out=Path(tmp) / "eval.json")
         loaded = symzoo.load_pretrained(name)
-        _, _, test = task.splits(entry["preset"], seed=0)
-        transformed = evaluate_dataset(loaded, task, test, transform="group", seed=0)
+        # the group-transformed test on the same split as the metrics (the weights' own preset)
+        mtask = (
+            task
+            if report["preset"] == entry["preset"]
+            else get_task(entry["task"], preset=report["preset"], **(meta.get("task_args") or {}))
+        )
+        _, _, test = mtask.splits(report["preset"], seed=0)
+        transformed = evaluate_dataset(loaded, mtask, test, transform="group", seed=0)
         ood = {}
         for other in entry.get("ood_tasks") or []:
             r = evaluate_run(folder, task_name=other, preset=entry["preset"], out=Path(tmp) / f"{other}.json")

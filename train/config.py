@@ -1,8 +1,8 @@
 """Run configuration: a typed OmegaConf schema, recipes and ``key=value`` overrides.
 
 Merge order (later wins): schema defaults < recipe (or ``-c``) < the recipe's member block for the
-task (family recipes) < the recipe's ``presets.<preset>`` block < command-line flags < ``key=value``
-overrides.
+task (family recipes) < the recipe's ``presets.<preset>`` block < (fine-tuning only) the recipe's
+``finetune`` block < command-line flags < ``key=value`` overrides.
 
 Which recipe (:func:`recipe_path`): ``configs/<task>/<model>.yaml`` when that file exists; otherwise
 the **family recipe** ``configs/<family>/<model>.yaml`` whose ``members`` block names the task,
@@ -19,6 +19,13 @@ A member's overrides are the blocks of every glob key that matches it (in file o
 block of its exact name.  A task claimed by two family recipes for the same model is an error.  The
 ``members`` block is applied the same way to a recipe given with ``-c``, and never reaches the
 resolved config.
+
+A recipe's ``finetune`` block holds config keys merged on top (after the preset block, before the
+command line) only when the run starts from pretrained weights (``symzoo finetune``;
+``load_config(..., finetune=True)``): a fine-tuning recipe for the model family that differs from
+training from scratch where a study measured it should, e.g. no weight EMA over a short fine-tune
+(``configs/atoms/nequip.yaml``; docs/transfer.md).  Members may set their own.  Like ``members``
+it never reaches the resolved config; its effect (the merged values) does.
 Unknown keys are errors with a suggestion; ``model.args`` is checked against the builder's
 signature when the model is built.
 """
@@ -320,11 +327,14 @@ def load_config(
     recipe: str | None = None,
     preset: str | None = None,
     overrides: list[str] | None = None,
+    finetune: bool = False,
 ) -> DictConfig:
-    """Resolve a run configuration (see module docstring).  ``model`` may end in ``+aug``."""
+    """Resolve a run configuration (see module docstring).  ``model`` may end in ``+aug``;
+    ``finetune=True`` applies the recipe's ``finetune`` block."""
     cfg = OmegaConf.structured(RunConfig)
     path = Path(recipe) if recipe else recipe_path(task, model)
     preset_blocks: dict[str, Any] = {}
+    ft_block: Any = None
     if path is not None:
         if not path.is_file():
             raise SymzooError(f"recipe {str(path)!r} does not exist")
@@ -336,6 +346,10 @@ def load_config(
             raise SymzooError(f"recipe {str(path)!r} must be a mapping of config keys")
         refuse_interpolations(rec, f"recipe {path}")
         rec = _apply_members(rec, task, path)
+        if "finetune" in rec:
+            ft_block = rec.pop("finetune")
+            if ft_block is not None and not isinstance(ft_block, DictConfig):
+                raise SymzooError(f"recipe {str(path)!r}: finetune must be a mapping of config keys")
         blocks = rec.get("presets", None)
         preset_blocks = as_dict(blocks) if isinstance(blocks, DictConfig) else {}
         cfg = _merge(cfg, rec, f"recipe {path}")
@@ -376,6 +390,14 @@ def load_config(
     block = preset_blocks.get(cfg.data.preset)
     if block:
         cfg = _merge(cfg, OmegaConf.create(block), f"preset block {cfg.data.preset!r}")
+    if ft_block is not None:
+        bad = [str(k) for k in ft_block if k in _FT_FIXED] + (
+            ["model.name"] if "name" in (ft_block.get("model") or {}) else []
+        )
+        if bad:
+            raise SymzooError(f"recipe {str(path)!r}: a finetune block cannot set {', '.join(bad)}")
+        if finetune:
+            cfg = _merge(cfg, ft_block, f"recipe {path} (finetune block)")
     if dotlist:
         try:
             cli = OmegaConf.from_dotlist(dotlist)
@@ -497,6 +519,10 @@ def _check_devices(devices) -> None:
         raise bad from None
     if not items or not all(isinstance(i, int) and not isinstance(i, bool) and i >= 0 for i in items):
         raise bad
+
+
+#: keys a recipe's finetune block may not set (they define the run, or are set by symzoo finetune)
+_FT_FIXED = ("task", "presets", "members", "finetune", "init_weights", "base_model")
 
 
 def _keys_of(dotlist: list[str]) -> list[str]:

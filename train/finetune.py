@@ -148,7 +148,13 @@ def _recipe_for(entry: dict, task: str) -> str | None:
 
 
 def _base_config(
-    pretrained: str, task: str, *, train_size: int | None, preset: str | None, overrides: Iterable[str]
+    pretrained: str,
+    task: str,
+    *,
+    train_size: int | None,
+    preset: str | None,
+    overrides: Iterable[str],
+    finetuning: bool,
 ) -> tuple[DictConfig, dict]:
     from omegaconf import OmegaConf
     from symzoo.train.config import load_config
@@ -171,6 +177,7 @@ def _base_config(
         recipe=_recipe_for(entry, task),
         preset=preset or entry.get("preset"),
         overrides=[],
+        finetune=finetuning,
     )
     # the architecture is the pretrained one; model.args.* overrides may then adapt it
     cfg.model.args = OmegaConf.create(dict(entry["kwargs"]))
@@ -223,7 +230,9 @@ def scratch_config(
     overrides: Iterable[str] = (),
 ) -> DictConfig:
     """The fine-tuning config without the pretrained weights: the fair from-scratch comparison."""
-    cfg, _ = _base_config(pretrained, task, train_size=train_size, preset=preset, overrides=overrides)
+    cfg, _ = _base_config(
+        pretrained, task, train_size=train_size, preset=preset, overrides=overrides, finetuning=False
+    )
     return cfg
 
 
@@ -274,7 +283,9 @@ def finetune_config(
     """The run config of a fine-tuning run and the adaptation report (see module docstring)."""
     from symzoo.hub import pretrained_path
 
-    cfg, entry = _base_config(pretrained, task, train_size=train_size, preset=preset, overrides=overrides)
+    cfg, entry = _base_config(
+        pretrained, task, train_size=train_size, preset=preset, overrides=overrides, finetuning=True
+    )
     folder = Path(entry["run_dir"]) if "run_dir" in entry else pretrained_path(pretrained)
     init, report = _adapted_init(pretrained, folder, cfg)
     cfg.init_weights = init

@@ -108,6 +108,8 @@ def test_a_zoo_entry_built_from_the_users_robot(robot, monkeypatch, capsys):
         assert built["equivariance"]["group"] == "C2"
         assert built["equivariance"]["relative_error"]["sagittal"] < 1e-10
         assert set(built["files"]) == {"weights", "config", "reference"}
+        # the card's data line and the metrics name the preset the weights were trained and measured on
+        assert built["metrics"]["preset"] == "tiny" and "Preset `tiny`" in built["training_data"]
         # the spec moves: the entry still loads (model.json describes the group and joint reps) and
         # evaluates on the spec at its new place (task arguments on `symzoo eval`)
         (robot / "moved").mkdir()

@@ -127,5 +127,36 @@ def test_family_recipe_errors(configs_root):
         load_config("nbody-charged", "egnn", recipe=str(configs_root / "b/egnn.yaml"))
 
 
+def test_finetune_block_applies_only_to_fine_tuning(configs_root):
+    """A recipe's ``finetune`` block (and a member's) is merged after the preset block when the run
+    starts from pretrained weights, never for training from scratch, and never reaches the config."""
+    _write(
+        configs_root,
+        "fam/egnn.yaml",
+        "optim: {lr: 0.1}\ntrainer: {ema_decay: 0.99}\npresets: {small: {optim: {lr: 0.2}}}\n"
+        "finetune: {trainer: {ema_decay: null}}\n"
+        "members:\n  nbody-*: {}\n  nbody-gravity: {finetune: {optim: {lr: 0.05}}}\n",
+    )
+    scratch = load_config("nbody-gravity", "egnn", preset="small")
+    ft = load_config("nbody-gravity", "egnn", preset="small", finetune=True)
+    assert (scratch.trainer.ema_decay, scratch.optim.lr) == (0.99, 0.2)
+    assert (ft.trainer.ema_decay, ft.optim.lr) == (None, 0.05)  # the member's block over the preset
+    other = load_config("nbody-charged", "egnn", preset="small", finetune=True)
+    assert (other.trainer.ema_decay, other.optim.lr) == (None, 0.2)
+    # command-line overrides still win over the block
+    ft_cli = load_config("nbody-gravity", "egnn", finetune=True, overrides=["trainer.ema_decay=0.9"])
+    assert ft_cli.trainer.ema_decay == 0.9
+    assert "finetune" not in ft and "finetune" not in scratch
+    _write(configs_root, "fam/egnn.yaml", "finetune: {trainer: {ema_decai: null}}\nmembers: {nbody-*: {}}\n")
+    with pytest.raises(SymzooError, match="unknown config key.*ema_decai"):
+        load_config("nbody-gravity", "egnn", finetune=True)
+    _write(configs_root, "fam/egnn.yaml", "finetune: {init_weights: x}\nmembers: {nbody-*: {}}\n")
+    with pytest.raises(SymzooError, match="finetune block cannot set init_weights"):
+        load_config("nbody-gravity", "egnn")  # refused even when not fine-tuning: the recipe is wrong
+    _write(configs_root, "fam/egnn.yaml", "finetune: [1]\nmembers: {nbody-*: {}}\n")
+    with pytest.raises(SymzooError, match="finetune must be a mapping"):
+        load_config("nbody-gravity", "egnn")
+
+
 if __name__ == "__main__" and sys.argv[1:] == ["--record"]:
     _record()
