@@ -140,3 +140,20 @@ def test_finetune_a_model_whose_builder_takes_task_defaults(tmp_path):
     )
     got, want = _state(load_model(run)), _state(symzoo.load_pretrained("emlp.quadruped-com"))
     assert got.keys() == want.keys() and all(_same(got[k], want[k]) for k in want)
+
+
+def test_nequip_fine_tuning_drops_the_weight_ema_but_scratch_keeps_it():
+    """configs/atoms/nequip.yaml's finetune block (no EMA over a short fine-tune; docs/transfer.md)
+    reaches the fine-tuning config only: the from-scratch baseline keeps the recipe's EMA 0.99, and an
+    explicit override wins over the block."""
+    from symzoo.train.finetune import finetune_config, scratch_config
+
+    ft, _ = finetune_config("nequip.rmd17-multi", "rmd17-ethanol", train_size=10, preset="small")
+    sc = scratch_config("nequip.rmd17-multi", "rmd17-ethanol", train_size=10, preset="small")
+    assert ft.trainer.ema_decay is None
+    assert sc.trainer.ema_decay == 0.99
+    assert (ft.optim.lr, ft.trainer.max_epochs) == (sc.optim.lr, sc.trainer.max_epochs)  # nothing else
+    ov, _ = finetune_config(
+        "nequip.rmd17-multi", "rmd17-ethanol", train_size=10, preset="small", overrides=["trainer.ema_decay=0.99"]
+    )
+    assert ov.trainer.ema_decay == 0.99
