@@ -154,6 +154,10 @@ def test_nequip_fine_tuning_drops_the_weight_ema_but_scratch_keeps_it():
     assert sc.trainer.ema_decay == 0.99
     assert (ft.optim.lr, ft.trainer.max_epochs) == (sc.optim.lr, sc.trainer.max_epochs)  # nothing else
     ov, _ = finetune_config(
-        "nequip.rmd17-multi", "rmd17-ethanol", train_size=10, preset="small", overrides=["trainer.ema_decay=0.99"]
+        "nequip.rmd17-multi",
+        "rmd17-ethanol",
+        train_size=10,
+        preset="small",
+        overrides=["trainer.ema_decay=0.99"],
     )
     assert ov.trainer.ema_decay == 0.99
