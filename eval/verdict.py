@@ -124,7 +124,7 @@ def compare_verdict(doc: dict, summ: dict) -> list[str]:
             r = ranked[1]
             a, b = _num(curves[w][n]["mean"]), _num(curves[r][n]["mean"])
             ratio = b / a if a > 0 else math.inf
-            text += f", {_fmt(ratio)}× lower than the runner-up {_name(r, roles)} at {_stat(curves[r][n])}"
+            text += f", {_lower_by(ratio)} than the runner-up {_name(r, roles)} at {_stat(curves[r][n])}"
             spread = _apart(curves[w][n], curves[r][n])
             if spread:
                 text += f"; the gap is {spread}"
@@ -316,3 +316,11 @@ def leaderboard_verdict(doc: dict) -> list[str]:
             "no spread is measured; gains below about 2× can be seed noise."
         )
     return lines
+
+
+def _lower_by(ratio: float) -> str:
+    """How much lower one error is than another (``ratio`` = other / this >= 1): a factor from 1.1
+    on, a percentage below it (``1.0017`` would print as a meaningless "1× lower")."""
+    if math.isfinite(ratio) and ratio < 1.1:
+        return f"{_fmt((ratio - 1.0) * 100, 2)} % lower"
+    return f"{_fmt(ratio)}× lower"

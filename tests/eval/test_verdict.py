@@ -194,6 +194,16 @@ def test_tiny_compare_report_opens_with_a_verdict(tiny_grid):
     verdict = md.split("## Verdict\n\n")[1].split("\n\n## ")[0].splitlines()
     assert verdict[0].startswith(f"- **`{best}` has the lowest test `pos_mse` at N = 40**: ")
     ratio = curves[other]["40"]["mean"] / curves[best]["40"]["mean"]
-    assert f"{ratio:.3g}× lower than the runner-up `{other}` at " in verdict[0]
+    lower = f"{ratio:.3g}× lower" if ratio >= 1.1 else f"{(ratio - 1) * 100:.2g} % lower"
+    assert f"{lower} than the runner-up `{other}` at " in verdict[0]
     assert any(x.startswith("- **Single seed**: every number is one training run (n=1)") for x in verdict)
     assert md.index("## Verdict") < md.index("## Models")
+
+
+def test_a_near_tie_is_said_in_percent_not_as_one_times_lower():
+    from symzoo.eval.verdict import _lower_by
+
+    assert _lower_by(1.0017) == "0.17 % lower"
+    assert _lower_by(1.09) == "9 % lower"
+    assert _lower_by(2.5) == "2.5× lower"
+    assert _lower_by(float("inf")) == "∞× lower"
