@@ -31,6 +31,7 @@ EXPECTED = {
     "schnet.rmd17-ethanol",
     "painn.rmd17-ethanol",
     "nequip.rmd17-ethanol",
+    "nequip.rmd17-aspirin",
 }
 
 
@@ -48,6 +49,7 @@ def test_registry_lists_the_entries_with_their_metadata():
     assert EXPECTED <= set(names)
     assert symzoo.list_pretrained("nbody-gravity") == ["egnn.nbody-gravity"]
     assert symzoo.list_pretrained("rmd17") == [
+        "nequip.rmd17-aspirin",
         "nequip.rmd17-ethanol",
         "nequip.rmd17-multi",
         "painn.rmd17-ethanol",
