@@ -396,8 +396,10 @@ def load_config(
         )
         if bad:
             raise SymzooError(f"recipe {str(path)!r}: a finetune block cannot set {', '.join(bad)}")
+        # merged (and so checked for unknown keys) for every run; kept for fine-tuning only
+        tuned = _merge(cfg, ft_block, f"recipe {path} (finetune block)")
         if finetune:
-            cfg = _merge(cfg, ft_block, f"recipe {path} (finetune block)")
+            cfg = tuned
     if dotlist:
         try:
             cli = OmegaConf.from_dotlist(dotlist)

@@ -148,8 +148,9 @@ def test_finetune_block_applies_only_to_fine_tuning(configs_root):
     assert ft_cli.trainer.ema_decay == 0.9
     assert "finetune" not in ft and "finetune" not in scratch
     _write(configs_root, "fam/egnn.yaml", "finetune: {trainer: {ema_decai: null}}\nmembers: {nbody-*: {}}\n")
-    with pytest.raises(SymzooError, match="unknown config key.*ema_decai"):
-        load_config("nbody-gravity", "egnn", finetune=True)
+    for ft in (True, False):  # a typo in the block is found by plain training too, not first by a fine-tune
+        with pytest.raises(SymzooError, match="unknown config key.*ema_decai"):
+            load_config("nbody-gravity", "egnn", finetune=ft)
     _write(configs_root, "fam/egnn.yaml", "finetune: {init_weights: x}\nmembers: {nbody-*: {}}\n")
     with pytest.raises(SymzooError, match="finetune block cannot set init_weights"):
         load_config("nbody-gravity", "egnn")  # refused even when not fine-tuning: the recipe is wrong
