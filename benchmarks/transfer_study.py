@@ -360,6 +360,10 @@ def _ablations(doc: dict) -> dict:
 
 
 # ------------------------------------------------------------------ plot
+#: one colour per kind of run in every panel
+_COLOURS = {"fine-tuned (r1)": "tab:blue", "fine-tuned (r2)": "tab:orange", "from scratch": "tab:green"}
+
+
 def plot(doc: dict, path: Path) -> None:
     import matplotlib
     import matplotlib.ticker
@@ -385,19 +389,13 @@ def plot(doc: dict, path: Path) -> None:
                 groups.setdefault(name, []).append(v)
             for name, rows in sorted(groups.items()):
                 rows = sorted(rows, key=lambda v: v["train_size"])
-                # one colour per kind of run in every panel
-                color = {
-                    "fine-tuned (r1)": "tab:blue",
-                    "fine-tuned (r2)": "tab:orange",
-                    "from scratch": "tab:green",
-                }.get(name, "tab:red")
                 ax.errorbar(
                     [v["train_size"] for v in rows],
                     [v[metric]["mean"] for v in rows],
                     yerr=[v[metric]["std"] for v in rows],
                     fmt=("o-" if name.startswith("fine") else "s--") if len(rows) > 1 else "x",
                     capsize=3,
-                    color=color,
+                    color=_COLOURS.get(name, "tab:red"),
                     label=name,
                 )
             ref = table.get("scratch-250")

@@ -185,9 +185,9 @@ def export(name: str, run: Path, doc: dict) -> None:
         save_file(tensors, str(tmp))
     for p in (weights, config, ref):
         p.chmod(0o644)
-    # the preset the weights were trained on (a run may train on another preset than the entry's
-    # default for fine-tuning and loading, e.g. data.preset=paper)
-    trained_preset = str(((train_cfg or {}).get("data") or {}).get("preset") or entry["preset"])
+    # the preset the weights were trained on (model.json's; a run may train on another preset than the
+    # entry's default for fine-tuning and loading, e.g. data.preset=paper); `symzoo eval` measures on it
+    trained_preset = str(meta.get("preset") or entry["preset"])
     sizes = task.presets.get(trained_preset, {})
     split_s = ", ".join(f"{sizes[k]} {k}" for k in ("train", "val", "test") if sizes.get(k) is not None)
     unit = f"trajectories of {sizes['frames']} frames each" if "frames" in sizes else "samples"
@@ -235,10 +235,10 @@ def export(name: str, run: Path, doc: dict) -> None:
         # the group-transformed test on the same split as the metrics (the weights' own preset)
         mtask = (
             task
-            if report["preset"] == entry["preset"]
-            else get_task(entry["task"], preset=report["preset"], **(meta.get("task_args") or {}))
+            if trained_preset == entry["preset"]
+            else get_task(entry["task"], preset=trained_preset, **(meta.get("task_args") or {}))
         )
-        _, _, test = mtask.splits(report["preset"], seed=0)
+        _, _, test = mtask.splits(trained_preset, seed=0)
         transformed = evaluate_dataset(loaded, mtask, test, transform="group", seed=0)
         ood = {}
         for other in entry.get("ood_tasks") or []:
