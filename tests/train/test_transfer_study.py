@@ -1,0 +1,93 @@
+"""benchmarks/transfer_study.py's bookkeeping (no training: ``finetune`` is replaced by a fake that
+writes what a run writes): the command each run records is the one it ran, a target outside the
+seven fine-tunes onto its own task with re-fitted reference energies, the 0.67x verdict follows
+the numbers, and the docs table names what was measured."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+_SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "transfer_study.py"
+
+
+@pytest.fixture()
+def study():
+    spec = importlib.util.spec_from_file_location("transfer_study", _SCRIPT)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture()
+def fake_finetune(monkeypatch):
+    """Record every call; write eval.json and metrics.csv as a finished run would."""
+    calls: list[dict] = []
+
+    def fake(pretrained, task, *, train_size, preset, overrides, out, from_scratch, freeze, refit_reference):
+        calls.append(
+            dict(task=task, n=train_size, scratch=from_scratch, refit=refit_reference, overrides=overrides)
+        )
+        out = Path(out)
+        out.mkdir(parents=True)
+        # scratch is worse, and more data helps: force = 100 / sqrt(n) (x 2 from scratch)
+        force = (2.0 if from_scratch else 1.0) * 100.0 / train_size**0.5
+        metrics = {"force_mae_meV_per_A": force, "energy_mae_meV": force / 3}
+        ev = {"metrics": metrics, "n_test": 7, "best_epoch": 1, "fit_seconds": 2.0 * train_size / 50}
+        (out / "eval.json").write_text(json.dumps(ev))
+        (out / "metrics.csv").write_text(
+            "epoch,elapsed_s,val_force_mae_meV_per_A\n0,1.0,90\n1,2.0,80\n2,30.0,10\n"
+        )
+
+    import symzoo.train.finetune as ft
+
+    monkeypatch.setattr(ft, "finetune", fake)
+    return calls
+
+
+def test_external_target_uses_its_task_and_refits_reference_energies(study, fake_finetune, tmp_path):
+    ft = study.run_one("ft", tmp_path / "pre", "3bpa", 50, 0, 3, tmp_path)
+    sc = study.run_one("scratch", tmp_path / "pre", "3bpa", 250, 0, 3, tmp_path)
+    rmd = study.run_one("ft", tmp_path / "pre", "toluene", 50, 0, 3, tmp_path)
+    assert [c["task"] for c in fake_finetune] == ["3bpa", "3bpa", "rmd17-toluene"]
+    # another level of theory: the reference energies are re-fitted; the rMD17 recipe keeps them
+    assert [c["refit"] for c in fake_finetune] == [True, True, False]
+    assert "refit_reference=false" not in ft["command"] and " 3bpa " in ft["command"]
+    assert "refit_reference=false" in rmd["command"] and "--from-scratch" in sc["command"]
+    # the recorded command carries the overrides the run was given
+    assert all(o in ft["command"] for o in fake_finetune[0]["overrides"])
+    # a second call is served from the run folder's study_run.json (no new run)
+    assert study.run_one("ft", tmp_path / "pre", "3bpa", 50, 0, 3, tmp_path) == ft
+    assert len(fake_finetune) == 3
+
+
+def test_target_verdict_and_docs_table_follow_the_numbers(study, fake_finetune, tmp_path):
+    runs = [
+        study.run_one(kind, tmp_path / "pre", "uracil", n, s, 3, tmp_path)
+        for s in range(2)
+        for kind, n in (("ft", 50), ("scratch", 50), ("scratch", 250))
+    ]
+    summary = study.summarize(runs)
+    (key,) = summary["target"]
+    t = summary["target"][key]
+    # fake: ft-50 = 100/sqrt(50) = 14.14, scratch-250 = 200/sqrt(250) = 12.65 -> 1.118 > 0.67
+    assert t["force_ratio"] == pytest.approx(1.118, abs=1e-3) and t["met"] is False
+    assert summary["table"]["scratch-250"]["seeds"] == 2
+    # same wall clock: the fine-tuned run took 2 s; scratch-250 had finished 2 epochs by then
+    wc = [w for w in summary["same_wall_clock"] if w["scratch_train_size"] == 250]
+    assert {w["scratch_epochs_within"] for w in wc} == {2}
+    doc = {"epochs": 3, "molecules": {"uracil": {"pretrained": {"run_dir": "pre"}, **summary}}}
+    text = study.markdown(doc)
+    assert "uracil held out" in text and "force ratio **1.12**" in text and "not met" in text
+
+
+def test_external_target_needs_a_named_pretraining(study, tmp_path):
+    with pytest.raises(SystemExit, match="--pretrained 3bpa=RUN_DIR"):
+        study.pretrain_dir("3bpa", {}, tmp_path, 16, True)
+    with pytest.raises(SystemExit):
+        study.main(["--molecules", "benzene", "--json", str(tmp_path / "s.json")])
+    assert not (tmp_path / "s.json").exists()
