@@ -89,6 +89,7 @@ RESUME_FIXED_KEYS = (
     "seed",
     "base_model",
     "init_weights",
+    "freeze",
     "trainer.precision",
     "trainer.ema_decay",
 )
@@ -164,6 +165,9 @@ class RunConfig:
     # with init_weights: re-fit task statistics (a force field's per-species reference energies) on
     # the new training frames before training (the task's prepare_model); false keeps the pretrained ones
     refit_reference: bool = True
+    # with init_weights: parameter-name prefixes kept fixed (requires_grad=False) during training, e.g.
+    # ["embed", "layers.0"]; recorded here so that a resumed run freezes the same parameters
+    freeze: list[str] = field(default_factory=list)
     presets: dict = field(default_factory=dict)  # per-preset overrides inside recipes
 
 

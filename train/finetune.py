@@ -31,13 +31,13 @@ energies by least squares on the fine-tuning frames before training (the task's 
 
 Freezing: ``freeze=["embed", "layers.0"]`` (``freeze=embed,layers.0`` on the command line) sets
 ``requires_grad=False`` on every parameter whose name starts with one of the prefixes; the harness
-optimiser then leaves them untouched.  Freezing is applied here, when the harness builds the
-model, so ``train/run.py`` needs no option for it.
+optimiser then leaves them untouched.  It is the run config's ``freeze`` key (recorded in
+``config.yaml``, applied by ``train/run.py`` after the pretrained weights are loaded), so
+``symzoo train --resume`` of an interrupted fine-tune freezes the same parameters.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 from collections.abc import Iterable
@@ -294,51 +294,17 @@ def finetune_config(
     return cfg, report
 
 
-@contextlib.contextmanager
-def _freezing(prefixes: list[str], report: dict):
-    """While active, models built through the registry get ``requires_grad=False`` on ``prefixes``."""
-    if not prefixes:
-        yield
-        return
-    import symzoo.registry as reg
-
-    original = reg.create_model
-
-    def create_frozen(name: str, **kw: Any):
-        model = original(name, **kw)
-        frozen = trainable = 0
-        for pname, p in model.named_parameters():
-            if any(pname == pre or pname.startswith(pre + ".") for pre in prefixes):
-                p.requires_grad_(False)
-                frozen += p.numel()
-            else:
-                trainable += p.numel()
-        report.setdefault("frozen_parameters", frozen)
-        report.setdefault("trainable_parameters", trainable)
-        return model
-
-    reg.create_model = create_frozen
-    try:
-        yield
-    finally:
-        reg.create_model = original
-
-
-def _check_freeze(cfg: DictConfig, prefixes: list[str]) -> None:
-
+def _check_freeze(cfg: DictConfig, prefixes: list[str], report: dict) -> None:
+    """Refuse prefixes that match nothing (or everything) before anything is written; count them."""
     from symzoo.registry import create_model
 
+    from .run import freeze_parameters
+
+    if not prefixes:
+        return
     model = create_model(cfg.model.name, **as_dict(cfg.model.args))
-    names = [n for n, _ in model.named_parameters()]
-    for pre in prefixes:
-        if not any(n == pre or n.startswith(pre + ".") for n in names):
-            tops = sorted({n.split(".")[0] for n in names})
-            raise SymzooError(
-                f"freeze={pre!r} matches no parameter of {cfg.model.name}; "
-                f"prefixes look like {', '.join(tops)} or layers.0"
-            )
-    if all(any(n == p or n.startswith(p + ".") for p in prefixes) for n in names):
-        raise SymzooError("freeze= covers every parameter: nothing would be trained")
+    frozen, trainable = freeze_parameters(model, prefixes, cfg.model.name)
+    report["frozen_parameters"], report["trainable_parameters"] = frozen, trainable
 
 
 def finetune(
@@ -388,12 +354,12 @@ def finetune(
         kind = "scratch" if from_scratch else "ft"
         name = pretrained if not is_run_folder(pretrained) else _label(pretrained)
         out = f"runs/{task}-{name}-{kind}-{time.strftime('%Y%m%d-%H%M%S')}"
-    _check_freeze(cfg, prefixes)
+    _check_freeze(cfg, prefixes, report)
+    cfg.freeze = prefixes  # a run config key: train() applies it, and a resumed run freezes the same
     if not refit_reference:
         cfg.refit_reference = False  # recorded in config.yaml; train() skips the task's prepare_model
         report["reference_energies"] = "kept (refit_reference=false)"
-    with _freezing(prefixes, report):
-        run = train(cfg, out, quiet=quiet)
+    run = train(cfg, out, quiet=quiet)
     info = {
         "base_model": None if from_scratch else cfg.base_model,
         "target_task": task,

@@ -198,6 +198,31 @@ def _check_size(name: str, args: dict) -> None:
         )
 
 
+def freeze_parameters(
+    model: torch.nn.Module, prefixes: list[str], name: str = "the model"
+) -> tuple[int, int]:
+    """``requires_grad=False`` on every parameter named ``prefix`` or ``prefix.*``; returns the numbers
+    of frozen and trainable parameter entries.  A prefix that matches nothing, or prefixes that cover
+    every parameter, are refused in one line (run config ``freeze``; ``symzoo finetune ... freeze=``)."""
+    names = [n for n, _ in model.named_parameters()]
+    for pre in prefixes:
+        if not any(n == pre or n.startswith(pre + ".") for n in names):
+            tops = sorted({n.split(".")[0] for n in names})
+            raise SymzooError(
+                f"freeze={pre!r} matches no parameter of {name}; prefixes look like {', '.join(tops)} or layers.0"
+            )
+    frozen = trainable = 0
+    for pname, p in model.named_parameters():
+        if any(pname == pre or pname.startswith(pre + ".") for pre in prefixes):
+            p.requires_grad_(False)
+            frozen += p.numel()
+        else:
+            trainable += p.numel()
+    if not trainable:
+        raise SymzooError("freeze= covers every parameter: nothing would be trained")
+    return frozen, trainable
+
+
 def _build_model(name: str, args: dict):
     """``create_model`` with one-line errors: a builder's ``ValueError`` is its sentence for the user;
     any other failure gets a message of ours, independent of the exception's text."""
@@ -483,6 +508,13 @@ def train(
         src = load_model(Path(cfg.init_weights).parent if Path(cfg.init_weights).suffix else cfg.init_weights)
         missing = model.load_state_dict(src.state_dict(), strict=False)
         log.info("initialised from %s (missing: %s)", cfg.init_weights, missing.missing_keys)
+    if cfg.get("freeze"):
+        if not cfg.init_weights:
+            raise SymzooError(
+                "freeze= needs pretrained weights (init_weights); nothing to keep fixed otherwise"
+            )
+        frozen, trainable = freeze_parameters(model, list(cfg.freeze), cfg.model.name)
+        log.info("frozen: %d parameters (%s), trainable: %d", frozen, ", ".join(cfg.freeze), trainable)
     if fresh:
         # task-specific model statistics (e.g. per-species energies); pretrained ones are kept
         if not cfg.init_weights or cfg.get("refit_reference", True):

@@ -71,6 +71,49 @@ def test_freeze_keeps_the_named_parameters_fixed(tmp_path):
     info = json.loads((run / "finetune.json").read_text())
     n_frozen = sum(v.numel() for k, v in want.items() if k in frozen)
     assert info["freeze"] == ["embed", "layers.0"] and info["frozen_parameters"] == n_frozen
+    # the run config records it: a resumed (continued) fine-tune freezes the same parameters
+    assert list(OmegaConf.load(run / "config.yaml").freeze) == ["embed", "layers.0"]
+    assert main(["train", "--resume", str(run), "--quiet", "trainer.max_epochs=2"]) == 0
+    # the last checkpoint (the export is the best epoch's): frozen still pretrained, the rest moved on
+    last = torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)
+    assert last["epoch"] == 1  # 0-based: the second epoch, trained after the resume
+    again = {k.removeprefix("model."): v for k, v in last["state_dict"].items() if k.startswith("model.")}
+    assert all(torch.equal(again[k], want[k]) for k in frozen)
+    assert any(not torch.equal(again[k], got[k]) for k in free)
+
+
+def test_freeze_is_refused_where_it_cannot_apply(tmp_path, capsys):
+    # no pretrained weights: nothing to keep fixed; a changed freeze list on --resume
+    assert (
+        main(
+            [
+                "train",
+                "nbody-charged",
+                "egnn",
+                "--preset",
+                "tiny",
+                "freeze=[embed]",
+                "--out",
+                str(tmp_path / "a"),
+            ]
+        )
+        == 2
+    )
+    assert "needs pretrained weights" in capsys.readouterr().err
+    assert not (tmp_path / "a").exists()
+    run = finetune(
+        NAME,
+        "nbody-charged",
+        train_size=20,
+        preset="tiny",
+        freeze="embed",
+        overrides=FAST,
+        out=str(tmp_path / "ft"),
+    )
+    capsys.readouterr()
+    assert main(["train", "--resume", str(run), "freeze=[embed,layers.0]"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "freeze" in err[0]
 
 
 def test_changed_architecture_copies_what_fits_and_reinitialises_the_rest(tmp_path):
