@@ -450,9 +450,73 @@ def _pm(stat: dict, nd: int = 1) -> str:
     return f"{stat['mean']:.{nd}f} ± {stat['std']:.{nd}f}"
 
 
+def summary_rows(doc: dict) -> list[dict]:
+    """One row per target with the headline comparison (fine-tuned 50 against scratch 50 and 250)."""
+    rows = []
+    for mol, sec in doc.get("molecules", {}).items():
+        table = sec.get("table", {})
+        ft = table.get(f"ft-{RECIPE_ID}-50")
+        s50, s250 = table.get("scratch-50"), table.get("scratch-250")
+        if not (ft and s250):
+            continue
+        by_seed = {
+            (r["kind"], r["train_size"], r["seed"]): r
+            for r in sec["runs"]
+            if not r.get("variant") and (r["kind"] == "scratch" or r.get("recipe") == RECIPE_ID)
+        }
+        per_seed = [
+            _r(
+                by_seed[("ft", 50, s)]["test"][METRICS[0]] / by_seed[("scratch", 250, s)]["test"][METRICS[0]],
+                2,
+            )
+            for s in sorted({k[2] for k in by_seed})
+            if ("ft", 50, s) in by_seed and ("scratch", 250, s) in by_seed
+        ]
+        force = ft[METRICS[0]]["mean"] / s250[METRICS[0]]["mean"]
+        energy = ft[METRICS[1]]["mean"] / s250[METRICS[1]]["mean"]
+        rows.append(
+            {
+                "molecule": mol,
+                "external": mol in EXTERNAL,
+                "pretraining_force": sec["pretrained"].get("test_metrics_rmd17_multi", {}).get(METRICS[0]),
+                "ft50": ft,
+                "scratch50": s50,
+                "scratch250": s250,
+                "force_ratio": _r(force, 2),
+                "energy_ratio": _r(energy, 2),
+                "per_seed_force_ratio": per_seed,
+                "met": bool(force <= TARGET and energy <= 1.0),
+                "gain_at_50": _r(s50[METRICS[0]]["mean"] / ft[METRICS[0]]["mean"], 1) if s50 else None,
+            }
+        )
+    return rows
+
+
 def markdown(doc: dict) -> str:
     """The docs tables (docs/transfer.md) from the JSON: mean ± std over seeds, force / energy."""
     lines = []
+    rows = summary_rows(doc)
+    if rows:
+        lines += [
+            f"**Summary** (recipe {RECIPE_ID}, {doc.get('epochs')} epochs every run; force / energy MAE on the "
+            "target's test set, mean ± std over seeds)",
+            "",
+            "| target | fine-tuned 50 | scratch 50 | scratch 250 | force ratio (per seed) | energy ratio "
+            "| 0.67× target |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for r in rows:
+            cells = [
+                f"{_pm(r[k][METRICS[0]])} / {_pm(r[k][METRICS[1]])}" if r[k] else "—"
+                for k in ("ft50", "scratch50", "scratch250")
+            ]
+            seeds = ", ".join(f"{x:.2f}" for x in r["per_seed_force_ratio"])
+            lines.append(
+                f"| {r['molecule']}{' (outside rMD17)' if r['external'] else ' held out'} | {' | '.join(cells)} | "
+                f"**{r['force_ratio']:.2f}** ({seeds}) | {r['energy_ratio']:.2f} | "
+                f"{'met' if r['met'] else 'not met'} |"
+            )
+        lines.append("")
     for mol, sec in doc.get("molecules", {}).items():
         table = sec.get("table", {})
         if not table:

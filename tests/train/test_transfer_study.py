@@ -80,9 +80,13 @@ def test_target_verdict_and_docs_table_follow_the_numbers(study, fake_finetune, 
     # same wall clock: the fine-tuned run took 2 s; scratch-250 had finished 2 epochs by then
     wc = [w for w in summary["same_wall_clock"] if w["scratch_train_size"] == 250]
     assert {w["scratch_epochs_within"] for w in wc} == {2}
-    doc = {"epochs": 3, "molecules": {"uracil": {"pretrained": {"run_dir": "pre"}, **summary}}}
+    doc = {"epochs": 3, "molecules": {"uracil": {"pretrained": {"run_dir": "pre"}, "runs": runs, **summary}}}
     text = study.markdown(doc)
     assert "uracil held out" in text and "force ratio **1.12**" in text and "not met" in text
+    # the summary row: the ratio of the means, and per seed (identical fake seeds: the same ratio)
+    (row,) = study.summary_rows(doc)
+    assert row["force_ratio"] == 1.12 and row["per_seed_force_ratio"] == [1.12, 1.12] and not row["met"]
+    assert "| uracil held out | 14.1 ± 0.0 / 4.7 ± 0.0 |" in text and "**1.12** (1.12, 1.12)" in text
 
 
 def test_external_target_needs_a_named_pretraining(study, tmp_path):
