@@ -24,8 +24,10 @@ A recipe's ``finetune`` block holds config keys merged on top (after the preset 
 command line) only when the run starts from pretrained weights (``symzoo finetune``;
 ``load_config(..., finetune=True)``): a fine-tuning recipe for the model family that differs from
 training from scratch where a study measured it should, e.g. no weight EMA over a short fine-tune
-(``configs/atoms/nequip.yaml``; docs/transfer.md).  Members may set their own.  Like ``members``
-it never reaches the resolved config; its effect (the merged values) does.
+(``configs/atoms/nequip.yaml``; docs/transfer.md).  Its own ``presets.<preset>`` block is merged
+after it, for that preset's fine-tuning only (a warm-up sized for the ``small`` preset's epochs).
+Members may set their own.  Like ``members`` it never reaches the resolved config; its effect
+(the merged values) does.
 Unknown keys are errors with a suggestion; ``model.args`` is checked against the builder's
 signature when the model is built.
 """
@@ -395,13 +397,26 @@ def load_config(
     if block:
         cfg = _merge(cfg, OmegaConf.create(block), f"preset block {cfg.data.preset!r}")
     if ft_block is not None:
-        bad = [str(k) for k in ft_block if k in _FT_FIXED] + (
-            ["model.name"] if "name" in (ft_block.get("model") or {}) else []
+        # its own presets block: keys for one preset's fine-tuning only (e.g. a warm-up sized for
+        # the small preset's epochs), merged after the rest of the finetune block
+        ft_presets = ft_block.pop("presets") if "presets" in ft_block else None
+        if ft_presets is not None and not isinstance(ft_presets, DictConfig):
+            raise SymzooError(f"recipe {str(path)!r}: finetune.presets must map preset names to config keys")
+        own = (ft_presets or {}).get(cfg.data.preset)
+        ft_layers = [(ft_block, "finetune block")] + (
+            [(own, "finetune.presets." + str(cfg.data.preset))] if own is not None else []
         )
-        if bad:
-            raise SymzooError(f"recipe {str(path)!r}: a finetune block cannot set {', '.join(bad)}")
-        # merged (and so checked for unknown keys) for every run; kept for fine-tuning only
-        tuned = _merge(cfg, ft_block, f"recipe {path} (finetune block)")
+        tuned = cfg
+        for blk, where in ft_layers:
+            if not isinstance(blk, DictConfig):
+                raise SymzooError(f"recipe {str(path)!r}: {where} must be a mapping of config keys")
+            bad = [str(k) for k in blk if k in _FT_FIXED] + (
+                ["model.name"] if "name" in (blk.get("model") or {}) else []
+            )
+            if bad:
+                raise SymzooError(f"recipe {str(path)!r}: a {where} cannot set {', '.join(bad)}")
+            # merged (and so checked for unknown keys) for every run; kept for fine-tuning only
+            tuned = _merge(tuned, blk, f"recipe {path} ({where})")
         if finetune:
             cfg = tuned
     if dotlist:

@@ -195,7 +195,11 @@ def test_nequip_fine_tuning_drops_the_weight_ema_but_scratch_keeps_it():
     sc = scratch_config("nequip.rmd17-multi", "rmd17-ethanol", train_size=10, preset="small")
     assert ft.trainer.ema_decay is None
     assert sc.trainer.ema_decay == 0.99
-    assert (ft.optim.lr, ft.trainer.max_epochs) == (sc.optim.lr, sc.trainer.max_epochs)  # nothing else
+    # lr 5e-3 with a 3-epoch warm-up (small preset) for the fine-tune; ethanol's own 1e-2 from scratch
+    assert (ft.optim.lr, ft.optim.warmup_epochs, sc.optim.lr, sc.optim.warmup_epochs) == (5e-3, 3, 1e-2, 0)
+    assert ft.trainer.max_epochs == sc.trainer.max_epochs and ft.optim.schedule == sc.optim.schedule
+    tiny, _ = finetune_config("nequip.rmd17-multi", "rmd17-ethanol", train_size=10, preset="tiny")
+    assert (tiny.optim.lr, tiny.optim.warmup_epochs) == (5e-3, 0)  # no warm-up in a 3-epoch run
     ov, _ = finetune_config(
         "nequip.rmd17-multi",
         "rmd17-ethanol",

@@ -159,5 +159,33 @@ def test_finetune_block_applies_only_to_fine_tuning(configs_root):
         load_config("nbody-gravity", "egnn")
 
 
+def test_finetune_block_has_its_own_preset_blocks(configs_root):
+    """``finetune.presets.<preset>``: merged after the rest of the finetune block, for that preset's
+    fine-tuning only (e.g. a warm-up sized for the small preset's epochs); checked like the block."""
+    _write(
+        configs_root,
+        "fam/egnn.yaml",
+        "optim: {lr: 0.1, warmup_epochs: 0}\npresets: {small: {optim: {lr: 0.2}}}\n"
+        "finetune:\n  optim: {lr: 0.05}\n  presets: {small: {optim: {warmup_epochs: 3}}}\n"
+        "members: {nbody-*: {}}\n",
+    )
+    small = load_config("nbody-gravity", "egnn", preset="small", finetune=True)
+    tiny = load_config("nbody-gravity", "egnn", preset="tiny", finetune=True)
+    scratch = load_config("nbody-gravity", "egnn", preset="small")
+    assert (small.optim.lr, small.optim.warmup_epochs) == (0.05, 3)
+    assert (tiny.optim.lr, tiny.optim.warmup_epochs) == (0.05, 0)
+    assert (scratch.optim.lr, scratch.optim.warmup_epochs) == (0.2, 0)
+    # the recipe's presets stay as written: the finetune block's presets never reach them
+    assert OmegaConf.to_container(small.presets) == {"small": {"optim": {"lr": 0.2}}}
+    for bad, msg in (
+        ("finetune: {presets: {small: {optim: {warmup_epoch: 3}}}}", "unknown config key.*warmup_epoch"),
+        ("finetune: {presets: {small: {init_weights: x}}}", "finetune.presets.small cannot set init_weights"),
+        ("finetune: {presets: [1]}", "finetune.presets must map"),
+    ):
+        _write(configs_root, "fam/egnn.yaml", bad + "\nmembers: {nbody-*: {}}\n")
+        with pytest.raises(SymzooError, match=msg):
+            load_config("nbody-gravity", "egnn", preset="small")  # refused for plain training too
+
+
 if __name__ == "__main__" and sys.argv[1:] == ["--record"]:
     _record()
