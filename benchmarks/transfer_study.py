@@ -604,6 +604,88 @@ def markdown(doc: dict) -> str:
     return "\n".join(lines)
 
 
+# ------------------------------------------------------------------ zoo card rows
+def zoo_rows(doc: dict, entry: str, mol: str, sizes: list[int]) -> dict:
+    """The fine-tuning study of zoo entry ``entry`` on target ``mol``, in the form
+    ``scripts/build_zoo.py --finetune-study ENTRY TASK --from-results FILE`` merges into the registry,
+    taken from this study's runs (current recipe; scratch runs of the target's own recipe).  Only when
+    the study's pretraining IS the entry: the weights' sha256 must equal the registry's."""
+    import hashlib
+
+    from symzoo.hub import get_entry
+
+    sec = doc["molecules"][mol]
+    pre = Path(sec["pretrained"]["run_dir"])
+    have = hashlib.sha256((pre / "model.safetensors").read_bytes()).hexdigest()
+    want = get_entry(entry)["files"]["weights"]["sha256"]
+    if have != want:
+        raise SystemExit(f"{pre}: its weights are not {entry}'s (sha256 {have[:12]} vs {want[:12]})")
+    task = EXTERNAL.get(mol, {}).get("task", f"rmd17-{mol}")
+    epochs = doc["epochs"]
+    rows = []
+    n_test = None
+    for n in sizes:
+        row: dict = {"train_size": n, "metric": METRICS[0]}
+        for kind, pick in (
+            ("pretrained", lambda r: r["kind"] == "ft" and r.get("recipe") == RECIPE_ID),
+            ("scratch", lambda r: r["kind"] == "scratch"),
+        ):
+            runs = sorted(
+                (
+                    r
+                    for r in sec["runs"]
+                    if r["train_size"] == n and r["epochs"] == epochs and not r.get("variant") and pick(r)
+                ),
+                key=lambda r: r["seed"],
+            )
+            if len(runs) < 2:
+                raise SystemExit(f"{mol}: {kind} at {n} frames has {len(runs)} seed(s) in the study")
+            evs = [json.loads((Path(r["run_dir"]) / "eval.json").read_text()) for r in runs]
+            n_test = evs[0]["n_test"]
+            vals = [e["metrics"][METRICS[0]] for e in evs]
+            row["seeds"] = len(vals)
+            row[kind] = {
+                "mean": round(statistics.mean(vals), 2),
+                "std": round(statistics.stdev(vals), 2),
+                "values": [round(v, 2) for v in vals],
+                "other_metrics": {
+                    k: {
+                        "mean": round(statistics.mean(e["metrics"][k] for e in evs), 4),
+                        "std": round(statistics.stdev(e["metrics"][k] for e in evs), 2),
+                    }
+                    for k in ("energy_mae_meV", "energy_per_atom_mae_meV")
+                },
+            }
+        row["gain"] = round(row["scratch"]["mean"] / row["pretrained"]["mean"], 3)
+        rows.append(row)
+    recipe = RECIPES[RECIPE_ID]
+    refit = EXTERNAL.get(mol, {}).get("refit_reference", recipe["refit_reference"])
+    ft = " ".join([*COMMON, f"trainer.max_epochs={epochs}", *recipe["overrides"]])
+    ft += "" if refit else " refit_reference=false"
+    sc = " ".join([*COMMON, f"trainer.max_epochs={epochs}"])
+    return {
+        "preset": "small",
+        "split": "test",
+        "n_test": n_test,
+        "units": "meV/Å",
+        "command_finetune": f"symzoo finetune {entry} {task} {ft} seed=S --train-size N --preset small",
+        "command_scratch": f"symzoo finetune {entry} {task} {sc} seed=S --train-size N --preset small --from-scratch",
+        "study_command": f"python benchmarks/transfer_study.py --molecules {mol} --pretrained {mol}={pre} "
+        f"--seeds {rows[0]['seeds']} --epochs {epochs} --ft-sizes {','.join(map(str, sizes))} "
+        f"--scratch-sizes {','.join(map(str, sizes))} --json docs/transfer_study.json",
+        "results": rows,
+        "extra": [],
+        "note": (
+            f"Measured by the transfer study (docs/transfer.md), whose pretraining run for this target ({pre}) is "
+            f"this entry: byte-identical weights (sha256 checked). Every run {epochs} epochs, one thread; "
+            f"fine-tuned with the study's recipe {RECIPE_ID} ({' '.join(recipe['overrides'])}"
+            + ("" if refit else ", pretrained reference energies kept")
+            + f"), scratch with {task}'s own small recipe."
+            + (f" {EXTERNAL[mol]['note']}." if mol in EXTERNAL else "")
+        ),
+    }
+
+
 # ------------------------------------------------------------------ main
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -637,6 +719,12 @@ def main(argv=None) -> int:
     p.add_argument("--plot", help="PNG path")
     p.add_argument("--plot-only", action="store_true", help="only re-render --plot from --json")
     p.add_argument("--markdown", action="store_true", help="only print the docs tables from --json")
+    p.add_argument(
+        "--zoo-rows",
+        metavar="ENTRY=OUT.json",
+        help="only write the fine-tuning study of zoo ENTRY on --molecules (one) at --ft-sizes, from the "
+        "study's runs, for scripts/build_zoo.py --finetune-study ENTRY TASK --from-results OUT.json",
+    )
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     for name in ("symzoo", "lightning", "lightning.pytorch", "pytorch_lightning"):
@@ -657,6 +745,15 @@ def _main(p: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     _ablations(doc)
     if args.markdown:
         print(markdown(doc))
+        return 0
+    if args.zoo_rows:
+        entry, _, out = args.zoo_rows.partition("=")
+        mols = [m for m in args.molecules.split(",") if m]
+        if len(mols) != 1 or not out:
+            p.error("--zoo-rows ENTRY=OUT.json needs exactly one --molecules")
+        rows = zoo_rows(doc, entry, mols[0], [int(x) for x in args.ft_sizes.split(",") if x])
+        Path(out).write_text(json.dumps(rows, indent=2, ensure_ascii=False) + "\n")
+        log.info("wrote %s", out)
         return 0
     if args.plot_only:
         if not args.plot:
