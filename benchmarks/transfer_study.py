@@ -369,7 +369,15 @@ def summarize_ablation(runs: list[dict]) -> dict:
     for r in runs:
         by.setdefault(r["variant"] or "recipe", []).append(r)
     out = {
-        v: {"seeds": len(rs), **{m: _stats([r["test"][m] for r in rs]) for m in METRICS}}
+        v: {
+            "seeds": len(rs),
+            **{m: _stats([r["test"][m] for r in rs]) for m in METRICS},
+            # the selection signal that never looks at the test set: the last validation force MAE
+            # (50 validation frames from the target's training file)
+            "val_force_mae_meV_per_A": _stats([r["curve"][-1][1] for r in rs])
+            if all(r["curve"] for r in rs)
+            else None,
+        }
         for v, rs in by.items()
     }
     base = out.get("recipe")
@@ -383,12 +391,17 @@ def summarize_ablation(runs: list[dict]) -> dict:
 
 
 def _ablations(doc: dict) -> dict:
-    """The ablation sections by held-out molecule; a JSON from before there was one per molecule
-    (a single ``ablation`` section, run from recipe r1) is read as that molecule's."""
+    """The ablation sections, one per (held-out molecule, base recipe), keyed ``MOL/RECIPE``; a JSON
+    from before there was one per molecule (a single ``ablation`` section, run from recipe r1), or one
+    keyed by the molecule alone, is read in that form."""
     old = doc.pop("ablation", None)
     if old:
-        doc.setdefault("ablations", {}).setdefault(old["molecule"], {"recipe": "r1", **old})
-    return doc.get("ablations", {})
+        doc.setdefault("ablations", {}).setdefault(f"{old['molecule']}/r1", {"recipe": "r1", **old})
+    abl = doc.get("ablations", {})
+    for key in [k for k in abl if "/" not in k]:
+        sec = abl.pop(key)
+        abl.setdefault(f"{key}/{sec.get('recipe', 'r1')}", sec)
+    return abl
 
 
 # ------------------------------------------------------------------ plot
@@ -593,13 +606,16 @@ def markdown(doc: dict) -> str:
             f"**Ablation** ({abl['molecule']} held out, {abl['train_size']} frames, {abl['epochs']} epochs; "
             f"the `recipe` row is recipe {abl.get('recipe', 'r1')})",
             "",
-            "| recipe | seeds | test force MAE (meV/Å) | test energy MAE (meV) | force / recipe | energy / recipe |",
-            "|---|---|---|---|---|---|",
+            "| recipe | seeds | test force MAE (meV/Å) | test energy MAE (meV) | force / recipe | energy / recipe "
+            "| validation force MAE (meV/Å) |",
+            "|---|---|---|---|---|---|---|",
         ]
         for v, row in abl["results"].items():
+            val = row.get("val_force_mae_meV_per_A")
             lines.append(
                 f"| {v} | {row['seeds']} | {_pm(row['force_mae_meV_per_A'])} | {_pm(row['energy_mae_meV'])} | "
-                f"{row.get('force_vs_recipe', 1.0):.2f} | {row.get('energy_vs_recipe', 1.0):.2f} |"
+                f"{row.get('force_vs_recipe', 1.0):.2f} | {row.get('energy_vs_recipe', 1.0):.2f} | "
+                f"{_pm(val) if val else '—'} |"
             )
     return "\n".join(lines)
 
@@ -804,7 +820,7 @@ def _main(p: argparse.ArgumentParser, args: argparse.Namespace) -> int:
                 for v in ["", *variants]
                 for s in range(args.seeds)
             ]
-            abl = doc.setdefault("ablations", {}).setdefault(mol, {})
+            abl = doc.setdefault("ablations", {}).setdefault(f"{mol}/{RECIPE_ID}", {})
             if abl.get("epochs") == args.epochs and abl.get("recipe") == RECIPE_ID:
                 new = {r["run_dir"] for r in runs}
                 runs = [*[r for r in abl.get("runs", []) if r["run_dir"] not in new], *runs]
