@@ -621,6 +621,15 @@ def markdown(doc: dict) -> str:
 
 
 # ------------------------------------------------------------------ zoo card rows
+def _seeded_sizes(sec: dict, kind: str, epochs: int, seeds: int) -> list[int]:
+    """Training sizes with at least ``seeds`` plain runs of ``kind`` at ``epochs`` in a section."""
+    count: dict[int, int] = {}
+    for r in sec["runs"]:
+        if r["kind"] == kind and not r.get("variant") and r["epochs"] == epochs:
+            count[r["train_size"]] = count.get(r["train_size"], 0) + 1
+    return sorted(n for n, c in count.items() if c >= seeds)
+
+
 def zoo_rows(doc: dict, entry: str, mol: str, sizes: list[int]) -> dict:
     """The fine-tuning study of zoo entry ``entry`` on target ``mol``, in the form
     ``scripts/build_zoo.py --finetune-study ENTRY TASK --from-results FILE`` merges into the registry,
@@ -688,7 +697,8 @@ def zoo_rows(doc: dict, entry: str, mol: str, sizes: list[int]) -> dict:
         "command_scratch": f"symzoo finetune {entry} {task} {sc} seed=S --train-size N --preset small --from-scratch",
         "study_command": f"python benchmarks/transfer_study.py --molecules {mol} --pretrained {mol}={pre} "
         f"--seeds {rows[0]['seeds']} --epochs {epochs} --ft-sizes {','.join(map(str, sizes))} "
-        f"--scratch-sizes {','.join(map(str, sizes))} --json docs/transfer_study.json",
+        f"--scratch-sizes {','.join(map(str, _seeded_sizes(sec, 'scratch', epochs, rows[0]['seeds'])))} "
+        "--json docs/transfer_study.json",
         "results": rows,
         "extra": [],
         "note": (
@@ -697,7 +707,14 @@ def zoo_rows(doc: dict, entry: str, mol: str, sizes: list[int]) -> dict:
             f"fine-tuned with the study's recipe {RECIPE_ID} ({' '.join(recipe['overrides'])}"
             + ("" if refit else ", pretrained reference energies kept")
             + f"), scratch with {task}'s own small recipe."
-            + (f" {EXTERNAL[mol]['note']}." if mol in EXTERNAL else "")
+            + (f" {EXTERNAL[mol]['note'][0].upper()}{EXTERNAL[mol]['note'][1:]}." if mol in EXTERNAL else "")
+            + "".join(
+                f" At the 0.67x target's sizes: 50 fine-tuned frames {r['ft50'][METRICS[0]]['mean']:.1f} meV/Å "
+                f"against 250 from scratch {r['scratch250'][METRICS[0]]['mean']:.1f} (ratio {r['force_ratio']:.2f}, "
+                f"energy ratio {r['energy_ratio']:.2f}: target {'met' if r['met'] else 'not met'}; docs/transfer.md)."
+                for r in summary_rows(doc)
+                if r["molecule"] == mol
+            )
         ),
     }
 
