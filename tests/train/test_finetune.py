@@ -84,21 +84,8 @@ def test_freeze_keeps_the_named_parameters_fixed(tmp_path):
 
 def test_freeze_is_refused_where_it_cannot_apply(tmp_path, capsys):
     # no pretrained weights: nothing to keep fixed; a changed freeze list on --resume
-    assert (
-        main(
-            [
-                "train",
-                "nbody-charged",
-                "egnn",
-                "--preset",
-                "tiny",
-                "freeze=[embed]",
-                "--out",
-                str(tmp_path / "a"),
-            ]
-        )
-        == 2
-    )
+    args = ["nbody-charged", "egnn", "--preset", "tiny", "freeze=[embed]", "--out", str(tmp_path / "a")]
+    assert main(["train", *args]) == 2
     assert "needs pretrained weights" in capsys.readouterr().err
     assert not (tmp_path / "a").exists()
     run = finetune(
