@@ -30,6 +30,7 @@ Reliability rules (tests/train/test_reliability.py, docs/bad_inputs.md):
 
 from __future__ import annotations
 
+import inspect
 import logging
 import math
 import os
@@ -519,7 +520,10 @@ def train(
         # task-specific model statistics (e.g. per-species energies); pretrained ones are kept
         if not cfg.init_weights or cfg.get("refit_reference", True):
             task.prepare_model(model, train_set, pretrained=bool(cfg.init_weights))
-        else:
+        elif "keep_pretrained" in inspect.signature(task.prepare_model).parameters:
+            # kept where they exist; the task fits what the pretrained model lacks (a new element)
+            task.prepare_model(model, train_set, pretrained=True, keep_pretrained=True)
+        else:  # a task written before the keyword: nothing is fitted
             log.info("pretrained task statistics kept (refit_reference=false)")
         from symzoo.models.base import SymmetryContract
 

@@ -236,9 +236,15 @@ class AtomsTask(Task):
 
         return {"n_particles": sizes.pop(), "task": describe_task_fields(self)}
 
-    def prepare_model(self, model, train_set, *, pretrained: bool = False) -> None:
+    def prepare_model(
+        self, model, train_set, *, pretrained: bool = False, keep_pretrained: bool = False
+    ) -> None:
         """Fit the model's per-species reference energies and energy scale on ``train_set``
-        (called by the harness before training, when the model has ``fit_reference``)."""
+        (called by the harness before training, when the model has ``fit_reference``).  A pretrained
+        model that knows every element of ``train_set`` gets its reference energies shifted by least
+        squares, or kept as they are with ``keep_pretrained`` (``refit_reference=false``); one that
+        does not is re-fitted in full (with a warning): an element it never saw has no pretrained
+        reference energy to keep."""
         fit = getattr(model, "fit_reference", None)
         if fit is None:
             return
@@ -247,6 +253,9 @@ class AtomsTask(Task):
         if isinstance(known, Tensor) and bool(known.any()) and items:
             species = torch.unique(torch.cat([d.z.reshape(-1) for d in items]))
             if int(species.max()) < known.numel() and bool(known[species].all()):
+                if keep_pretrained:
+                    log.info("%s: pretrained reference energies kept (refit_reference=false)", self.name)
+                    return
                 info = self._shift_reference(model, items)
                 log.info("%s: pretrained reference energies shifted by %s", self.name, info)
                 return
@@ -257,11 +266,14 @@ class AtomsTask(Task):
                     "%s: element(s) Z=%s were never seen by the pretrained model (it knows Z=%s): "
                     "every per-species reference energy and the energy scale are re-fitted on this "
                     "training set (least squares) and the new elements' embeddings start untrained; "
-                    "the fine-tuned model is valid for Z=%s only",
+                    "the fine-tuned model is valid for Z=%s only%s",
                     self.name,
                     new,
                     old,
                     species.tolist(),
+                    " (refit_reference=false cannot keep reference energies an element does not have)"
+                    if keep_pretrained
+                    else "",
                 )
         info = fit(items)
         log.info("%s: fitted reference energies %s", self.name, info)

@@ -324,7 +324,9 @@ class RobotTask(Task):
 
         return model_defaults_for("robotics", self.model_symmetry(), model_name)
 
-    def prepare_model(self, model, train_set, *, pretrained: bool = False) -> None:
+    def prepare_model(
+        self, model, train_set, *, pretrained: bool = False, keep_pretrained: bool = False
+    ) -> None:
         """Fit ``emlp``'s / the robot ``mlp``'s (group-symmetrized) input and output standardization
         and ``delan``'s Lagrangian scale to the training set
         (``model.fit_normalization(fields)`` where the model has one, on the training set's fields in

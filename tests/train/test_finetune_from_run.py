@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import shutil
 
 import pytest
@@ -86,6 +87,27 @@ def test_refit_reference_false_keeps_the_pretrained_reference_energies(pretrain,
     assert info["reference_energies"].startswith("kept")
     with pytest.raises(SymzooError, match="refit_reference=false needs pretrained"):
         finetune(str(pretrain), "rmd17-toluene", preset="tiny", from_scratch=True, refit_reference=False)
+
+
+def test_refit_reference_false_onto_an_element_the_model_never_saw(pretrain, tmp_path, caplog):
+    """Uracil has nitrogen, the ethanol model does not know it: there is no pretrained reference
+    energy to keep, so the task fits them (with the usual warning) instead of the model refusing Z=7
+    (which is what happened: the transfer study's uracil runs stopped there)."""
+    with caplog.at_level(logging.INFO, logger="symzoo"):
+        run = finetune(
+            str(pretrain),
+            "rmd17-uracil",
+            train_size=10,
+            preset="tiny",
+            overrides=FAST,
+            out=str(tmp_path / "uracil"),
+            refit_reference=False,
+        )
+    assert "never seen by the pretrained model" in caplog.text and "cannot keep" in caplog.text
+    model = load_model(run)
+    assert bool(model.known_species[7]) and bool(model.known_species[6])
+    ev = json.loads((run / "eval.json").read_text())
+    assert all(math.isfinite(v) for v in ev["metrics"].values() if isinstance(v, float))
 
 
 def test_finetune_cli_from_a_run_folder(pretrain, tmp_path, capsys):
