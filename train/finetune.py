@@ -357,7 +357,9 @@ def finetune(
     _check_freeze(cfg, prefixes, report)
     cfg.freeze = prefixes  # a run config key: train() applies it, and a resumed run freezes the same
     if not refit_reference:
-        cfg.refit_reference = False  # recorded in config.yaml; train() skips the task's prepare_model
+        # recorded in config.yaml; train() keeps the pretrained statistics (the task fits only what
+        # they lack, e.g. an element the model never saw)
+        cfg.refit_reference = False
         report["reference_energies"] = "kept (refit_reference=false)"
     run = train(cfg, out, quiet=quiet)
     info = {
