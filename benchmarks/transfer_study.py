@@ -175,9 +175,10 @@ def pretrain_info(path: Path) -> dict:
         "fit_seconds": ev.get("fit_seconds"),
         "seconds_per_epoch": ev.get("seconds_per_epoch"),
         "test_metrics_rmd17_multi": {k: _r(ev.get("metrics", {}).get(k)) for k in METRICS},
+        # the command as run (a pretraining may have been run by hand with another thread count)
         "command": PRETRAIN.format(
             mol=cfg.data.task_args.get("exclude"), epochs=cfg.trainer.max_epochs, out=path
-        ),
+        ).replace("trainer.threads=1", f"trainer.threads={cfg.trainer.threads}"),
     }
 
 
