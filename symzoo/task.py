@@ -453,13 +453,16 @@ class Task:
 
     def prepare_model(
         self, model, train_set, *, pretrained: bool = False, keep_pretrained: bool = False
-    ) -> None:
+    ) -> dict[str, Any] | None:
         """Fit model statistics to the training set before training (e.g. per-species reference
         energies); not called on resume.  ``pretrained``: the weights were initialised from another
         run or a zoo entry (``symzoo finetune``, ``init_weights``), whose statistics belong to those
         weights and should be kept or only adjusted.  ``keep_pretrained`` (run config
         ``refit_reference=false``): keep them unchanged where they exist; statistics the pretrained
-        model does not have (e.g. for an element it never saw) must still be fitted.  Default: nothing."""
+        model does not have (e.g. for an element it never saw) must still be fitted.  Returns a
+        JSON-able summary of what it did (the harness writes it to the run folder's ``prepare.json``
+        and into ``eval.json`` under ``prepare``) or ``None``.  Default: nothing."""
+        return None
 
     def finalize_model(self, model, train_set) -> dict[str, Any] | None:
         """Adjust the trained model once after fitting, on the weights that get exported (the

@@ -360,8 +360,19 @@ def finetune(
         # recorded in config.yaml; train() keeps the pretrained statistics (the task fits only what
         # they lack, e.g. an element the model never saw)
         cfg.refit_reference = False
-        report["reference_energies"] = "kept (refit_reference=false)"
     run = train(cfg, out, quiet=quiet)
+    prep_file = Path(run) / "prepare.json"
+    prepared = json.loads(prep_file.read_text()) if prep_file.is_file() else None
+    if isinstance(prepared, dict) and "reference_energies" in prepared:
+        # what the task did, not what was asked: an element the model never saw forces a full fit
+        how = prepared["reference_energies"]
+        if prepared.get("new_elements"):
+            how += f" (new element(s) Z={prepared['new_elements']}: every reference energy re-fitted)"
+        elif not refit_reference:
+            how += " (refit_reference=false)"
+        report["reference_energies"] = how
+    elif not refit_reference:
+        report["reference_energies"] = "kept (refit_reference=false)"
     info = {
         "base_model": None if from_scratch else cfg.base_model,
         "target_task": task,

@@ -8,8 +8,11 @@ Run folder (DESIGN §2)::
     model.safetensors      weights of the best epoch (EMA weights when enabled), after
                            ``Task.finalize_model`` (checkpoints keep the weights before it)
     model.json             builder, arguments, task, symmetry, units, symzoo version
+    prepare.json           what ``Task.prepare_model`` did before training (e.g. reference
+                           energies fitted, shifted or kept; new elements), when it says
     eval.json              test metrics at the best validation epoch + equivariance report
-                           (after ``Task.finalize_model``; what it did under ``finalize``)
+                           (after ``Task.finalize_model``; what it did under ``finalize``,
+                           ``prepare.json`` under ``prepare``)
     .symzoo.lock           while a process trains into the folder: its owner (pid, host, time)
 
 Reliability rules (tests/train/test_reliability.py, docs/bad_inputs.md):
@@ -31,6 +34,7 @@ Reliability rules (tests/train/test_reliability.py, docs/bad_inputs.md):
 from __future__ import annotations
 
 import inspect
+import json
 import logging
 import math
 import os
@@ -42,6 +46,7 @@ from typing import Any, TypeGuard
 import torch
 from omegaconf import DictConfig, OmegaConf
 
+from symzoo import jsonio
 from symzoo.compat import probe_model
 from symzoo.errors import SymzooError
 from symzoo.paths import atomic_write_text
@@ -52,7 +57,7 @@ __all__ = ["train", "prepare_run_dir", "build_datasets", "check_trainer", "probe
 
 LOCK_NAME = ".symzoo.lock"
 #: what a run killed before its first checkpoint leaves behind (safe to clear and reuse)
-_LEFTOVER = {"config.yaml", "logs", "tb", "checkpoints", LOCK_NAME}
+_LEFTOVER = {"config.yaml", "prepare.json", "logs", "tb", "checkpoints", LOCK_NAME}
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +69,12 @@ def _is_leftover(run: Path) -> bool:
         return False
     ck = run / "checkpoints"
     return not (ck.is_dir() and any(p.suffix == ".ckpt" or p.is_dir() for p in ck.iterdir()))
+
+
+def _read_prepared(run: Path) -> Any:
+    """``prepare.json`` of a run folder (written at its fresh start), or None."""
+    p = run / "prepare.json"
+    return json.loads(p.read_text()) if p.is_file() else None
 
 
 def _clear_leftover(run: Path) -> None:
@@ -516,13 +527,14 @@ def train(
             )
         frozen, trainable = freeze_parameters(model, list(cfg.freeze), cfg.model.name)
         log.info("frozen: %d parameters (%s), trainable: %d", frozen, ", ".join(cfg.freeze), trainable)
+    prepared: Any = None
     if fresh:
         # task-specific model statistics (e.g. per-species energies); pretrained ones are kept
         if not cfg.init_weights or cfg.get("refit_reference", True):
-            task.prepare_model(model, train_set, pretrained=bool(cfg.init_weights))
+            prepared = task.prepare_model(model, train_set, pretrained=bool(cfg.init_weights))
         elif "keep_pretrained" in inspect.signature(task.prepare_model).parameters:
             # kept where they exist; the task fits what the pretrained model lacks (a new element)
-            task.prepare_model(model, train_set, pretrained=True, keep_pretrained=True)
+            prepared = task.prepare_model(model, train_set, pretrained=True, keep_pretrained=True)
         else:  # a task written before the keyword: nothing is fitted
             log.info("pretrained task statistics kept (refit_reference=false)")
         from symzoo.models.base import SymmetryContract
@@ -551,6 +563,8 @@ def train(
                     _clear_leftover(run)
             clean_partials(run / "checkpoints")
             atomic_write_text(run / "config.yaml", OmegaConf.to_yaml(cfg))
+            if fresh and prepared is not None:
+                atomic_write_text(run / "prepare.json", jsonio.dumps(prepared, indent=2))
         return _fit_and_export(
             cfg, run, model, task, (train_set, val_set, test_set), resumed, ckpt_path, quiet, callbacks
         )
@@ -592,7 +606,6 @@ def _fit_and_export(
     from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
     from symzoo.eval.evaluate import equivariance_report, evaluate_dataset
 
-    from symzoo import jsonio
     from symzoo.errors import Interrupted, TrainingDiverged
     from symzoo.modelio import save_model
 
@@ -755,6 +768,7 @@ def _fit_and_export(
         "units": {k: task.units.get(k, "") for k in test_metrics},
         "primary_metric": task.primary_metric,
         "equivariance": equiv,
+        "prepare": _read_prepared(run),
         "finalize": finalized,
         "best_epoch": meta["best_epoch"],
         "epochs": epochs_run,

@@ -238,16 +238,19 @@ class AtomsTask(Task):
 
     def prepare_model(
         self, model, train_set, *, pretrained: bool = False, keep_pretrained: bool = False
-    ) -> None:
+    ) -> dict[str, Any] | None:
         """Fit the model's per-species reference energies and energy scale on ``train_set``
         (called by the harness before training, when the model has ``fit_reference``).  A pretrained
         model that knows every element of ``train_set`` gets its reference energies shifted by least
         squares, or kept as they are with ``keep_pretrained`` (``refit_reference=false``); one that
         does not is re-fitted in full (with a warning): an element it never saw has no pretrained
-        reference energy to keep."""
+        reference energy to keep.  Returns what was done, ``{"reference_energies": "shifted" |
+        "kept" | "fitted", ...}`` (``new_elements`` where a pretrained model lacked some), which the
+        harness records in the run folder's ``prepare.json``."""
         fit = getattr(model, "fit_reference", None)
         if fit is None:
-            return
+            return None
+        new: list[int] = []
         items = [train_set[i] for i in range(len(train_set))]
         known = getattr(model, "known_species", None)
         if isinstance(known, Tensor) and bool(known.any()) and items:
@@ -255,10 +258,10 @@ class AtomsTask(Task):
             if int(species.max()) < known.numel() and bool(known[species].all()):
                 if keep_pretrained:
                     log.info("%s: pretrained reference energies kept (refit_reference=false)", self.name)
-                    return
+                    return {"reference_energies": "kept", "species": species.tolist()}
                 info = self._shift_reference(model, items)
                 log.info("%s: pretrained reference energies shifted by %s", self.name, info)
-                return
+                return {"reference_energies": "shifted", **info}
             if pretrained:
                 new = [int(s) for s in species if int(s) >= known.numel() or not bool(known[s])]
                 old = torch.nonzero(known).flatten().tolist()
@@ -277,6 +280,10 @@ class AtomsTask(Task):
                 )
         info = fit(items)
         log.info("%s: fitted reference energies %s", self.name, info)
+        out = {"reference_energies": "fitted", **(info if isinstance(info, dict) else {})}
+        if new:
+            out["new_elements"] = new
+        return out
 
     def finalize_model(self, model, train_set) -> dict | None:
         """Re-fit the constant part of the trained model's energy on ``train_set``, after training.

@@ -326,19 +326,21 @@ class RobotTask(Task):
 
     def prepare_model(
         self, model, train_set, *, pretrained: bool = False, keep_pretrained: bool = False
-    ) -> None:
+    ) -> dict[str, Any] | None:
         """Fit ``emlp``'s / the robot ``mlp``'s (group-symmetrized) input and output standardization
         and ``delan``'s Lagrangian scale to the training set
         (``model.fit_normalization(fields)`` where the model has one, on the training set's fields in
         physical units).  A pretrained model keeps the statistics
         its weights were trained with (re-fitting them on a small fine-tuning set would change
-        what every layer sees)."""
+        what every layer sees).  Returns ``{"normalization": "kept" | "fitted"}`` (``prepare.json``)."""
         if pretrained and not _unfitted(model):
-            return
+            return {"normalization": "kept"}
         fit = getattr(model, "fit_normalization", None)
         fields = getattr(train_set, "fields", None)
         if fit is not None and fields is not None:
             fit(dict(fields))
+            return {"normalization": "fitted"}
+        return None
 
     def info(self) -> dict[str, Any]:
         d = super().info()

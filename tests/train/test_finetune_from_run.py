@@ -64,6 +64,9 @@ def test_finetune_from_a_run_folder_starts_from_its_weights(pretrain, tmp_path, 
     assert load_model(run).meta["base_model"] == str(pretrain.resolve())
     # the pretrained reference energies were shifted by least squares on the toluene frames
     assert "pretrained reference energies shifted" in caplog.text
+    assert info["reference_energies"] == "shifted"
+    prepared = json.loads((run / "prepare.json").read_text())
+    assert prepared["species"] == [1, 6] and len(prepared["shift_eV"]) == 2
     # lr = 1e-30: every learned tensor is the run's; only the per-species reference energies moved
     got, want = load_model(run).state_dict(), load_model(pretrain).state_dict()
     assert got.keys() == want.keys()
@@ -84,7 +87,10 @@ def test_refit_reference_false_keeps_the_pretrained_reference_energies(pretrain,
         )
     assert "pretrained reference energies shifted" not in caplog.text
     info = json.loads((run / "finetune.json").read_text())
-    assert info["reference_energies"].startswith("kept")
+    assert info["reference_energies"] == "kept (refit_reference=false)"
+    prepared = json.loads((run / "prepare.json").read_text())
+    assert prepared["reference_energies"] == "kept"
+    assert json.loads((run / "eval.json").read_text())["prepare"] == prepared
     with pytest.raises(SymzooError, match="refit_reference=false needs pretrained"):
         finetune(str(pretrain), "rmd17-toluene", preset="tiny", from_scratch=True, refit_reference=False)
 
@@ -108,6 +114,10 @@ def test_refit_reference_false_onto_an_element_the_model_never_saw(pretrain, tmp
     assert bool(model.known_species[7]) and bool(model.known_species[6])
     ev = json.loads((run / "eval.json").read_text())
     assert all(math.isfinite(v) for v in ev["metrics"].values() if isinstance(v, float))
+    # the record says what happened, not what was asked: a full fit, because of nitrogen
+    assert ev["prepare"]["reference_energies"] == "fitted" and ev["prepare"]["new_elements"] == [7]
+    info = json.loads((run / "finetune.json").read_text())
+    assert info["reference_energies"].startswith("fitted (new element(s) Z=[7]"), info
 
 
 def test_finetune_cli_from_a_run_folder(pretrain, tmp_path, capsys):
