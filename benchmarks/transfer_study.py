@@ -112,7 +112,31 @@ FT_RECIPE_R1: dict = {
     "refit_reference": True,
 }
 #: scratch variants (``--scratch-variant``): the scratch recipe with one choice changed
-SCRATCH_VARIANTS: dict[str, list[str]] = {"no-ema": ["trainer.ema_decay=null"]}
+SCRATCH_VARIANTS: dict[str, list[str]] = {
+    "no-ema": ["trainer.ema_decay=null"],
+    # the scratch baseline with the smaller batch too, where a fine-tuning recipe uses one
+    "batch-2": ["data.batch_size=2"],
+    "batch-1": ["data.batch_size=1"],
+}
+#: fine-tuned variants of the main table (``--ft-variant``).  ``frames-250``: the fine-tune gets the
+#: training budget of the 250-frame scratch run instead of its epoch count, ``epochs x 250 / N`` epochs
+#: (50 frames: 5x the epochs), so that both runs process the same number of training frames and take
+#: the same number of optimizer steps, at about the same CPU time (both are recorded): the "same
+#: wall-clock budget" comparison from the user's side (a fixed compute budget: 50 labelled frames
+#: fine-tuned, or 250 from scratch?), measured by a run rather than read off a curve
+FT_VARIANTS: dict[str, str] = {
+    "frames-250": "epochs x 250 / N epochs: the training frames processed (and optimizer steps) of "
+    "scratch at 250 frames over the epoch budget"
+}
+
+
+def ft_epochs(variant: str, epochs: int, n: int) -> int:
+    """The epoch count of a fine-tuned run of ``variant`` under the study's epoch budget ``epochs``."""
+    if variant == "frames-250":
+        return max(epochs, round(epochs * 250 / n))
+    return epochs
+
+
 #: ablation variants: one choice of FT_RECIPE changed (later overrides win)
 ABLATIONS: dict[str, dict] = {
     "no-refit": {"refit_reference": False},
@@ -123,6 +147,9 @@ ABLATIONS: dict[str, dict] = {
     "lr-2e-3": {"overrides": ["optim.lr=2e-3"]},
     "lr-1e-2": {"overrides": ["optim.lr=1e-2"]},
     "warmup": {"overrides": ["optim.warmup_epochs=3"]},
+    # more optimizer steps in the same epoch budget: 50 frames at batch 5 are 10 steps an epoch
+    "batch-2": {"overrides": ["data.batch_size=2"]},
+    "batch-1": {"overrides": ["data.batch_size=1"]},
 }
 #: the recipes by id (``--recipe``: the study's tables of an earlier recipe are re-run or extended with it)
 RECIPES: dict[str, dict] = {"r1": FT_RECIPE_R1, "r2": FT_RECIPE_R2, "r3": FT_RECIPE}
@@ -227,8 +254,11 @@ def run_one(
         recipe["refit_reference"] = ext["refit_reference"]
     task = ext.get("task", f"rmd17-{mol}")
     overrides = [*COMMON, f"seed={seed}", f"trainer.max_epochs={epochs}"]
+    run_epochs = ft_epochs(variant, epochs, n) if kind == "ft" else epochs
     if kind == "ft":
         overrides = [*overrides, *FT_RECIPE["overrides"], *ABLATIONS.get(variant, {}).get("overrides", [])]
+        if run_epochs != epochs:
+            overrides.append(f"trainer.max_epochs={run_epochs}")  # later overrides win
     else:
         overrides = [*overrides, *SCRATCH_VARIANTS.get(variant, [])]
     log.info("%s %s n=%d seed=%d epochs=%d ...", mol, tag, n, seed, epochs)
@@ -253,7 +283,8 @@ def run_one(
         "molecule": mol,
         "train_size": n,
         "seed": seed,
-        "epochs": epochs,
+        "epochs": run_epochs,
+        "epoch_budget": epochs,
         "test": {k: _r(ev["metrics"][k]) for k in METRICS},
         "n_test": ev["n_test"],
         "best_epoch": ev.get("best_epoch"),
@@ -339,7 +370,7 @@ def wall_clock(runs: list[dict]) -> list[dict]:
     rows = []
     by = {(_key(r), r["seed"]): r for r in runs}
     for (kf, seed), ft in sorted(by.items()):
-        if ft["kind"] != "ft":
+        if ft["kind"] != "ft" or ft.get("variant") in FT_VARIANTS:  # those are budget-matched already
             continue
         for (ks, s2), sc in sorted(by.items()):
             if sc["kind"] != "scratch" or s2 != seed or not ft["curve"] or not sc["curve"]:
@@ -445,7 +476,8 @@ def plot(doc: dict, path: Path) -> None:
             groups: dict = {}
             for v in table.values():
                 name = (
-                    f"fine-tuned ({v.get('recipe') or 'r1'})"
+                    f"fine-tuned ({v.get('recipe') or 'r1'}"
+                    + (f", {v['variant']})" if v.get("variant") else ")")
                     if v["kind"] == "ft"
                     else "from scratch" + (f" ({v['variant']})" if v.get("variant") else "")
                 )
@@ -527,9 +559,43 @@ def summary_rows(doc: dict) -> list[dict]:
                 "per_seed_force_ratio": per_seed,
                 "met": bool(force <= TARGET and energy <= 1.0),
                 "gain_at_50": _r(s50[METRICS[0]]["mean"] / ft[METRICS[0]]["mean"], 1) if s50 else None,
+                "frames250": _frames250(sec, s250),
             }
         )
     return rows
+
+
+def _frames250(sec: dict, s250: dict) -> dict | None:
+    """Fine-tuned 50 at the 250-frame scratch run's frame budget (``frames-250``) against scratch 250."""
+    row = sec.get("table", {}).get(f"ft-{RECIPE_ID}-frames-250-50")
+    if row is None:
+        return None
+    runs = {
+        (r["kind"], r["seed"]): r
+        for r in sec["runs"]
+        if r["train_size"] in (50, 250)
+        and (
+            (r["kind"] == "ft" and r.get("variant") == "frames-250" and r.get("recipe") == RECIPE_ID)
+            or (r["kind"] == "scratch" and not r.get("variant") and r["train_size"] == 250)
+        )
+    }
+    seeds = sorted({s for k, s in runs if ("ft", s) in runs and ("scratch", s) in runs})
+    force = row[METRICS[0]]["mean"] / s250[METRICS[0]]["mean"]
+    energy = row[METRICS[1]]["mean"] / s250[METRICS[1]]["mean"]
+    return {
+        "ft": row,
+        "epochs": sorted({r["epochs"] for (k, _), r in runs.items() if k == "ft"}),
+        "force_ratio": _r(force, 2),
+        "energy_ratio": _r(energy, 2),
+        "per_seed_force_ratio": [
+            _r(runs[("ft", s)]["test"][METRICS[0]] / runs[("scratch", s)]["test"][METRICS[0]], 2)
+            for s in seeds
+        ],
+        "cpu_ratio": _r(row["process_cpu_s"]["mean"] / s250["process_cpu_s"]["mean"], 2)
+        if s250["process_cpu_s"]["mean"] > 0
+        else None,
+        "met": bool(force <= TARGET and energy <= 1.0),
+    }
 
 
 def markdown(doc: dict) -> str:
@@ -557,6 +623,29 @@ def markdown(doc: dict) -> str:
                 f"{'met' if r['met'] else 'not met'} |"
             )
         lines.append("")
+    budget = [r for r in rows if r.get("frames250")]
+    if budget:
+        lines += [
+            "**The same training budget** (fine-tuned 50 frames for "
+            f"{', '.join(str(e) for e in sorted({e for r in budget for e in r['frames250']['epochs']}))} epochs, "
+            f"the training frames and optimizer steps of scratch 250 over {doc.get('epochs')} epochs)",
+            "",
+            "| target | fine-tuned 50, same budget | scratch 250 | force ratio (per seed) | energy ratio "
+            "| CPU ratio | 0.67× target |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for r in budget:
+            b = r["frames250"]
+            seeds = ", ".join(f"{x:.2f}" for x in b["per_seed_force_ratio"])
+            lines.append(
+                f"| {r['molecule']}{' (outside rMD17)' if r['external'] else ' held out'} | "
+                f"{_pm(b['ft'][METRICS[0]])} / {_pm(b['ft'][METRICS[1]])} | "
+                f"{_pm(r['scratch250'][METRICS[0]])} / {_pm(r['scratch250'][METRICS[1]])} | "
+                f"**{b['force_ratio']:.2f}** ({seeds}) | {b['energy_ratio']:.2f} | "
+                f"{'—' if b['cpu_ratio'] is None else format(b['cpu_ratio'], '.2f')} | "
+                f"{'met' if b['met'] else 'not met'} |"
+            )
+        lines.append("")
     for mol, sec in doc.get("molecules", {}).items():
         table = sec.get("table", {})
         if not table:
@@ -577,6 +666,7 @@ def markdown(doc: dict) -> str:
         for row in sorted(table.values(), key=lambda r: (r["kind"] != "ft", r["train_size"])):
             name = (
                 f"fine-tuned, recipe {row.get('recipe') or 'r1'}"
+                + (f", {row['variant']}" if row.get("variant") else "")
                 if row["kind"] == "ft"
                 else "from scratch" + (f", {row['variant']}" if row.get("variant") else "")
             )
@@ -773,6 +863,7 @@ def main(argv=None) -> int:
     p.add_argument(
         "--scratch-variant", default="", help=f"also scratch runs with: {','.join(SCRATCH_VARIANTS)}"
     )
+    p.add_argument("--ft-variant", default="", help=f"also fine-tuned runs with: {','.join(FT_VARIANTS)}")
     p.add_argument("--workdir", default="runs/H/transfer")
     p.add_argument("--json", default="docs/transfer_study.json")
     p.add_argument("--plot", help="PNG path")
@@ -823,9 +914,12 @@ def _main(p: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     bad = [m for m in mols if m not in MOLECULES and m not in EXTERNAL]
     variants = [v.strip() for v in args.ablation.split(",") if v.strip()]
     unknown = [v for v in variants if v not in ABLATIONS]
+    unknown += [v for v in args.ft_variant.split(",") if v and v not in FT_VARIANTS]
+    unknown += [v for v in args.scratch_variant.split(",") if v and v not in SCRATCH_VARIANTS]
     if bad or unknown or not mols:
         p.error(
-            f"molecules from {','.join((*MOLECULES, *EXTERNAL))}; ablation variants from {','.join(ABLATIONS)}"
+            f"molecules from {','.join((*MOLECULES, *EXTERNAL))}; ablation variants from {','.join(ABLATIONS)}; "
+            f"--ft-variant from {','.join(FT_VARIANTS)}; --scratch-variant from {','.join(SCRATCH_VARIANTS)}"
         )
     given = dict(x.split("=", 1) for x in args.pretrained)
     workdir = Path(args.workdir)
@@ -882,10 +976,11 @@ def _main(p: argparse.ArgumentParser, args: argparse.Namespace) -> int:
             )
         else:
             sv = [v for v in args.scratch_variant.split(",") if v]
+            fv = [v for v in args.ft_variant.split(",") if v]
             runs = [
                 run_one(kind, pre, mol, n, s, args.epochs, workdir, v)
                 for s in range(args.seeds)
-                for kind, sizes, vs in (("ft", ft_sizes, [""]), ("scratch", sc_sizes, ["", *sv]))
+                for kind, sizes, vs in (("ft", ft_sizes, ["", *fv]), ("scratch", sc_sizes, ["", *sv]))
                 for n in sizes
                 for v in vs
             ]

@@ -34,8 +34,10 @@ def fake_finetune(monkeypatch):
         )
         out = Path(out)
         out.mkdir(parents=True)
-        # scratch is worse, and more data helps: force = 100 / sqrt(n) (x 2 from scratch)
-        force = (2.0 if from_scratch else 1.0) * 100.0 / train_size**0.5
+        # scratch is worse, and more data helps: force = 100 / sqrt(n) (x 2 from scratch); longer
+        # training too: x sqrt(3 / epochs) (the last trainer.max_epochs override wins)
+        epochs = [int(o.split("=")[1]) for o in overrides if o.startswith("trainer.max_epochs=")][-1]
+        force = (2.0 if from_scratch else 1.0) * 100.0 / train_size**0.5 * (3 / epochs) ** 0.5
         metrics = {"force_mae_meV_per_A": force, "energy_mae_meV": force / 3}
         ev = {"metrics": metrics, "n_test": 7, "best_epoch": 1, "fit_seconds": 2.0 * train_size / 50}
         (out / "eval.json").write_text(json.dumps(ev))
@@ -87,6 +89,47 @@ def test_target_verdict_and_docs_table_follow_the_numbers(study, fake_finetune, 
     (row,) = study.summary_rows(doc)
     assert row["force_ratio"] == 1.12 and row["per_seed_force_ratio"] == [1.12, 1.12] and not row["met"]
     assert "| uracil held out | 14.1 ± 0.0 / 4.7 ± 0.0 |" in text and "**1.12** (1.12, 1.12)" in text
+
+
+def test_same_training_budget_variant(study, fake_finetune, tmp_path):
+    """``--ft-variant frames-250``: the 50-frame fine-tune runs 5x the epoch budget (the frames and
+    steps of scratch at 250), is recorded as such, kept out of the curve-matched wall-clock rows, and
+    gets its own summary table."""
+    runs = [
+        study.run_one(kind, tmp_path / "pre", "ethanol", n, s, 3, tmp_path, v)
+        for s in range(2)
+        for kind, n, v in (
+            ("ft", 50, ""),
+            ("ft", 50, "frames-250"),
+            ("scratch", 50, ""),
+            ("scratch", 250, ""),
+        )
+    ]
+    budget = [c for c in fake_finetune if "trainer.max_epochs=15" in c["overrides"]]
+    assert len(budget) == 2 and all(not c["scratch"] and c["n"] == 50 for c in budget)
+    assert {r["epochs"] for r in runs if r["variant"] == "frames-250"} == {15}
+    assert all(r["epoch_budget"] == 3 for r in runs)
+    summary = study.summarize(runs)
+    assert all(w["ft"] == "ft-r3" for w in summary["same_wall_clock"])
+    doc = {"epochs": 3, "molecules": {"ethanol": {"pretrained": {"run_dir": "pre"}, "runs": runs, **summary}}}
+    (row,) = study.summary_rows(doc)
+    # fake: 100/sqrt(50)/sqrt(5) = 6.32 against 200/sqrt(250) = 12.65 -> 0.5, met; epochs 3: 1.12
+    assert row["force_ratio"] == 1.12 and not row["met"]
+    b = row["frames250"]
+    assert (
+        b["force_ratio"] == 0.5
+        and b["per_seed_force_ratio"] == [0.5, 0.5]
+        and b["met"]
+        and b["epochs"] == [15]
+    )
+    text = study.markdown(doc)
+    assert "The same training budget" in text and "**0.50** (0.50, 0.50)" in text
+    assert "fine-tuned, recipe r3, frames-250" in text
+    with pytest.raises(SystemExit):
+        study.main(
+            ["--molecules", "ethanol", "--ft-variant", "frames-999", "--json", str(tmp_path / "x.json")]
+        )
+    assert not (tmp_path / "x.json").exists()
 
 
 def test_external_target_needs_a_named_pretraining(study, tmp_path):
