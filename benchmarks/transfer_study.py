@@ -746,7 +746,9 @@ def _seeded_sizes(sec: dict, kind: str, epochs: int, seeds: int) -> list[int]:
     return sorted(n for n, c in count.items() if c >= seeds)
 
 
-def zoo_rows(doc: dict, entry: str, mol: str, sizes: list[int]) -> dict:
+def zoo_rows(
+    doc: dict, entry: str, mol: str, sizes: list[int], json_path: str = "docs/transfer_study.json"
+) -> dict:
     """The fine-tuning study of zoo entry ``entry`` on target ``mol``, in the form
     ``scripts/build_zoo.py --finetune-study ENTRY TASK --from-results FILE`` merges into the registry,
     taken from this study's runs (current recipe; scratch runs of the target's own recipe).  Only when
@@ -763,6 +765,9 @@ def zoo_rows(doc: dict, entry: str, mol: str, sizes: list[int]) -> dict:
         raise SystemExit(f"{pre}: its weights are not {entry}'s (sha256 {have[:12]} vs {want[:12]})")
     task = EXTERNAL.get(mol, {}).get("task", f"rmd17-{mol}")
     epochs = doc["epochs"]
+    # the study's workdir, from where its fine-tuned runs live (the default is left out of the command)
+    ft_dirs = [Path(r["run_dir"]).parent.parent for r in sec.get("runs", []) if r["kind"] == "ft"]
+    workdir = ft_dirs[0] if ft_dirs else Path("runs/H/transfer")
     rows = []
     n_test = None
     for n in sizes:
@@ -814,7 +819,8 @@ def zoo_rows(doc: dict, entry: str, mol: str, sizes: list[int]) -> dict:
         "study_command": f"python benchmarks/transfer_study.py --molecules {mol} --pretrained {mol}={pre} "
         f"--seeds {rows[0]['seeds']} --epochs {epochs} --ft-sizes {','.join(map(str, sizes))} "
         f"--scratch-sizes {','.join(map(str, _seeded_sizes(sec, 'scratch', epochs, rows[0]['seeds'])))} "
-        "--json docs/transfer_study.json",
+        + (f"--workdir {workdir} " if workdir != Path("runs/H/transfer") else "")
+        + f"--json {json_path}",
         "results": rows,
         "extra": [],
         "note": (
@@ -901,7 +907,7 @@ def _main(p: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         mols = [m for m in args.molecules.split(",") if m]
         if len(mols) != 1 or not out:
             p.error("--zoo-rows ENTRY=OUT.json needs exactly one --molecules")
-        rows = zoo_rows(doc, entry, mols[0], [int(x) for x in args.ft_sizes.split(",") if x])
+        rows = zoo_rows(doc, entry, mols[0], [int(x) for x in args.ft_sizes.split(",") if x], args.json)
         Path(out).write_text(json.dumps(rows, indent=2, ensure_ascii=False) + "\n")
         log.info("wrote %s", out)
         return 0
