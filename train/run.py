@@ -564,7 +564,8 @@ def train(
             clean_partials(run / "checkpoints")
             atomic_write_text(run / "config.yaml", OmegaConf.to_yaml(cfg))
             if fresh and prepared is not None:
-                atomic_write_text(run / "prepare.json", jsonio.dumps(prepared, indent=2))
+                # default=str: a user task returning tensors or numpy scalars is recorded, not fatal
+                atomic_write_text(run / "prepare.json", jsonio.dumps(prepared, indent=2, default=str))
         return _fit_and_export(
             cfg, run, model, task, (train_set, val_set, test_set), resumed, ckpt_path, quiet, callbacks
         )
