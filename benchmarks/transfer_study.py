@@ -154,6 +154,7 @@ ABLATIONS: dict[str, dict] = {
 #: the recipes by id (``--recipe``: the study's tables of an earlier recipe are re-run or extended with it)
 RECIPES: dict[str, dict] = {"r1": FT_RECIPE_R1, "r2": FT_RECIPE_R2, "r3": FT_RECIPE}
 DEFAULT_RECIPE = RECIPE_ID
+DEFAULT_WORKDIR = "runs/H/transfer"
 METRICS = ("force_mae_meV_per_A", "energy_mae_meV")
 TARGET = 0.67
 
@@ -573,11 +574,9 @@ def _frames250(sec: dict, s250: dict) -> dict | None:
     runs = {
         (r["kind"], r["seed"]): r
         for r in sec["runs"]
-        if r["train_size"] in (50, 250)
-        and (
-            (r["kind"] == "ft" and r.get("variant") == "frames-250" and r.get("recipe") == RECIPE_ID)
-            or (r["kind"] == "scratch" and not r.get("variant") and r["train_size"] == 250)
-        )
+        if (r["kind"], r["train_size"], r.get("variant"))
+        in (("ft", 50, "frames-250"), ("scratch", 250, None))
+        and (r["kind"] == "scratch" or r.get("recipe") == RECIPE_ID)
     }
     seeds = sorted({s for k, s in runs if ("ft", s) in runs and ("scratch", s) in runs})
     force = row[METRICS[0]]["mean"] / s250[METRICS[0]]["mean"]
@@ -767,7 +766,7 @@ def zoo_rows(
     epochs = doc["epochs"]
     # the study's workdir, from where its fine-tuned runs live (the default is left out of the command)
     ft_dirs = [Path(r["run_dir"]).parent.parent for r in sec.get("runs", []) if r["kind"] == "ft"]
-    workdir = ft_dirs[0] if ft_dirs else Path("runs/H/transfer")
+    workdir = ft_dirs[0] if ft_dirs else Path(DEFAULT_WORKDIR)
     rows = []
     n_test = None
     for n in sizes:
@@ -819,7 +818,7 @@ def zoo_rows(
         "study_command": f"python benchmarks/transfer_study.py --molecules {mol} --pretrained {mol}={pre} "
         f"--seeds {rows[0]['seeds']} --epochs {epochs} --ft-sizes {','.join(map(str, sizes))} "
         f"--scratch-sizes {','.join(map(str, _seeded_sizes(sec, 'scratch', epochs, rows[0]['seeds'])))} "
-        + (f"--workdir {workdir} " if workdir != Path("runs/H/transfer") else "")
+        + (f"--workdir {workdir} " if workdir != Path(DEFAULT_WORKDIR) else "")
         + f"--json {json_path}",
         "results": rows,
         "extra": [],
@@ -870,7 +869,7 @@ def main(argv=None) -> int:
         "--scratch-variant", default="", help=f"also scratch runs with: {','.join(SCRATCH_VARIANTS)}"
     )
     p.add_argument("--ft-variant", default="", help=f"also fine-tuned runs with: {','.join(FT_VARIANTS)}")
-    p.add_argument("--workdir", default="runs/H/transfer")
+    p.add_argument("--workdir", default=DEFAULT_WORKDIR)
     p.add_argument("--json", default="docs/transfer_study.json")
     p.add_argument("--plot", help="PNG path")
     p.add_argument("--plot-only", action="store_true", help="only re-render --plot from --json")

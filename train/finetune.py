@@ -329,7 +329,7 @@ def finetune(
     frames before training.
     """
     from omegaconf import OmegaConf
-    from symzoo.train.run import train
+    from symzoo.train.run import _read_prepared, train
 
     from symzoo.paths import atomic_write_text
 
@@ -361,8 +361,7 @@ def finetune(
         # they lack, e.g. an element the model never saw)
         cfg.refit_reference = False
     run = train(cfg, out, quiet=quiet)
-    prep_file = Path(run) / "prepare.json"
-    prepared = json.loads(prep_file.read_text()) if prep_file.is_file() else None
+    prepared = _read_prepared(Path(run))
     if isinstance(prepared, dict) and "reference_energies" in prepared:
         # what the task did, not what was asked: an element the model never saw forces a full fit
         how = prepared["reference_energies"]
