@@ -5,7 +5,7 @@ molecules fine-tune on a held-out molecule with far less data than training from
 For each held-out molecule M:
 
 1. a NequIP (``small`` architecture) pretrained on ``rmd17-multi`` without M
-   (``--pretrained M=RUN_DIR``, else ``WORKDIR/pretrain-ex-M``: trained with :data:`PRETRAIN`, resumed
+   (``--pretrained M=RUN_DIR`` or ``M=ZOO_ENTRY``, else ``WORKDIR/pretrain-ex-M``: trained with :data:`PRETRAIN`, resumed
    with ``symzoo train --resume`` when interrupted, reused when finished);
 2. per seed and training-set size: ``symzoo finetune RUN_DIR rmd17-M`` (the fine-tuning recipe
    :data:`FT_RECIPE`) against the same architecture from scratch (``--from-scratch``: the target
@@ -168,6 +168,8 @@ def pretrain_dir(mol: str, given: dict[str, str], workdir: Path, epochs: int, al
     """The finished pretraining run that never saw ``mol`` (trained or resumed here when ``allow``)."""
     if mol in given:
         path = Path(given[mol])
+        if _zoo_entry(given[mol]):
+            return path  # a zoo entry: `symzoo finetune NAME` fetches and verifies it
         if not (path / "model.safetensors").is_file():
             raise SystemExit(f"{path}: no model.safetensors (the pretraining has not finished)")
         return path
@@ -190,7 +192,28 @@ def pretrain_dir(mol: str, given: dict[str, str], workdir: Path, epochs: int, al
     return out
 
 
+def _zoo_entry(name: str | Path) -> dict | None:
+    """The registry entry when ``name`` is a zoo entry's name rather than a run folder."""
+    from symzoo.hub import registry
+
+    return None if Path(name).exists() else registry().get(str(name))
+
+
 def pretrain_info(path: Path) -> dict:
+    entry = _zoo_entry(path)
+    if entry is not None:
+        # a downloaded model: what the registry says of its pretraining (a leave-one-out study needs
+        # to know which molecules it saw: the registry's command holds the exclusion, if any)
+        return {
+            "run_dir": str(path),
+            "zoo_entry": str(path),
+            "weights_sha256": entry["files"]["weights"]["sha256"],
+            "task": entry.get("task"),
+            "test_metrics_rmd17_multi": {
+                k: _r(entry.get("metrics", {}).get("test", {}).get(k)) for k in METRICS
+            },
+            "command": entry.get("command"),
+        }
     ev = json.loads((path / "eval.json").read_text()) if (path / "eval.json").is_file() else {}
     from omegaconf import OmegaConf
 
@@ -758,7 +781,10 @@ def zoo_rows(
 
     sec = doc["molecules"][mol]
     pre = Path(sec["pretrained"]["run_dir"])
-    have = hashlib.sha256((pre / "model.safetensors").read_bytes()).hexdigest()
+    if _zoo_entry(pre) is not None:  # the study fine-tuned the entry itself (finetune verified it)
+        have = sec["pretrained"]["weights_sha256"]
+    else:
+        have = hashlib.sha256((pre / "model.safetensors").read_bytes()).hexdigest()
     want = get_entry(entry)["files"]["weights"]["sha256"]
     if have != want:
         raise SystemExit(f"{pre}: its weights are not {entry}'s (sha256 {have[:12]} vs {want[:12]})")

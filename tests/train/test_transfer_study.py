@@ -138,3 +138,24 @@ def test_external_target_needs_a_named_pretraining(study, tmp_path):
     with pytest.raises(SystemExit):
         study.main(["--molecules", "benzene", "--json", str(tmp_path / "s.json")])
     assert not (tmp_path / "s.json").exists()
+
+
+def test_a_zoo_entry_is_a_pretrained_model(study, fake_finetune, tmp_path, monkeypatch):
+    """``--pretrained 3bpa=nequip.rmd17-multi``: the study fine-tunes the downloaded entry by name
+    (``symzoo finetune`` verifies it), records the registry's sha256 and command as its pretraining,
+    and a name that is neither a folder nor an entry is refused before any run."""
+    monkeypatch.chdir(tmp_path)
+    pre = study.pretrain_dir("3bpa", {"3bpa": "nequip.rmd17-multi"}, tmp_path, 16, True)
+    info = study.pretrain_info(pre)
+    from symzoo.hub import get_entry
+
+    entry = get_entry("nequip.rmd17-multi")
+    assert info["zoo_entry"] == "nequip.rmd17-multi"
+    assert info["weights_sha256"] == entry["files"]["weights"]["sha256"]
+    assert info["test_metrics_rmd17_multi"]["force_mae_meV_per_A"] == pytest.approx(
+        entry["metrics"]["test"]["force_mae_meV_per_A"], abs=1e-3
+    )
+    res = study.run_one("ft", pre, "3bpa", 50, 0, 3, tmp_path / "w")
+    assert res["command"].startswith("symzoo finetune nequip.rmd17-multi 3bpa ")
+    with pytest.raises(SystemExit, match="no model.safetensors"):
+        study.pretrain_dir("3bpa", {"3bpa": "nequip.no-such-entry"}, tmp_path, 16, True)
