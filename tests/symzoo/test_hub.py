@@ -32,6 +32,7 @@ EXPECTED = {
     "painn.rmd17-ethanol",
     "nequip.rmd17-ethanol",
     "nequip.rmd17-aspirin",
+    "nequip.rmd17-malonaldehyde",
 }
 
 
@@ -51,6 +52,7 @@ def test_registry_lists_the_entries_with_their_metadata():
     assert symzoo.list_pretrained("rmd17") == [
         "nequip.rmd17-aspirin",
         "nequip.rmd17-ethanol",
+        "nequip.rmd17-malonaldehyde",
         "nequip.rmd17-multi",
         "nequip.rmd17-multi-all",
         "painn.rmd17-ethanol",
