@@ -209,6 +209,8 @@ def pretrain_info(path: Path) -> dict:
             "zoo_entry": str(path),
             "weights_sha256": entry["files"]["weights"]["sha256"],
             "task": entry.get("task"),
+            "epochs": entry.get("training", {}).get("epochs_run"),
+            "fit_seconds": entry.get("training", {}).get("fit_seconds"),
             "test_metrics_rmd17_multi": {
                 k: _r(entry.get("metrics", {}).get("test", {}).get(k)) for k in METRICS
             },
@@ -218,7 +220,7 @@ def pretrain_info(path: Path) -> dict:
     from omegaconf import OmegaConf
 
     cfg = OmegaConf.load(path / "config.yaml")
-    return {
+    info = {
         "run_dir": str(path),
         "molecules_excluded": cfg.data.task_args.get("exclude"),
         "preset": cfg.data.preset,
@@ -231,6 +233,19 @@ def pretrain_info(path: Path) -> dict:
             mol=cfg.data.task_args.get("exclude"), epochs=cfg.trainer.max_epochs, out=path
         ).replace("trainer.threads=1", f"trainer.threads={cfg.trainer.threads}"),
     }
+    ft = path / "finetune.json"
+    if ft.is_file():
+        # a pretraining continued from another model (a longer pretraining in two cosine cycles):
+        # `symzoo finetune BASE rmd17-multi ...` with the pretraining's own knobs, not `symzoo train`
+        base = json.loads(ft.read_text()).get("base_model")
+        info["continued_from"] = base
+        info["command"] = (
+            f"symzoo finetune {base} rmd17-multi data.task_args.exclude={cfg.data.task_args.get('exclude')} "
+            f"data.preset={cfg.data.preset} trainer.threads={cfg.trainer.threads} "
+            f"trainer.max_epochs={cfg.trainer.max_epochs} trainer.ema_decay={cfg.trainer.ema_decay} "
+            f"trainer.progress_bar=false --preset small --out {path}"
+        )
+    return info
 
 
 # ------------------------------------------------------------------ one run

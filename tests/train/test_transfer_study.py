@@ -159,3 +159,27 @@ def test_a_zoo_entry_is_a_pretrained_model(study, fake_finetune, tmp_path, monke
     assert res["command"].startswith("symzoo finetune nequip.rmd17-multi 3bpa ")
     with pytest.raises(SystemExit, match="no model.safetensors"):
         study.pretrain_dir("3bpa", {"3bpa": "nequip.no-such-entry"}, tmp_path, 16, True)
+
+
+def test_a_continued_pretraining_records_the_command_that_made_it(study, tmp_path):
+    """A pretraining continued from another model (``symzoo finetune BASE rmd17-multi ...``) must not
+    be recorded as a plain ``symzoo train`` of its epochs: its base model and finetune command are."""
+    from omegaconf import OmegaConf
+
+    run = tmp_path / "pre-c16"
+    run.mkdir()
+    cfg = {
+        "data": {"preset": "paper", "task_args": {"exclude": "ethanol"}},
+        "trainer": {"max_epochs": 16, "threads": 1, "ema_decay": 0.99},
+    }
+    OmegaConf.save(OmegaConf.create(cfg), run / "config.yaml")
+    (run / "eval.json").write_text(json.dumps({"epochs": 16, "metrics": {"force_mae_meV_per_A": 22.9}}))
+    plain = study.pretrain_info(run)
+    assert plain["command"].startswith("symzoo train rmd17-multi nequip data.task_args.exclude=ethanol")
+    assert "continued_from" not in plain
+    (run / "finetune.json").write_text(json.dumps({"base_model": "nequip.rmd17-multi"}))
+    info = study.pretrain_info(run)
+    assert info["continued_from"] == "nequip.rmd17-multi"
+    assert info["command"].startswith("symzoo finetune nequip.rmd17-multi rmd17-multi ")
+    assert "trainer.max_epochs=16 trainer.ema_decay=0.99" in info["command"]
+    assert info["test_metrics_rmd17_multi"]["force_mae_meV_per_A"] == 22.9
