@@ -33,6 +33,7 @@ EXPECTED = {
     "nequip.rmd17-ethanol",
     "nequip.rmd17-aspirin",
     "nequip.rmd17-malonaldehyde",
+    "nequip.rmd17-uracil",
 }
 
 
@@ -55,6 +56,7 @@ def test_registry_lists_the_entries_with_their_metadata():
         "nequip.rmd17-malonaldehyde",
         "nequip.rmd17-multi",
         "nequip.rmd17-multi-all",
+        "nequip.rmd17-uracil",
         "painn.rmd17-ethanol",
         "painn.rmd17-multi",
         "schnet.rmd17-ethanol",
