@@ -220,32 +220,34 @@ def pretrain_info(path: Path) -> dict:
     from omegaconf import OmegaConf
 
     cfg = OmegaConf.load(path / "config.yaml")
-    info = {
+    mol = cfg.data.task_args.get("exclude")
+    ft = path / "finetune.json"
+    base = json.loads(ft.read_text()).get("base_model") if ft.is_file() else None
+    if base is None:
+        # the command as run (a pretraining may have been run by hand with another thread count)
+        command = PRETRAIN.format(mol=mol, epochs=cfg.trainer.max_epochs, out=path).replace(
+            "trainer.threads=1", f"trainer.threads={cfg.trainer.threads}"
+        )
+    else:
+        # a pretraining continued from another model (a longer pretraining in several cosine cycles):
+        # `symzoo finetune BASE rmd17-multi ...` with the pretraining's own knobs, not `symzoo train`
+        command = (
+            f"symzoo finetune {base} rmd17-multi data.task_args.exclude={mol} "
+            f"data.preset={cfg.data.preset} trainer.threads={cfg.trainer.threads} "
+            f"trainer.max_epochs={cfg.trainer.max_epochs} trainer.ema_decay={cfg.trainer.ema_decay} "
+            f"trainer.progress_bar=false --preset small --out {path}"
+        )
+    return {
         "run_dir": str(path),
-        "molecules_excluded": cfg.data.task_args.get("exclude"),
+        "molecules_excluded": mol,
         "preset": cfg.data.preset,
         "epochs": ev.get("epochs"),
         "fit_seconds": ev.get("fit_seconds"),
         "seconds_per_epoch": ev.get("seconds_per_epoch"),
         "test_metrics_rmd17_multi": {k: _r(ev.get("metrics", {}).get(k)) for k in METRICS},
-        # the command as run (a pretraining may have been run by hand with another thread count)
-        "command": PRETRAIN.format(
-            mol=cfg.data.task_args.get("exclude"), epochs=cfg.trainer.max_epochs, out=path
-        ).replace("trainer.threads=1", f"trainer.threads={cfg.trainer.threads}"),
+        "command": command,
+        **({"continued_from": base} if base is not None else {}),
     }
-    ft = path / "finetune.json"
-    if ft.is_file():
-        # a pretraining continued from another model (a longer pretraining in two cosine cycles):
-        # `symzoo finetune BASE rmd17-multi ...` with the pretraining's own knobs, not `symzoo train`
-        base = json.loads(ft.read_text()).get("base_model")
-        info["continued_from"] = base
-        info["command"] = (
-            f"symzoo finetune {base} rmd17-multi data.task_args.exclude={cfg.data.task_args.get('exclude')} "
-            f"data.preset={cfg.data.preset} trainer.threads={cfg.trainer.threads} "
-            f"trainer.max_epochs={cfg.trainer.max_epochs} trainer.ema_decay={cfg.trainer.ema_decay} "
-            f"trainer.progress_bar=false --preset small --out {path}"
-        )
-    return info
 
 
 # ------------------------------------------------------------------ one run
@@ -796,7 +798,7 @@ def zoo_rows(
 
     sec = doc["molecules"][mol]
     pre = Path(sec["pretrained"]["run_dir"])
-    if _zoo_entry(pre) is not None:  # the study fine-tuned the entry itself (finetune verified it)
+    if "zoo_entry" in sec["pretrained"]:  # the study fine-tuned the entry itself (finetune verified it)
         have = sec["pretrained"]["weights_sha256"]
     else:
         have = hashlib.sha256((pre / "model.safetensors").read_bytes()).hexdigest()
