@@ -9,7 +9,9 @@ Tasks
 ``rmd17-multi``       several rMD17 molecules at once (``data.task_args.molecules=aspirin,ethanol,...``,
                       default the seven bundled ones; ``exclude=ethanol`` for leave-one-molecule-out):
                       per-molecule splits (small: 300 + 10 train/val, 100 test each), interleaved;
-                      one level of theory, species H, C, N, O, per-species reference energies shared.
+                      one level of theory, species H, C, N, O, per-species reference energies shared;
+                      ``extra=3bpa`` adds 3BPA's training frames (another level of theory) with a
+                      per-data-set energy offset (:class:`RMD17MultiTask`).
 ``3bpa``              3-(benzyloxy)pyridin-2-amine (Kovács et al. 2021): train/validation from
                       ``train_300K.xyz``, test on ``train_mixedT.xyz`` (300/600/1200 K: temperature transfer).
 ``emt-cu``            simulated offline with ASE's EMT: a periodic fcc copper cell sampled by Langevin MD;
@@ -514,6 +516,16 @@ class RMD17MultiTask(AtomsTask):
     molecules, so that ``data.train_size=N`` keeps a mix.  Structures carry ``molecule`` (an index
     into :attr:`molecules`).  Per-species reference energies are fitted once on the whole mixture
     (the model's ``fit_reference``), hence shared by every molecule.
+
+    ``extra=3bpa`` adds the training frames of a data set at **another level of theory**
+    (:data:`EXTRA_SETS`; 3BPA is wB97X/6-31G(d), rMD17 PBE/def2-SVP) to the training list only --
+    validation and test stay the rMD17 molecules', so a pretraining with and without it is compared
+    on the same frames.  Energies of different levels of theory differ by a large constant per
+    composition, which shared per-species reference energies cannot absorb; so each extra set gets a
+    **per-data-set energy offset** (:attr:`energy_offsets`, eV): its training energies are shifted
+    so that their mean equals what a least-squares per-species fit to the rMD17 training frames
+    predicts for its composition.  Forces are unchanged.  One offset per set, because a set of one
+    molecule (one composition) cannot determine per-species references of its own.
     """
 
     presets = {
@@ -527,10 +539,22 @@ class RMD17MultiTask(AtomsTask):
         *,
         molecules=None,
         exclude=None,
+        extra=None,
         split: str = "01",
         url: str | None = None,
         **kw,
     ):
+        extras = [e.strip() for e in (extra.split(",") if isinstance(extra, str) else extra or []) if e]
+        for e in extras:
+            if e not in EXTRA_SETS:
+                from symzoo.errors import UnknownNameError, suggest
+
+                raise UnknownNameError(
+                    f"rmd17-multi: unknown extra data set {e!r}{suggest(e, tuple(EXTRA_SETS))}; "
+                    f"extra sets: {', '.join(EXTRA_SETS)}"
+                )
+        self.extra = tuple(dict.fromkeys(str(e) for e in extras))
+        self.energy_offsets: dict[str, float] = {}
         chosen = _molecule_list(molecules, "molecules") if molecules is not None else list(RMD17_BUNDLED)
         if not chosen:
             raise InputError("rmd17-multi: molecules= names no molecule (e.g. molecules=aspirin,ethanol)")
@@ -548,6 +572,12 @@ class RMD17MultiTask(AtomsTask):
             + (f" (held out: {', '.join(self.excluded)})" if self.excluded else "")
             + f": energies (eV) and forces (eV/Å), PBE/def2-SVP, per-molecule train/val from the "
             f"train files and test from the test files (split {split})"
+            + (
+                f"; training frames also from {', '.join(self.extra)} (another level of theory, "
+                "energies shifted by a per-data-set offset)"
+                if self.extra
+                else ""
+            )
         )
 
     def splits(self, preset: str | None = None, seed: int = 0):
@@ -577,6 +607,28 @@ class RMD17MultiTask(AtomsTask):
             per_train.append(pool[n_val:])
             per_test.append(test)
 
+        n_rmd17 = len(per_train)
+        for k, name in enumerate(self.extra, start=len(self.molecules)):
+            frames = EXTRA_SETS[name](self.root)
+            n_train, _ = self._split_sizes(sizes, len(frames))
+            order = np.random.default_rng(self.split_seed).permutation(len(frames))[: max(0, n_train)]
+            chosen = [frames[i] for i in order]
+            if not chosen:
+                raise SymzooError(f"{self.name}: extra={name} gives no training frame")
+            offset = _energy_offset([d for g in per_train[:n_rmd17] for d in g], chosen)
+            for d in chosen:
+                d.energy = d.energy - offset
+                d.molecule = torch.tensor([k])
+            self.energy_offsets[name] = offset
+            log.info(
+                "%s: %d %s training frames, energies shifted by %.6g eV",
+                self.name,
+                len(chosen),
+                name,
+                -offset,
+            )
+            per_train.append(chosen)
+
         def interleave(groups: list[list]) -> list:
             return [g[i] for i in range(max(len(g) for g in groups)) for g in groups if i < len(g)]
 
@@ -585,6 +637,41 @@ class RMD17MultiTask(AtomsTask):
 
     def load(self, preset: str):  # splits() reads the files itself (only the frames it needs)
         raise NotImplementedError
+
+    def prepare_model(
+        self, model, train_set, *, pretrained: bool = False, keep_pretrained: bool = False
+    ) -> dict[str, Any] | None:
+        """As for every atoms task; the per-data-set energy offsets of ``extra`` sets are recorded
+        beside the fitted reference energies (the run's ``prepare.json``)."""
+        info = super().prepare_model(model, train_set, pretrained=pretrained, keep_pretrained=keep_pretrained)
+        if self.energy_offsets and isinstance(info, dict):
+            info = {**info, "energy_offsets_eV": dict(self.energy_offsets)}
+        return info
+
+
+def _composition(items: list, species: list[int]) -> np.ndarray:
+    """Atom counts per species of each structure, ``[len(items), len(species)]``."""
+    return np.array([[int((d.z == z).sum()) for z in species] for d in items], dtype=np.float64)
+
+
+def _energy_offset(reference_items: list, items: list) -> float:
+    """The constant (eV) to subtract from ``items``' energies so that their mean equals what a
+    least-squares per-species fit to ``reference_items`` predicts for their compositions (a
+    species the reference never saw counts zero: the offset absorbs it)."""
+    species = sorted({int(z) for d in (*reference_items, *items) for z in d.z.tolist()})
+    a = _composition(reference_items, species)
+    e = np.array([float(d.energy.reshape(-1)[0]) for d in reference_items])
+    e0 = np.linalg.lstsq(a, e, rcond=None)[0]
+    mine = np.array([float(d.energy.reshape(-1)[0]) for d in items])
+    return float(np.mean(mine - _composition(items, species) @ e0))
+
+
+def _threebpa_train(root: str | None) -> list:
+    return read_structures(find_data("3bpa/train_300K.xyz", root))
+
+
+#: training sets at another level of theory that ``rmd17-multi`` can add (``extra=NAME``)
+EXTRA_SETS = {"3bpa": _threebpa_train}
 
 
 class ThreeBPATask(AtomsTask):

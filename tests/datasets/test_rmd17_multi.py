@@ -82,3 +82,63 @@ def test_finetuning_keeps_the_scale_and_shifts_the_references(task):
     e = model(Batch.from_data_list(ft_train))["energy"].detach().double()
     err = e - torch.cat([d.energy for d in ft_train])
     assert abs(float(err.mean())) < 1e-3
+
+
+def test_extra_3bpa_adds_shifted_training_frames_only():
+    """``extra=3bpa``: 3BPA's frames (another level of theory) join the training list only, with
+    their energies moved by one per-data-set offset onto the rMD17 per-species fit; forces untouched."""
+    import numpy as np
+    from symzoo.datasets.atoms.tasks import _composition
+
+    plain = symzoo.get_task("rmd17-multi", preset="tiny", molecules=MOLS)
+    mixed = symzoo.get_task("rmd17-multi", preset="tiny", molecules=MOLS, extra="3bpa")
+    p_train, p_val, p_test = plain.splits("tiny")
+    train, val, test = mixed.splits("tiny")
+    assert (len(val), len(test)) == (len(p_val), len(p_test))  # validation and test: rMD17 only
+    extra = [d for d in train if int(d.molecule) == 3]
+    assert len(train) == len(p_train) + len(extra) and len(extra) == 4 and extra[0].num_nodes == 27
+    assert "another level of theory" in mixed.description
+    # the offset is what the rMD17 per-species least-squares fit says it should be
+    offset = mixed.energy_offsets["3bpa"]
+    assert abs(offset) > 1.0  # wB97X vs PBE: tens of eV for a 27-atom molecule
+    species = [1, 6, 7, 8]
+    a = _composition(p_train, species)
+    e0 = np.linalg.lstsq(a, np.array([float(d.energy) for d in p_train]), rcond=None)[0]
+    shifted = np.array([float(d.energy) for d in extra])
+    assert abs(float(np.mean(shifted - _composition(extra, species) @ e0))) < 1e-6
+    raw = symzoo.get_task("3bpa", preset="tiny").load("tiny")[0]
+    by_pos = {tuple(d.pos[0].tolist()): d for d in raw}
+    for d in extra:
+        src = by_pos[tuple(d.pos[0].tolist())]
+        assert float(d.energy) == pytest.approx(float(src.energy) - offset, abs=1e-6)
+        assert torch.equal(d.forces, src.forces)
+
+
+def test_energy_offset_recovers_a_known_constant():
+    from types import SimpleNamespace
+
+    from symzoo.datasets.atoms.tasks import _energy_offset
+
+    e0 = {1: -13.6, 6: -1030.0, 8: -2040.0}
+
+    def mol(zs, shift=0.0):
+        z = torch.tensor(zs)
+        return SimpleNamespace(
+            z=z, energy=torch.tensor([sum(e0[int(k)] for k in zs) + shift], dtype=torch.float64)
+        )
+
+    ref = [mol([6, 1, 1, 1, 1]), mol([6, 6, 8, 1, 1]), mol([8, 1, 1]), mol([6, 8, 8])]
+    assert _energy_offset(ref, [mol([6, 6, 1, 8], -7.25), mol([6, 6, 1, 8], -7.75)]) == pytest.approx(-7.5)
+
+
+def test_unknown_extra_set_is_one_line_and_suggests():
+    with pytest.raises(UnknownNameError, match="did you mean '3bpa'"):
+        symzoo.get_task("rmd17-multi", extra="3bp")
+
+
+def test_extra_offset_is_recorded_with_the_reference_energies():
+    t = symzoo.get_task("rmd17-multi", preset="tiny", molecules=MOLS, extra="3bpa")
+    train, _, _ = t.splits("tiny")
+    info = t.prepare_model(symzoo.create_model("painn", channels=8, layers=1), train)
+    assert info["reference_energies"] == "fitted"
+    assert info["energy_offsets_eV"] == {"3bpa": t.energy_offsets["3bpa"]}
