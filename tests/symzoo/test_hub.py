@@ -34,6 +34,8 @@ EXPECTED = {
     "nequip.rmd17-aspirin",
     "nequip.rmd17-malonaldehyde",
     "nequip.rmd17-uracil",
+    "nequip.rmd17-toluene",
+    "nequip.rmd17-naphthalene",
 }
 
 
@@ -56,6 +58,8 @@ def test_registry_lists_the_entries_with_their_metadata():
         "nequip.rmd17-malonaldehyde",
         "nequip.rmd17-multi",
         "nequip.rmd17-multi-all",
+        "nequip.rmd17-naphthalene",
+        "nequip.rmd17-toluene",
         "nequip.rmd17-uracil",
         "painn.rmd17-ethanol",
         "painn.rmd17-multi",
