@@ -36,6 +36,7 @@ EXPECTED = {
     "nequip.rmd17-uracil",
     "nequip.rmd17-toluene",
     "nequip.rmd17-naphthalene",
+    "nequip.rmd17-salicylic",
 }
 
 
@@ -59,6 +60,7 @@ def test_registry_lists_the_entries_with_their_metadata():
         "nequip.rmd17-multi",
         "nequip.rmd17-multi-all",
         "nequip.rmd17-naphthalene",
+        "nequip.rmd17-salicylic",
         "nequip.rmd17-toluene",
         "nequip.rmd17-uracil",
         "painn.rmd17-ethanol",
