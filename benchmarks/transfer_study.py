@@ -221,18 +221,23 @@ def pretrain_info(path: Path) -> dict:
 
     cfg = OmegaConf.load(path / "config.yaml")
     mol = cfg.data.task_args.get("exclude")
+    # the pretraining's other task arguments (``extra=3bpa``: another data set in its training list)
+    # belong in the recorded command: without them it would describe another pretraining
+    others = "".join(f" data.task_args.{k}={v}" for k, v in cfg.data.task_args.items() if k != "exclude")
     ft = path / "finetune.json"
     base = json.loads(ft.read_text()).get("base_model") if ft.is_file() else None
     if base is None:
         # the command as run (a pretraining may have been run by hand with another thread count)
-        command = PRETRAIN.format(mol=mol, epochs=cfg.trainer.max_epochs, out=path).replace(
-            "trainer.threads=1", f"trainer.threads={cfg.trainer.threads}"
+        command = (
+            PRETRAIN.format(mol=mol, epochs=cfg.trainer.max_epochs, out=path)
+            .replace("trainer.threads=1", f"trainer.threads={cfg.trainer.threads}")
+            .replace(f"exclude={mol}", f"exclude={mol}{others}")
         )
     else:
         # a pretraining continued from another model (a longer pretraining in several cosine cycles):
         # `symzoo finetune BASE rmd17-multi ...` with the pretraining's own knobs, not `symzoo train`
         command = (
-            f"symzoo finetune {base} rmd17-multi data.task_args.exclude={mol} "
+            f"symzoo finetune {base} rmd17-multi data.task_args.exclude={mol}{others} "
             f"data.preset={cfg.data.preset} trainer.threads={cfg.trainer.threads} "
             f"trainer.max_epochs={cfg.trainer.max_epochs} trainer.ema_decay={cfg.trainer.ema_decay} "
             f"trainer.progress_bar=false --preset small --out {path}"

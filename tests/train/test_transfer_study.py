@@ -183,3 +183,22 @@ def test_a_continued_pretraining_records_the_command_that_made_it(study, tmp_pat
     assert info["command"].startswith("symzoo finetune nequip.rmd17-multi rmd17-multi ")
     assert "trainer.max_epochs=16 trainer.ema_decay=0.99" in info["command"]
     assert info["test_metrics_rmd17_multi"]["force_mae_meV_per_A"] == 22.9
+
+
+def test_a_pretraining_with_another_data_set_records_it_in_its_command(study, tmp_path):
+    """``rmd17-multi extra=3bpa`` is another pretraining than the plain one: its recorded command
+    must carry the extra data set (it once read like the six-molecule command)."""
+    from omegaconf import OmegaConf
+
+    run = tmp_path / "pre-3bpa"
+    run.mkdir()
+    cfg = {
+        "data": {"preset": "paper", "task_args": {"exclude": "ethanol", "extra": "3bpa"}},
+        "trainer": {"max_epochs": 16, "threads": 1, "ema_decay": 0.99},
+    }
+    OmegaConf.save(OmegaConf.create(cfg), run / "config.yaml")
+    (run / "eval.json").write_text(json.dumps({"epochs": 16, "metrics": {}}))
+    info = study.pretrain_info(run)
+    assert "data.task_args.exclude=ethanol data.task_args.extra=3bpa data.preset=paper" in info["command"]
+    (run / "finetune.json").write_text(json.dumps({"base_model": "nequip.rmd17-multi"}))
+    assert "exclude=ethanol data.task_args.extra=3bpa " in study.pretrain_info(run)["command"]
