@@ -62,9 +62,26 @@ _LEFTOVER = {"config.yaml", "prepare.json", "logs", "tb", "checkpoints", LOCK_NA
 log = logging.getLogger(__name__)
 
 
+def _lock_artifact(name: str) -> bool:
+    """The lock itself, or the transient files :func:`symzoo.runlock.acquire` writes beside it (a
+    competing process's ``.<lock>.<pid>.tmp`` and the ``<lock>.break`` guard): never a run's content,
+    so a folder holding only these is empty (two processes started into one folder at once: the one
+    that takes the lock must not see the other's probe file and refuse too)."""
+    return (
+        name == LOCK_NAME
+        or name == LOCK_NAME + ".break"
+        or (name.startswith(f".{LOCK_NAME}.") and name.endswith(".tmp"))
+    )
+
+
+def _content(run: Path) -> list[Path]:
+    """What ``run`` holds besides lock files."""
+    return [p for p in run.iterdir() if not _lock_artifact(p.name)]
+
+
 def _is_leftover(run: Path) -> bool:
     """Whether ``run`` holds only what a run killed before its first checkpoint leaves."""
-    names = {p.name for p in run.iterdir()}
+    names = {p.name for p in _content(run)}
     if not names <= _LEFTOVER:
         return False
     ck = run / "checkpoints"
@@ -148,7 +165,7 @@ def prepare_run_dir(out: str | None, cfg: DictConfig) -> Path:
     check_writable_folder(run, "--out")
     if run.exists() and not run.is_dir():
         raise SymzooError(f"--out {run} is a file, not a folder")
-    if run.is_dir() and any(run.iterdir()) and not _is_leftover(run):
+    if run.is_dir() and _content(run) and not _is_leftover(run):
         raise SymzooError(f"{run} is not empty; resume it with --resume {run} or choose another --out")
     return run
 
@@ -555,7 +572,7 @@ def train(
     try:
         if rank == 0:
             if fresh:
-                if any(p.name != LOCK_NAME for p in run.iterdir()):
+                if _content(run):
                     if not _is_leftover(run):  # filled meanwhile by another process
                         raise SymzooError(
                             f"{run} is not empty; resume it with --resume {run} or choose another --out"

@@ -301,6 +301,32 @@ def test_two_concurrent_trainings_into_one_folder(tmp_path):
     assert (out / "eval.json").is_file() and not (out / ".symzoo.lock").exists()
 
 
+def test_a_competitors_lock_probe_does_not_make_the_folder_non_empty(tmp_path):
+    # the race behind a flaky concurrent start: the loser writes its lock probe (.<lock>.<pid>.tmp)
+    # into the folder while the winner, holding the lock, checks the folder is empty; the winner
+    # refused too (both exit 2). A folder holding only lock files is empty.
+    from train.run import LOCK_NAME
+
+    out = tmp_path / "probe"
+    out.mkdir()
+    (out / f".{LOCK_NAME}.999999.tmp").write_text('{"pid": 999999}')
+    (out / f"{LOCK_NAME}.break").write_text("999999")
+    p = _symzoo("train", "nbody-charged", "egnn", "--out", str(out), *FAST, "trainer.max_epochs=1")
+    rc, text = p.wait(timeout=300), p.stdout.read()
+    assert rc == 0, text
+    assert (out / "eval.json").is_file() and not (out / LOCK_NAME).exists()
+
+
+def test_a_real_file_still_makes_the_folder_non_empty(tmp_path):
+    out = tmp_path / "taken"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    p = _symzoo("train", "nbody-charged", "egnn", "--out", str(out), *FAST, "trainer.max_epochs=1")
+    rc, text = p.wait(timeout=300), p.stdout.read().strip().splitlines()
+    assert rc == 2 and len(text) == 1 and "is not empty" in text[0], text
+    assert sorted(x.name for x in out.iterdir()) == ["notes.txt"]
+
+
 def test_ctrl_c_prints_resume_command_and_exits_130(tmp_path):
     out = tmp_path / "int"
     # an earlier in-process test may leave SIGINT ignored (Lightning's graceful shutdown does), and an
