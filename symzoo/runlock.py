@@ -24,7 +24,7 @@ from pathlib import Path
 
 from .errors import RunLockedError
 
-__all__ = ["RunLock", "acquire", "read_owner", "is_stale", "pid_alive", "process_start_time"]
+__all__ = ["RunLock", "acquire", "read_owner", "is_stale", "pid_alive", "process_start_time", "is_lock_file"]
 
 _BREAK_TIMEOUT_S = 30.0
 
@@ -128,9 +128,28 @@ class RunLock:
         self.release()
 
 
+def _probe_name(lock_name: str, pid: int) -> str:
+    return f".{lock_name}.{pid}.tmp"
+
+
+def _guard_name(lock_name: str) -> str:
+    return lock_name + ".break"
+
+
+def is_lock_file(name: str, lock_name: str) -> bool:
+    """Whether a file called ``name`` is the lock ``lock_name`` or one of the transient files
+    :func:`acquire` writes beside it (a process's probe ``.<lock>.<pid>.tmp``, the break guard): a
+    folder's emptiness check must skip them, or two processes started into one folder at once can
+    both refuse (the lock holder sees the other's probe)."""
+    if name in (lock_name, _guard_name(lock_name)):
+        return True
+    pid = name.removeprefix(f".{lock_name}.").removesuffix(".tmp")
+    return name == _probe_name(lock_name, int(pid)) if pid.isdigit() else False
+
+
 def _break_stale(lock: Path, owner: dict) -> None:
     """Remove ``lock`` if it still holds the stale ``owner``, under the ``.break`` guard."""
-    guard = lock.with_name(lock.name + ".break")
+    guard = lock.with_name(_guard_name(lock.name))
     try:
         fd = os.open(guard, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
     except FileExistsError:
@@ -158,7 +177,7 @@ def acquire(
     lock = Path(lock)
     lock.parent.mkdir(parents=True, exist_ok=True)
     record = _owner_record()
-    tmp = lock.with_name(f".{lock.name}.{record['pid']}.tmp")
+    tmp = lock.with_name(_probe_name(lock.name, record["pid"]))
     tmp.write_text(json.dumps(record))
     try:
         for _ in range(attempts):

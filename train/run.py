@@ -50,6 +50,7 @@ from symzoo import jsonio
 from symzoo.compat import probe_model
 from symzoo.errors import SymzooError
 from symzoo.paths import atomic_write_text
+from symzoo.runlock import is_lock_file
 
 from .config import as_dict
 
@@ -62,21 +63,9 @@ _LEFTOVER = {"config.yaml", "prepare.json", "logs", "tb", "checkpoints", LOCK_NA
 log = logging.getLogger(__name__)
 
 
-def _lock_artifact(name: str) -> bool:
-    """The lock itself, or the transient files :func:`symzoo.runlock.acquire` writes beside it (a
-    competing process's ``.<lock>.<pid>.tmp`` and the ``<lock>.break`` guard): never a run's content,
-    so a folder holding only these is empty (two processes started into one folder at once: the one
-    that takes the lock must not see the other's probe file and refuse too)."""
-    return (
-        name == LOCK_NAME
-        or name == LOCK_NAME + ".break"
-        or (name.startswith(f".{LOCK_NAME}.") and name.endswith(".tmp"))
-    )
-
-
 def _content(run: Path) -> list[Path]:
-    """What ``run`` holds besides lock files."""
-    return [p for p in run.iterdir() if not _lock_artifact(p.name)]
+    """What ``run`` holds besides its lock and the lock's transient files."""
+    return [p for p in run.iterdir() if not is_lock_file(p.name, LOCK_NAME)]
 
 
 def _is_leftover(run: Path) -> bool:
